@@ -1,0 +1,14 @@
+//! presenced: 802.11 probe requests in, Presence Reporting API reports out.
+//!
+//! The pure layers (`radiotap`, `dot11`, `frame`, `table`, `report`) do no I/O
+//! and read no clock; the daemon (`run`) feeds them frames and times.
+
+pub mod config;
+pub mod dot11;
+pub mod frame;
+pub mod hostapd;
+pub mod mac;
+pub mod radiotap;
+pub mod receiver;
+pub mod report;
+pub mod table;

@@ -1,0 +1,264 @@
+//! One reporting window's statistics: a row per client, and counts of what
+//! was captured and dropped.
+//!
+//! Pure: timestamps come in with each probe, nothing here reads a clock.
+
+use std::collections::HashMap;
+
+use crate::frame::{DropReason, Probe};
+use crate::mac::MacAddr;
+
+/// A capture timestamp, as pcap gives it (UTC epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub micros: u32,
+}
+
+impl Timestamp {
+    pub fn new(secs: i64, micros: u32) -> Self {
+        Timestamp { secs, micros }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub count: u32,
+    pub min_signal: i8,
+    pub max_signal: i8,
+    /// Kept exact so that the mean is rounded once, at report time.
+    pub signal_sum: i64,
+    pub last_seen_signal: i8,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+impl Row {
+    fn new(signal: i8, at: Timestamp) -> Self {
+        Row {
+            count: 1,
+            min_signal: signal,
+            max_signal: signal,
+            signal_sum: signal as i64,
+            last_seen_signal: signal,
+            first_seen: at,
+            last_seen: at,
+        }
+    }
+
+    fn update(&mut self, signal: i8, at: Timestamp) {
+        self.count = self.count.saturating_add(1);
+        self.min_signal = self.min_signal.min(signal);
+        self.max_signal = self.max_signal.max(signal);
+        self.signal_sum += signal as i64;
+        // Capture files are not always in time order: "last" means the latest
+        // timestamp, and among equal timestamps the frame that came later.
+        if at >= self.last_seen {
+            self.last_seen = at;
+            self.last_seen_signal = signal;
+        }
+        if at < self.first_seen {
+            self.first_seen = at;
+        }
+    }
+
+    /// The mean signal rounded to the nearest integer, halves away from zero
+    /// (-55.5 dBm reports as -56).
+    pub fn avg_signal(&self) -> i32 {
+        round_half_away_from_zero(self.signal_sum, self.count as i64)
+    }
+}
+
+/// `sum / n` rounded to nearest, halves away from zero, in integers so that no
+/// float rounding mode is involved. `n` must be positive.
+pub fn round_half_away_from_zero(sum: i64, n: i64) -> i32 {
+    let magnitude = (2 * sum.unsigned_abs() + n as u64) / (2 * n as u64);
+    let magnitude = magnitude as i64;
+    (if sum < 0 { -magnitude } else { magnitude }) as i32
+}
+
+/// What happened to the frames of one window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowStats {
+    /// Every frame handed to the table, accepted or not.
+    pub frames: u64,
+    /// Frames that updated or created a row.
+    pub accepted: u64,
+    /// Indexed by `DropReason::index`.
+    pub drops: [u64; DropReason::ALL.len()],
+    /// Probe requests from new clients refused because the table was full.
+    pub table_full: u64,
+}
+
+impl WindowStats {
+    /// `bad_fcs=1 no_signal=3 table_full=0 ...`: every reason, zeros included,
+    /// so that log lines line up and can be grepped.
+    pub fn drops_summary(&self) -> String {
+        let mut out = String::new();
+        for reason in DropReason::ALL {
+            out.push_str(reason.name());
+            out.push('=');
+            out.push_str(&self.drops[reason.index()].to_string());
+            out.push(' ');
+        }
+        out.push_str("table_full=");
+        out.push_str(&self.table_full.to_string());
+        out
+    }
+}
+
+/// The rows of one finished window, sorted by client MAC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub rows: Vec<(MacAddr, Row)>,
+    pub stats: WindowStats,
+}
+
+pub struct Table {
+    rows: HashMap<MacAddr, Row>,
+    max_clients: usize,
+    stats: WindowStats,
+}
+
+impl Table {
+    pub fn new(max_clients: usize) -> Self {
+        Table {
+            rows: HashMap::new(),
+            max_clients,
+            stats: WindowStats::default(),
+        }
+    }
+
+    /// Counts one classified frame: a probe updates its client's row, a drop
+    /// its reason.
+    pub fn record(&mut self, outcome: Result<Probe, DropReason>, at: Timestamp) {
+        self.stats.frames += 1;
+        let probe = match outcome {
+            Ok(probe) => probe,
+            Err(reason) => {
+                self.stats.drops[reason.index()] += 1;
+                return;
+            }
+        };
+        let full = self.rows.len() >= self.max_clients;
+        match self.rows.get_mut(&probe.client) {
+            Some(row) => row.update(probe.signal_dbm, at),
+            None if full => {
+                self.stats.table_full += 1;
+                return;
+            }
+            None => {
+                self.rows.insert(probe.client, Row::new(probe.signal_dbm, at));
+            }
+        }
+        self.stats.accepted += 1;
+    }
+
+    pub fn clients(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Ends the window: returns its rows and counts and starts an empty one.
+    /// The map keeps its capacity, so a steady population of clients does not
+    /// reallocate every window.
+    pub fn take_window(&mut self) -> Window {
+        let mut rows: Vec<(MacAddr, Row)> = self.rows.drain().collect();
+        rows.sort_unstable_by_key(|(mac, _)| *mac);
+        Window {
+            rows,
+            stats: std::mem::take(&mut self.stats),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(s: &str) -> MacAddr {
+        s.parse().unwrap()
+    }
+
+    fn probe(client: &str, signal_dbm: i8) -> Result<Probe, DropReason> {
+        Ok(Probe { client: mac(client), signal_dbm })
+    }
+
+    #[test]
+    fn rounding_halves_go_away_from_zero() {
+        // Hand computed: -111/2 = -55.5 -> -56; -110/2 = -55; -167/3 = -55.67 -> -56;
+        // -166/3 = -55.33 -> -55; 111/2 = 55.5 -> 56; 0/1 = 0.
+        assert_eq!(round_half_away_from_zero(-111, 2), -56);
+        assert_eq!(round_half_away_from_zero(-110, 2), -55);
+        assert_eq!(round_half_away_from_zero(-167, 3), -56);
+        assert_eq!(round_half_away_from_zero(-166, 3), -55);
+        assert_eq!(round_half_away_from_zero(111, 2), 56);
+        assert_eq!(round_half_away_from_zero(0, 1), 0);
+        assert_eq!(round_half_away_from_zero(-1, 2), -1);
+        assert_eq!(round_half_away_from_zero(-1, 3), 0);
+    }
+
+    #[test]
+    fn one_client_row_by_hand() {
+        // Signals -77, -36, -52 at t=100.2, 101.9, 101.1 (out of order).
+        // min -77, max -36, mean -165/3 = -55 exactly, last by time = -36 at 101.9.
+        let mut t = Table::new(10);
+        t.record(probe("00:9a:cd:e3:15:49", -77), Timestamp::new(100, 200_000));
+        t.record(probe("00:9a:cd:e3:15:49", -36), Timestamp::new(101, 900_000));
+        t.record(probe("00:9a:cd:e3:15:49", -52), Timestamp::new(101, 100_000));
+        let w = t.take_window();
+        assert_eq!(w.rows.len(), 1);
+        let row = w.rows[0].1;
+        assert_eq!(row.count, 3);
+        assert_eq!((row.min_signal, row.max_signal), (-77, -36));
+        assert_eq!(row.avg_signal(), -55);
+        assert_eq!(row.last_seen_signal, -36);
+        assert_eq!((row.first_seen.secs, row.last_seen.secs), (100, 101));
+        assert_eq!(w.stats.frames, 3);
+        assert_eq!(w.stats.accepted, 3);
+    }
+
+    #[test]
+    fn equal_timestamps_take_the_later_frame_as_last() {
+        let mut t = Table::new(10);
+        let at = Timestamp::new(5, 0);
+        t.record(probe("02:00:00:00:00:01", -40), at);
+        t.record(probe("02:00:00:00:00:01", -60), at);
+        assert_eq!(t.take_window().rows[0].1.last_seen_signal, -60);
+    }
+
+    #[test]
+    fn rows_come_out_sorted_and_the_next_window_starts_empty() {
+        let mut t = Table::new(10);
+        let at = Timestamp::new(1, 0);
+        t.record(probe("b0:fa:eb:30:4c:9e", -70), at);
+        t.record(probe("00:9a:cd:e3:15:49", -70), at);
+        t.record(probe("5c:dc:96:66:24:e3", -70), at);
+        t.record(Err(DropReason::NoSignal), at);
+        let w = t.take_window();
+        let macs: Vec<String> = w.rows.iter().map(|(m, _)| m.to_string()).collect();
+        assert_eq!(macs, ["00:9a:cd:e3:15:49", "5c:dc:96:66:24:e3", "b0:fa:eb:30:4c:9e"]);
+        assert_eq!(w.stats.frames, 4);
+        assert_eq!(w.stats.drops[DropReason::NoSignal.index()], 1);
+        let next = t.take_window();
+        assert!(next.rows.is_empty());
+        assert_eq!(next.stats, WindowStats::default());
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_clients_but_updates_known_ones() {
+        let mut t = Table::new(2);
+        let at = Timestamp::new(1, 0);
+        t.record(probe("02:00:00:00:00:01", -50), at);
+        t.record(probe("02:00:00:00:00:02", -50), at);
+        t.record(probe("02:00:00:00:00:03", -50), at);
+        t.record(probe("02:00:00:00:00:03", -50), at);
+        t.record(probe("02:00:00:00:00:01", -30), at);
+        let w = t.take_window();
+        assert_eq!(w.rows.len(), 2);
+        assert_eq!(w.rows[0].1.count, 2);
+        assert_eq!(w.rows[0].1.max_signal, -30);
+        assert_eq!(w.stats.table_full, 2);
+        assert_eq!(w.stats.accepted, 3);
+        assert!(w.stats.drops_summary().ends_with("table_full=2"));
+    }
+}
