@@ -19,8 +19,9 @@ SIZE_TARGETS ?= $(CROSS_TARGETS)
 
 # qemu-user runs the cross builds in tests; flex and bison build libpcap's
 # filter compiler; dpkg-dev unpacks its source package; shellcheck and
-# binutils (readelf) check the package.
-APT_PACKAGES += qemu-user flex bison dpkg-dev shellcheck binutils
+# binutils (readelf) check the package; busybox runs the init script in
+# the shell OpenWrt has (ash).
+APT_PACKAGES += qemu-user flex bison dpkg-dev shellcheck binutils busybox
 TEST_TARGETS += test-cross test-ipk test-init
 
 .PHONY: cross cross-all ipk size test-cross test-ipk test-init
