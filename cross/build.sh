@@ -20,6 +20,7 @@ mode=${2:?usage: cross/build.sh TARGET release|test [args]}
 shift 2
 cross_target_info "$target"
 export BUILD=${BUILD:-$top/build}
+STD_FEATURES=${STD_FEATURES-optimize_for_size}
 
 "$here/toolchain.sh"
 "$here/libpcap.sh" "$target"
@@ -38,12 +39,15 @@ release)
     features=() out=bin
     if [ "${1:-}" = --no-tls ]; then features=(--no-default-features) out=bin-notls; fi
     # std is rebuilt with the release profile: panic_abort instead of unwinding
-    # tables, and opt-level z applies to std too.
+    # tables, and opt-level z applies to std too. Its features: size-optimized
+    # algorithms, and no backtrace symbolizer (gimli, addr2line, demangler:
+    # about 55 KiB on MIPS; a panic still prints its message).
     cargo-zigbuild zigbuild --release --locked --target "$target" \
-        -Z build-std=std,panic_abort "${features[@]}" --bins
+        -Z build-std=std,panic_abort -Z build-std-features="$STD_FEATURES" \
+        "${features[@]}" --bins
     mkdir -p "$BUILD/$target/$out"
     for bin in presenced presenced-receiver; do
-        cp "target/$target/release/$bin" "$BUILD/$target/$out/$bin"
+        cp "${CARGO_TARGET_DIR:-target}/$target/release/$bin" "$BUILD/$target/$out/$bin"
     done
     echo "$BUILD/$target/$out/presenced"
     ;;
