@@ -213,10 +213,11 @@ pub fn associated_stations(cfg: &HostapdConfig) -> Associated {
         let confirmed = bss.associated().count();
         out.stations.extend(bss.associated());
         if let Err(e) = &bss.outcome {
-            out.warnings.push(format!(
-                "hostapd {}: {e}; list incomplete: the {confirmed} associated station(s) read before that count, the rest are reported as not associated",
-                path.display()
-            ));
+            let consequence = match confirmed {
+                0 => "its stations are reported as not associated".to_string(),
+                n => format!("the {n} associated station(s) read before that count, any others are reported as not associated"),
+            };
+            out.warnings.push(format!("hostapd {}: {e}; list incomplete: {consequence}", path.display()));
         }
     }
     out
@@ -316,6 +317,35 @@ mod tests {
         let w = &got.warnings[0];
         assert!(w.contains(&format!("STA-NEXT {A}")), "{w}");
         assert!(w.contains("list incomplete"), "{w}");
+    }
+
+    /// Stops the fake hostapd right after its first answer, so that the
+    /// next request meets a closed socket whatever the scheduling.
+    struct VanishAfterFirst {
+        ctrl: CtrlSocket,
+        bss: Option<FakeHostapd>,
+    }
+
+    impl command::Transport for VanishAfterFirst {
+        fn request(&mut self, command: &command::Command) -> Result<Vec<u8>, SocketError> {
+            let reply = self.ctrl.request(&command.to_string());
+            if let Some(bss) = self.bss.take() {
+                bss.stop();
+            }
+            reply
+        }
+    }
+
+    #[test]
+    fn socket_closed_between_requests_ends_the_walk_as_incomplete() {
+        let (_tmp, ctrl, client) = dirs("closed");
+        let bss = FakeHostapd::serving(ctrl.join("wlan0"), &[(A, "[ASSOC]"), (B, "[ASSOC]")]);
+        let ctrl_socket = CtrlSocket::open(&bss.path, &client, Duration::from_millis(300)).unwrap();
+        let mut t = VanishAfterFirst { ctrl: ctrl_socket, bss: Some(bss) };
+        let w = walk(&mut t, &HostapdConfig::default().limits());
+        assert_eq!(w.associated().collect::<Vec<_>>(), [mac(A)]);
+        let e = w.outcome.unwrap_err().to_string();
+        assert_eq!(e, format!("STA-NEXT {A}: cannot send: nobody is listening on it (hostapd stopped, or this is a stale socket)"));
     }
 
     #[test]
