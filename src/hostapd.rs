@@ -115,7 +115,10 @@ impl HostapdConfig {
         // The directory, a '/', then our longest socket name.
         let max = socket::MAX_SOCKET_PATH - 1 - socket::MAX_CLIENT_NAME;
         if self.client_dir.as_os_str().len() > max {
-            return Err(ConfigError::ClientDirTooLong { dir: self.client_dir.clone(), max });
+            return Err(ConfigError::ClientDirTooLong {
+                dir: self.client_dir.clone(),
+                max,
+            });
         }
         if self.request_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout);
@@ -130,7 +133,10 @@ impl HostapdConfig {
     }
 
     fn limits(&self) -> WalkLimits {
-        WalkLimits { max_stations: self.max_stations_per_bss, max_time: self.max_walk_time_per_bss }
+        WalkLimits {
+            max_stations: self.max_stations_per_bss,
+            max_time: self.max_walk_time_per_bss,
+        }
     }
 }
 
@@ -171,7 +177,9 @@ pub fn control_sockets(dir: &Path) -> io::Result<Vec<PathBuf>> {
 
 fn describe_dir_error(e: &io::Error) -> String {
     match e.kind() {
-        io::ErrorKind::NotFound => "does not exist (hostapd not running, or not with this ctrl_interface)".into(),
+        io::ErrorKind::NotFound => {
+            "does not exist (hostapd not running, or not with this ctrl_interface)".into()
+        }
         io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
     }
@@ -185,7 +193,11 @@ pub fn associated_stations(cfg: &HostapdConfig) -> Associated {
     let sockets = match control_sockets(dir) {
         Ok(s) => s,
         Err(e) => {
-            out.warnings.push(format!("hostapd: cannot list {}: {}", dir.display(), describe_dir_error(&e)));
+            out.warnings.push(format!(
+                "hostapd: cannot list {}: {}",
+                dir.display(),
+                describe_dir_error(&e)
+            ));
             return out;
         }
     };
@@ -205,7 +217,8 @@ pub fn associated_stations(cfg: &HostapdConfig) -> Associated {
                 return out;
             }
             Err(e) => {
-                out.warnings.push(format!("hostapd {}: {e}", path.display()));
+                out.warnings
+                    .push(format!("hostapd {}: {e}", path.display()));
                 continue;
             }
         };
@@ -217,7 +230,10 @@ pub fn associated_stations(cfg: &HostapdConfig) -> Associated {
                 0 => "its stations are reported as not associated".to_string(),
                 n => format!("the {n} associated station(s) read before that count, any others are reported as not associated"),
             };
-            out.warnings.push(format!("hostapd {}: {e}; list incomplete: {consequence}", path.display()));
+            out.warnings.push(format!(
+                "hostapd {}: {e}; list incomplete: {consequence}",
+                path.display()
+            ));
         }
     }
     out
@@ -261,11 +277,21 @@ mod tests {
     #[test]
     fn reads_two_stations_and_reports_only_the_associated_one() {
         let (_tmp, ctrl, client) = dirs("walk");
-        let bss = FakeHostapd::serving(ctrl.join("wlan0"), &[(A, "[AUTH][ASSOC][AUTHORIZED]"), (B, "[AUTH]")]);
+        let bss = FakeHostapd::serving(
+            ctrl.join("wlan0"),
+            &[(A, "[AUTH][ASSOC][AUTHORIZED]"), (B, "[AUTH]")],
+        );
         let got = associated_stations(&config(&ctrl, &client));
         assert_eq!(got.warnings, Vec::<String>::new());
         assert_eq!(got.stations, BTreeSet::from([mac(A)]));
-        assert_eq!(bss.stop(), ["STA-FIRST", &format!("STA-NEXT {A}"), &format!("STA-NEXT {B}")]);
+        assert_eq!(
+            bss.stop(),
+            [
+                "STA-FIRST",
+                &format!("STA-NEXT {A}"),
+                &format!("STA-NEXT {B}")
+            ]
+        );
         // Our client socket is gone once the walk is over.
         assert_eq!(fs::read_dir(&client).unwrap().count(), 0);
     }
@@ -274,7 +300,10 @@ mod tests {
     fn empty_station_list_is_no_warning() {
         let (_tmp, ctrl, client) = dirs("empty");
         let _bss = FakeHostapd::serving(ctrl.join("wlan0"), &[]);
-        assert_eq!(associated_stations(&config(&ctrl, &client)), Associated::default());
+        assert_eq!(
+            associated_stations(&config(&ctrl, &client)),
+            Associated::default()
+        );
     }
 
     #[test]
@@ -300,7 +329,10 @@ mod tests {
         assert_eq!(got.stations, BTreeSet::from([mac(A)]));
         assert_eq!(got.warnings.len(), 1);
         let w = &got.warnings[0];
-        assert!(w.contains(&format!("STA-NEXT {A}: hostapd answered FAIL")), "{w}");
+        assert!(
+            w.contains(&format!("STA-NEXT {A}: hostapd answered FAIL")),
+            "{w}"
+        );
         assert!(w.contains("list incomplete"), "{w}");
     }
 
@@ -341,7 +373,10 @@ mod tests {
         let (_tmp, ctrl, client) = dirs("closed");
         let bss = FakeHostapd::serving(ctrl.join("wlan0"), &[(A, "[ASSOC]"), (B, "[ASSOC]")]);
         let ctrl_socket = CtrlSocket::open(&bss.path, &client, Duration::from_millis(300)).unwrap();
-        let mut t = VanishAfterFirst { ctrl: ctrl_socket, bss: Some(bss) };
+        let mut t = VanishAfterFirst {
+            ctrl: ctrl_socket,
+            bss: Some(bss),
+        };
         let w = walk(&mut t, &HostapdConfig::default().limits());
         assert_eq!(w.associated().collect::<Vec<_>>(), [mac(A)]);
         let e = w.outcome.unwrap_err().to_string();
@@ -351,20 +386,32 @@ mod tests {
     #[test]
     fn garbage_reply_is_a_warning() {
         let (_tmp, ctrl, client) = dirs("garbage");
-        let _bss = FakeHostapd::start(ctrl.join("wlan0"), |_| Act::Reply(b"\x00\xffhello\n".to_vec()));
+        let _bss = FakeHostapd::start(ctrl.join("wlan0"), |_| {
+            Act::Reply(b"\x00\xffhello\n".to_vec())
+        });
         let got = associated_stations(&config(&ctrl, &client));
         assert!(got.stations.is_empty());
         assert_eq!(got.warnings.len(), 1);
-        assert!(got.warnings[0].contains("STA-FIRST: reply does not start with a station MAC"), "{}", got.warnings[0]);
+        assert!(
+            got.warnings[0].contains("STA-FIRST: reply does not start with a station MAC"),
+            "{}",
+            got.warnings[0]
+        );
     }
 
     #[test]
     fn over_long_reply_is_a_warning() {
         let (_tmp, ctrl, client) = dirs("long");
-        let _bss = FakeHostapd::start(ctrl.join("wlan0"), |_| Act::Reply(vec![b'x'; socket::MAX_REPLY + 1]));
+        let _bss = FakeHostapd::start(ctrl.join("wlan0"), |_| {
+            Act::Reply(vec![b'x'; socket::MAX_REPLY + 1])
+        });
         let got = associated_stations(&config(&ctrl, &client));
         assert_eq!(got.warnings.len(), 1);
-        assert!(got.warnings[0].contains("reply longer than 8192 bytes"), "{}", got.warnings[0]);
+        assert!(
+            got.warnings[0].contains("reply longer than 8192 bytes"),
+            "{}",
+            got.warnings[0]
+        );
     }
 
     #[test]
@@ -378,7 +425,13 @@ mod tests {
             _ => Act::Reply(Vec::new()),
         });
         let got = associated_stations(&config(&ctrl, &client));
-        assert_eq!(got, Associated { stations: BTreeSet::from([mac(A)]), warnings: vec![] });
+        assert_eq!(
+            got,
+            Associated {
+                stations: BTreeSet::from([mac(A)]),
+                warnings: vec![]
+            }
+        );
     }
 
     #[test]
@@ -390,9 +443,12 @@ mod tests {
         // A process killed with SIGKILL leaves its bound name behind; std's
         // UnixDatagram does not unlink on drop either, so this is the same.
         drop(UnixDatagram::bind(&ours).unwrap());
-        assert!(matches!(UnixDatagram::bind(&ours), Err(e) if e.kind() == io::ErrorKind::AddrInUse));
+        assert!(
+            matches!(UnixDatagram::bind(&ours), Err(e) if e.kind() == io::ErrorKind::AddrInUse)
+        );
 
-        let mut ctrl_socket = CtrlSocket::open_at(&bss.path, &ours, Duration::from_millis(300)).unwrap();
+        let mut ctrl_socket =
+            CtrlSocket::open_at(&bss.path, &ours, Duration::from_millis(300)).unwrap();
         let w = walk(&mut ctrl_socket, &HostapdConfig::default().limits());
         assert!(w.is_complete(), "{:?}", w.outcome);
         assert_eq!(w.associated().collect::<Vec<_>>(), [mac(A)]);
@@ -403,8 +459,12 @@ mod tests {
     #[test]
     fn reads_every_bss_and_skips_global_and_non_sockets() {
         let (_tmp, ctrl, client) = dirs("multi");
-        let wlan0 = FakeHostapd::serving(ctrl.join("wlan0"), &[(A, "[AUTH][ASSOC]"), (B, "[AUTH]")]);
-        let phy1 = FakeHostapd::serving(ctrl.join("phy1-ap0"), &[(C, "[AUTH][ASSOC][AUTHORIZED]"), (A, "[ASSOC]")]);
+        let wlan0 =
+            FakeHostapd::serving(ctrl.join("wlan0"), &[(A, "[AUTH][ASSOC]"), (B, "[AUTH]")]);
+        let phy1 = FakeHostapd::serving(
+            ctrl.join("phy1-ap0"),
+            &[(C, "[AUTH][ASSOC][AUTHORIZED]"), (A, "[ASSOC]")],
+        );
         let global = FakeHostapd::start(ctrl.join("global"), |_| Act::Reply(b"garbage\n".to_vec()));
         fs::write(ctrl.join("README"), "not a socket\n").unwrap();
         fs::create_dir(ctrl.join("subdir")).unwrap();
@@ -421,14 +481,24 @@ mod tests {
     fn one_broken_bss_does_not_hide_the_others() {
         let (_tmp, ctrl, client) = dirs("mixed");
         let _ok = FakeHostapd::serving(ctrl.join("wlan0"), &[(A, "[ASSOC]")]);
-        let _bad = FakeHostapd::start(ctrl.join("wlan1"), |_| Act::Reply(b"UNKNOWN COMMAND\n".to_vec()));
+        let _bad = FakeHostapd::start(ctrl.join("wlan1"), |_| {
+            Act::Reply(b"UNKNOWN COMMAND\n".to_vec())
+        });
         // A socket file whose hostapd is gone: connect is refused.
         drop(UnixDatagram::bind(ctrl.join("wlan2")).unwrap());
         let got = associated_stations(&config(&ctrl, &client));
         assert_eq!(got.stations, BTreeSet::from([mac(A)]));
         assert_eq!(got.warnings.len(), 2, "{:?}", got.warnings);
-        assert!(got.warnings[0].contains("wlan1: STA-FIRST: answered UNKNOWN COMMAND"), "{}", got.warnings[0]);
-        assert!(got.warnings[1].contains("wlan2: cannot connect: nobody is listening"), "{}", got.warnings[1]);
+        assert!(
+            got.warnings[0].contains("wlan1: STA-FIRST: answered UNKNOWN COMMAND"),
+            "{}",
+            got.warnings[0]
+        );
+        assert!(
+            got.warnings[1].contains("wlan2: cannot connect: nobody is listening"),
+            "{}",
+            got.warnings[1]
+        );
     }
 
     #[test]
@@ -438,8 +508,16 @@ mod tests {
         let got = associated_stations(&config(&missing, &client));
         assert!(got.stations.is_empty());
         assert_eq!(got.warnings.len(), 1);
-        assert!(got.warnings[0].contains(&missing.display().to_string()), "{}", got.warnings[0]);
-        assert!(got.warnings[0].contains("does not exist"), "{}", got.warnings[0]);
+        assert!(
+            got.warnings[0].contains(&missing.display().to_string()),
+            "{}",
+            got.warnings[0]
+        );
+        assert!(
+            got.warnings[0].contains("does not exist"),
+            "{}",
+            got.warnings[0]
+        );
     }
 
     #[test]
@@ -447,7 +525,11 @@ mod tests {
         let (_tmp, ctrl, client) = dirs("nosock");
         let got = associated_stations(&config(&ctrl, &client));
         assert_eq!(got.warnings.len(), 1);
-        assert!(got.warnings[0].contains("no control sockets in"), "{}", got.warnings[0]);
+        assert!(
+            got.warnings[0].contains("no control sockets in"),
+            "{}",
+            got.warnings[0]
+        );
     }
 
     #[test]
@@ -460,7 +542,11 @@ mod tests {
         let got = associated_stations(&config(&ctrl, &file));
         assert!(got.stations.is_empty());
         assert_eq!(got.warnings.len(), 1, "{:?}", got.warnings);
-        assert!(got.warnings[0].contains("is not a directory"), "{}", got.warnings[0]);
+        assert!(
+            got.warnings[0].contains("is not a directory"),
+            "{}",
+            got.warnings[0]
+        );
     }
 
     #[test]
@@ -471,8 +557,17 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&client), 0o770);
         assert_eq!(mode(sock.local_path()), 0o770);
-        let name = sock.local_path().file_name().unwrap().to_str().unwrap().to_string();
-        assert!(name.starts_with(&format!("presenced_{}-", std::process::id())), "{name}");
+        let name = sock
+            .local_path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            name.starts_with(&format!("presenced_{}-", std::process::id())),
+            "{name}"
+        );
     }
 
     #[test]
@@ -486,13 +581,39 @@ mod tests {
     #[test]
     fn default_config_is_valid_and_bad_values_name_their_option() {
         assert_eq!(HostapdConfig::default().validate(), Ok(()));
-        let same = HostapdConfig { client_dir: PathBuf::from(DEFAULT_HOSTAPD_DIR), ..HostapdConfig::default() };
+        let same = HostapdConfig {
+            client_dir: PathBuf::from(DEFAULT_HOSTAPD_DIR),
+            ..HostapdConfig::default()
+        };
         assert!(matches!(same.validate(), Err(ConfigError::SameDirs(_))));
-        let long = HostapdConfig { client_dir: PathBuf::from("/".repeat(80)), ..HostapdConfig::default() };
-        assert_eq!(long.validate(), Err(ConfigError::ClientDirTooLong { dir: long.client_dir.clone(), max: 78 }));
-        let zero = HostapdConfig { request_timeout: Duration::ZERO, ..HostapdConfig::default() };
-        assert!(zero.validate().unwrap_err().to_string().contains("request_timeout"));
-        let empty = HostapdConfig { hostapd_dir: PathBuf::new(), ..HostapdConfig::default() };
-        assert!(empty.validate().unwrap_err().to_string().starts_with("--hostapd-dir"));
+        let long = HostapdConfig {
+            client_dir: PathBuf::from("/".repeat(80)),
+            ..HostapdConfig::default()
+        };
+        assert_eq!(
+            long.validate(),
+            Err(ConfigError::ClientDirTooLong {
+                dir: long.client_dir.clone(),
+                max: 78
+            })
+        );
+        let zero = HostapdConfig {
+            request_timeout: Duration::ZERO,
+            ..HostapdConfig::default()
+        };
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("request_timeout"));
+        let empty = HostapdConfig {
+            hostapd_dir: PathBuf::new(),
+            ..HostapdConfig::default()
+        };
+        assert!(empty
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("--hostapd-dir"));
     }
 }

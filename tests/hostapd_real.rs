@@ -40,7 +40,9 @@ const STATION_3: &str = "02:50:52:00:00:03";
 const SETTLE: Duration = Duration::from_secs(10);
 
 fn require_prerequisites() {
-    let euid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let euid = fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     assert_eq!(
         euid, 0,
         "hostapd_real needs root (network namespaces, veth pairs); run `make test` as root"
@@ -69,13 +71,20 @@ impl Rig {
     fn new(dir: PathBuf) -> Rig {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        Rig { dir, namespaces: Vec::new(), processes: Vec::new() }
+        Rig {
+            dir,
+            namespaces: Vec::new(),
+            processes: Vec::new(),
+        }
     }
 
     fn add_namespace(&mut self, name: &str) {
         // A namespace of this exact name can only be left by an earlier run
         // of this test with the same pid, killed before its cleanup.
-        let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", name])
+            .stderr(Stdio::null())
+            .status();
         run("ip", &["netns", "add", name]);
         self.namespaces.push(name.to_string());
     }
@@ -101,7 +110,8 @@ impl Rig {
     fn check_alive(&mut self) {
         for (label, child) in &mut self.processes {
             if let Ok(Some(status)) = child.try_wait() {
-                let log = fs::read_to_string(self.dir.join(format!("{label}.log"))).unwrap_or_default();
+                let log =
+                    fs::read_to_string(self.dir.join(format!("{label}.log"))).unwrap_or_default();
                 panic!("{label} exited early ({status}); its log:\n{log}");
             }
         }
@@ -111,7 +121,8 @@ impl Rig {
         self.processes
             .iter()
             .map(|(label, _)| {
-                let log = fs::read_to_string(self.dir.join(format!("{label}.log"))).unwrap_or_default();
+                let log =
+                    fs::read_to_string(self.dir.join(format!("{label}.log"))).unwrap_or_default();
                 format!("--- {label}.log\n{log}")
             })
             .collect()
@@ -193,9 +204,17 @@ fn raw_sta_first(socket: &Path, client_dir: &Path) -> String {
 
 fn bss_associated(socket: &Path, client_dir: &Path) -> BTreeSet<MacAddr> {
     let mut ctrl = CtrlSocket::open(socket, client_dir, Duration::from_secs(1)).unwrap();
-    let limits = WalkLimits { max_stations: 64, max_time: Duration::from_secs(5) };
+    let limits = WalkLimits {
+        max_stations: 64,
+        max_time: Duration::from_secs(5),
+    };
     let walk = stations::walk(&mut ctrl, &limits);
-    assert!(walk.is_complete(), "walk of {}: {:?}", socket.display(), walk.outcome);
+    assert!(
+        walk.is_complete(),
+        "walk of {}: {:?}",
+        socket.display(),
+        walk.outcome
+    );
     walk.associated().collect()
 }
 
@@ -217,11 +236,19 @@ fn hostapd_real_two_bss_three_authorized_stations() {
     let sta1 = format!("hps1-{pid}");
     let macvlan1 = format!("hpm1-{pid}");
     let macvlan2 = format!("hpm2-{pid}");
-    assert!([&ap0, &sta0, &ap1, &sta1, &macvlan1, &macvlan2].iter().all(|n| n.len() <= 15));
+    assert!([&ap0, &sta0, &ap1, &sta1, &macvlan1, &macvlan2]
+        .iter()
+        .all(|n| n.len() <= 15));
 
     // Created straight inside the namespaces: never visible in the host's.
     for (ap, sta) in [(&ap0, &sta0), (&ap1, &sta1)] {
-        run("ip", &["link", "add", ap, "netns", &ns_ap, "type", "veth", "peer", "name", sta, "netns", &ns_sta]);
+        run(
+            "ip",
+            &[
+                "link", "add", ap, "netns", &ns_ap, "type", "veth", "peer", "name", sta, "netns",
+                &ns_sta,
+            ],
+        );
     }
     // The two stations of the first BSS each get a macvlan, in private mode,
     // over a veth end that runs no supplicant. wpa_supplicant -Dwired takes
@@ -230,10 +257,25 @@ fn hostapd_real_two_bss_three_authorized_stations() {
     // lower device a supplicant also sees the macvlan's outgoing frames, and
     // either way it may authenticate seconds late or not at all.
     for macvlan in [&macvlan1, &macvlan2] {
-        run("ip", &["-n", &ns_sta, "link", "add", "link", &sta0, "name", macvlan, "type", "macvlan", "mode", "private"]);
+        run(
+            "ip",
+            &[
+                "-n", &ns_sta, "link", "add", "link", &sta0, "name", macvlan, "type", "macvlan",
+                "mode", "private",
+            ],
+        );
     }
-    for (ifname, address) in [(&macvlan1, STATION_1), (&macvlan2, STATION_2), (&sta1, STATION_3)] {
-        run("ip", &["-n", &ns_sta, "link", "set", "dev", ifname, "address", address]);
+    for (ifname, address) in [
+        (&macvlan1, STATION_1),
+        (&macvlan2, STATION_2),
+        (&sta1, STATION_3),
+    ] {
+        run(
+            "ip",
+            &[
+                "-n", &ns_sta, "link", "set", "dev", ifname, "address", address,
+            ],
+        );
     }
     for ifname in [&ap0, &ap1] {
         run("ip", &["-n", &ns_ap, "link", "set", "dev", ifname, "up"]);
@@ -253,7 +295,12 @@ fn hostapd_real_two_bss_three_authorized_stations() {
         let conf = conf.to_str().unwrap().to_string();
         if n == 0 {
             let global = ctrl.join("global");
-            rig.spawn_in(&ns_ap, "hostapd0", HOSTAPD, &["-g", global.to_str().unwrap(), &conf]);
+            rig.spawn_in(
+                &ns_ap,
+                "hostapd0",
+                HOSTAPD,
+                &["-g", global.to_str().unwrap(), &conf],
+            );
         } else {
             rig.spawn_in(&ns_ap, "hostapd1", HOSTAPD, &[&conf]);
         }
@@ -271,13 +318,21 @@ fn hostapd_real_two_bss_three_authorized_stations() {
             match pong {
                 Ok(()) => break,
                 Err(e) if Instant::now() > deadline => {
-                    panic!("hostapd at {} never answered PING: {e}\n{}", bss.display(), rig.logs())
+                    panic!(
+                        "hostapd at {} never answered PING: {e}\n{}",
+                        bss.display(),
+                        rig.logs()
+                    )
                 }
                 Err(_) => sleep(Duration::from_millis(100)),
             }
         }
     }
-    assert!(ctrl.join("global").exists(), "hostapd -g made no global socket\n{}", rig.logs());
+    assert!(
+        ctrl.join("global").exists(),
+        "hostapd -g made no global socket\n{}",
+        rig.logs()
+    );
 
     let cfg = HostapdConfig {
         hostapd_dir: ctrl.clone(),
@@ -294,9 +349,18 @@ fn hostapd_real_two_bss_three_authorized_stations() {
     let supplicant_conf = rig.dir.join("wpa_supplicant.conf");
     write(&supplicant_conf, SUPPLICANT_CONF);
     let supplicant_conf = supplicant_conf.to_str().unwrap().to_string();
-    for (label, ifname) in [("supplicant1", &macvlan1), ("supplicant2", &macvlan2), ("supplicant3", &sta1)] {
+    for (label, ifname) in [
+        ("supplicant1", &macvlan1),
+        ("supplicant2", &macvlan2),
+        ("supplicant3", &sta1),
+    ] {
         let iface = format!("-i{ifname}");
-        rig.spawn_in(&ns_sta, label, WPA_SUPPLICANT, &["-Dwired", &iface, "-c", &supplicant_conf]);
+        rig.spawn_in(
+            &ns_sta,
+            label,
+            WPA_SUPPLICANT,
+            &["-Dwired", &iface, "-c", &supplicant_conf],
+        );
     }
     let supplicants_started = Instant::now();
 
@@ -305,7 +369,14 @@ fn hostapd_real_two_bss_three_authorized_stations() {
     let got = loop {
         rig.check_alive();
         let got = associated_stations(&cfg);
-        eprintln!("DBG {:?} {:?}", supplicants_started.elapsed(), got.stations.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+        eprintln!(
+            "DBG {:?} {:?}",
+            supplicants_started.elapsed(),
+            got.stations
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+        );
         if got.stations == expected || Instant::now() > deadline {
             break got;
         }
@@ -313,14 +384,25 @@ fn hostapd_real_two_bss_three_authorized_stations() {
     };
     let settled_after = supplicants_started.elapsed();
     assert_eq!(got.warnings, Vec::<String>::new(), "\n{}", rig.logs());
-    assert_eq!(names(&got.stations), names(&expected), "after {settled_after:?}\n{}", rig.logs());
+    assert_eq!(
+        names(&got.stations),
+        names(&expected),
+        "after {settled_after:?}\n{}",
+        rig.logs()
+    );
 
     // Each BSS lists exactly its own stations.
-    assert_eq!(names(&bss_associated(&bss0, &client_dir)), [STATION_1, STATION_2]);
+    assert_eq!(
+        names(&bss_associated(&bss0, &client_dir)),
+        [STATION_1, STATION_2]
+    );
     assert_eq!(names(&bss_associated(&bss1, &client_dir)), [STATION_3]);
 
     let first = raw_sta_first(&bss1, &client_dir);
-    assert!(first.starts_with(&format!("{STATION_3}\nflags=[AUTHORIZED]\n")), "{first}");
+    assert!(
+        first.starts_with(&format!("{STATION_3}\nflags=[AUTHORIZED]\n")),
+        "{first}"
+    );
     println!("hostapd_real: STA-FIRST on {}:\n{first}", bss1.display());
     println!(
         "hostapd_real: {} station(s) authorized {settled_after:?} after the supplicants started, {:?} in all",

@@ -115,7 +115,10 @@ pub fn ping(transport: &mut impl Transport) -> Result<(), CommandError> {
 
 /// `STA-FIRST` or `STA-NEXT`: `Ok(None)` is the end of the list, `Ok(Some)`
 /// one station's text, not yet parsed.
-pub fn station(transport: &mut impl Transport, command: &Command) -> Result<Option<String>, CommandError> {
+pub fn station(
+    transport: &mut impl Transport,
+    command: &Command,
+) -> Result<Option<String>, CommandError> {
     match classify(&transport.request(command)?) {
         Reply::Empty => Ok(None),
         Reply::Text(t) => Ok(Some(t)),
@@ -133,7 +136,10 @@ mod tests {
         let mac: MacAddr = "02:00:00:00:AA:01".parse().unwrap();
         assert_eq!(Command::Ping.to_string(), "PING");
         assert_eq!(Command::StaFirst.to_string(), "STA-FIRST");
-        assert_eq!(Command::StaNext(mac).to_string(), "STA-NEXT 02:00:00:00:aa:01");
+        assert_eq!(
+            Command::StaNext(mac).to_string(),
+            "STA-NEXT 02:00:00:00:aa:01"
+        );
     }
 
     #[test]
@@ -166,7 +172,10 @@ mod tests {
 
     #[test]
     fn invalid_utf8_does_not_panic() {
-        assert_eq!(classify(b"\xff\xfe\n"), Reply::Text("\u{fffd}\u{fffd}\n".into()));
+        assert_eq!(
+            classify(b"\xff\xfe\n"),
+            Reply::Text("\u{fffd}\u{fffd}\n".into())
+        );
     }
 
     #[test]
@@ -187,7 +196,13 @@ mod tests {
     #[test]
     fn ping_wants_pong() {
         assert!(ping(&mut Scripted(vec![b"PONG\n"])).is_ok());
-        assert!(matches!(ping(&mut Scripted(vec![b"UNKNOWN COMMAND\n"])), Err(CommandError::UnknownCommand)));
-        assert!(matches!(ping(&mut Scripted(vec![b""])), Err(CommandError::Unexpected(_))));
+        assert!(matches!(
+            ping(&mut Scripted(vec![b"UNKNOWN COMMAND\n"])),
+            Err(CommandError::UnknownCommand)
+        ));
+        assert!(matches!(
+            ping(&mut Scripted(vec![b""])),
+            Err(CommandError::Unexpected(_))
+        ));
     }
 }

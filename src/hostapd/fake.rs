@@ -58,10 +58,15 @@ pub struct FakeHostapd {
 impl FakeHostapd {
     /// Answers each request with what `script` says; the socket is bound
     /// before this returns, so clients can connect at once.
-    pub fn start(path: PathBuf, mut script: impl FnMut(&str) -> Act + Send + 'static) -> FakeHostapd {
+    pub fn start(
+        path: PathBuf,
+        mut script: impl FnMut(&str) -> Act + Send + 'static,
+    ) -> FakeHostapd {
         let socket = UnixDatagram::bind(&path).unwrap();
         // Lets the thread notice `stop` while no request comes.
-        socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
@@ -70,7 +75,9 @@ impl FakeHostapd {
                 let mut received = Vec::new();
                 let mut buf = [0u8; 4096];
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok((n, from)) = socket.recv_from(&mut buf) else { continue };
+                    let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                        continue;
+                    };
                     let command = String::from_utf8_lossy(&buf[..n]).into_owned();
                     let act = script(&command);
                     received.push(command);
@@ -91,19 +98,26 @@ impl FakeHostapd {
                 received
             })
         };
-        FakeHostapd { path, stop, thread: Some(thread) }
+        FakeHostapd {
+            path,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// A well-behaved hostapd with these `(mac, flags)` stations, in order.
     pub fn serving(path: PathBuf, stations: &[(&str, &str)]) -> FakeHostapd {
-        let stations: Vec<(String, String)> =
-            stations.iter().map(|(m, f)| (m.to_string(), f.to_string())).collect();
+        let stations: Vec<(String, String)> = stations
+            .iter()
+            .map(|(m, f)| (m.to_string(), f.to_string()))
+            .collect();
         let describe = |i: usize, list: &[(String, String)]| -> Vec<u8> {
             match list.get(i) {
-                Some((mac, flags)) => {
-                    format!("{mac}\nflags={flags}\naid={}\ncapability=0x431\ntimeout_next=NULLFUNC POLL\n", i + 1)
-                        .into_bytes()
-                }
+                Some((mac, flags)) => format!(
+                    "{mac}\nflags={flags}\naid={}\ncapability=0x431\ntimeout_next=NULLFUNC POLL\n",
+                    i + 1
+                )
+                .into_bytes(),
                 // hostapd's end of the list: a zero-length datagram.
                 None => Vec::new(),
             }
@@ -114,7 +128,10 @@ impl FakeHostapd {
             } else if command == "STA-FIRST" {
                 Act::Reply(describe(0, &stations))
             } else if let Some(mac) = command.strip_prefix("STA-NEXT ") {
-                match stations.iter().position(|(m, _)| m.eq_ignore_ascii_case(mac)) {
+                match stations
+                    .iter()
+                    .position(|(m, _)| m.eq_ignore_ascii_case(mac))
+                {
                     Some(i) => Act::Reply(describe(i + 1, &stations)),
                     None => Act::Reply(b"FAIL\n".to_vec()),
                 }
@@ -131,7 +148,11 @@ impl FakeHostapd {
 
     fn finish(&mut self) -> Vec<String> {
         self.stop.store(true, Ordering::Relaxed);
-        let received = self.thread.take().map(|t| t.join().unwrap_or_default()).unwrap_or_default();
+        let received = self
+            .thread
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
         let _ = fs::remove_file(&self.path);
         received
     }

@@ -46,7 +46,9 @@ pub enum SocketError {
 /// Plain words for the errors a control socket actually produces.
 fn describe(e: &io::Error) -> String {
     match e.kind() {
-        io::ErrorKind::NotFound => "the socket does not exist (hostapd stopped or the BSS was removed)".into(),
+        io::ErrorKind::NotFound => {
+            "the socket does not exist (hostapd stopped or the BSS was removed)".into()
+        }
         io::ErrorKind::ConnectionRefused => {
             "nobody is listening on it (hostapd stopped, or this is a stale socket)".into()
         }
@@ -90,7 +92,10 @@ impl std::error::Error for SocketError {}
 /// Creates our socket directory if it is missing. An existing directory is
 /// left as it is: an init script may have given it to hostapd's group.
 pub fn ensure_client_dir(dir: &Path) -> Result<(), SocketError> {
-    let err = |source| SocketError::ClientDir { dir: dir.to_path_buf(), source };
+    let err = |source| SocketError::ClientDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
     match fs::DirBuilder::new().mode(CLIENT_MODE).create(dir) {
         // The umask has masked the mode given to mkdir.
         Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(CLIENT_MODE)).map_err(err),
@@ -98,7 +103,10 @@ pub fn ensure_client_dir(dir: &Path) -> Result<(), SocketError> {
             if fs::metadata(dir).map_err(err)?.is_dir() {
                 Ok(())
             } else {
-                Err(err(io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a directory")))
+                Err(err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                )))
             }
         }
         Err(e) => Err(err(e)),
@@ -128,15 +136,26 @@ pub struct CtrlSocket {
 impl CtrlSocket {
     /// Binds a fresh name in `client_dir` (created if missing) and connects
     /// to `remote`. Every send and receive gives up after `timeout`.
-    pub fn open(remote: &Path, client_dir: &Path, timeout: Duration) -> Result<CtrlSocket, SocketError> {
+    pub fn open(
+        remote: &Path,
+        client_dir: &Path,
+        timeout: Duration,
+    ) -> Result<CtrlSocket, SocketError> {
         ensure_client_dir(client_dir)?;
         CtrlSocket::open_at(remote, &next_client_path(client_dir), timeout)
     }
 
     /// As `open`, at an exact local path. A leftover socket at that path (a
     /// process with our pid killed before it could unlink) is replaced.
-    pub fn open_at(remote: &Path, local: &Path, timeout: Duration) -> Result<CtrlSocket, SocketError> {
-        let bind_err = |source| SocketError::Bind { path: local.to_path_buf(), source };
+    pub fn open_at(
+        remote: &Path,
+        local: &Path,
+        timeout: Duration,
+    ) -> Result<CtrlSocket, SocketError> {
+        let bind_err = |source| SocketError::Bind {
+            path: local.to_path_buf(),
+            source,
+        };
         let socket = match UnixDatagram::bind(local) {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
@@ -148,14 +167,23 @@ impl CtrlSocket {
             Err(e) => return Err(bind_err(e)),
         };
         // From here on Drop unlinks the name, whatever fails next.
-        let ctrl = CtrlSocket { socket, local: local.to_path_buf(), remote: remote.to_path_buf(), timeout };
+        let ctrl = CtrlSocket {
+            socket,
+            local: local.to_path_buf(),
+            remote: remote.to_path_buf(),
+            timeout,
+        };
         // bind() applied the umask, which usually takes away group write, and
         // a hostapd running as another user of our group needs it to reply.
         fs::set_permissions(local, fs::Permissions::from_mode(CLIENT_MODE)).map_err(bind_err)?;
-        ctrl.socket.set_read_timeout(Some(timeout)).map_err(bind_err)?;
+        ctrl.socket
+            .set_read_timeout(Some(timeout))
+            .map_err(bind_err)?;
         // A stopped (SIGSTOP) hostapd stops draining its queue, and a send to
         // a full datagram queue blocks forever without this.
-        ctrl.socket.set_write_timeout(Some(timeout)).map_err(bind_err)?;
+        ctrl.socket
+            .set_write_timeout(Some(timeout))
+            .map_err(bind_err)?;
         ctrl.socket.connect(remote).map_err(SocketError::Connect)?;
         Ok(ctrl)
     }
@@ -163,15 +191,21 @@ impl CtrlSocket {
     /// Sends one command and returns hostapd's reply datagram, which may be
     /// empty (hostapd's "nothing to say", e.g. the end of the station list).
     pub fn request(&self, command: &str) -> Result<Vec<u8>, SocketError> {
-        self.socket.send(command.as_bytes()).map_err(|e| match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => SocketError::NotReading(self.timeout),
-            _ => SocketError::Send(e),
-        })?;
+        self.socket
+            .send(command.as_bytes())
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                    SocketError::NotReading(self.timeout)
+                }
+                _ => SocketError::Send(e),
+            })?;
         // One byte more than the protocol allows, because a datagram socket
         // truncates silently: a full buffer means an over-long reply.
         let mut buf = vec![0u8; MAX_REPLY + 1];
         let n = self.socket.recv(&mut buf).map_err(|e| match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => SocketError::NoReply(self.timeout),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                SocketError::NoReply(self.timeout)
+            }
             _ => SocketError::Receive(e),
         })?;
         if n > MAX_REPLY {

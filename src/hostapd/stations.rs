@@ -40,7 +40,11 @@ pub struct NotAStation {
 
 impl fmt::Display for NotAStation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "reply does not start with a station MAC: {}", excerpt(&self.first_line))
+        write!(
+            f,
+            "reply does not start with a station MAC: {}",
+            excerpt(&self.first_line)
+        )
     }
 }
 
@@ -62,9 +66,9 @@ pub fn parse_flags(value: &str) -> Vec<String> {
 pub fn parse_station(reply: &str) -> Result<Station, NotAStation> {
     let mut lines = reply.lines();
     let first_line = lines.next().unwrap_or("").trim();
-    let mac = first_line
-        .parse::<MacAddr>()
-        .map_err(|_| NotAStation { first_line: first_line.to_string() })?;
+    let mac = first_line.parse::<MacAddr>().map_err(|_| NotAStation {
+        first_line: first_line.to_string(),
+    })?;
     let flags = lines
         .filter_map(|line| line.split_once('='))
         .find(|(key, _)| key.trim() == "flags")
@@ -84,8 +88,14 @@ pub struct WalkLimits {
 
 #[derive(Debug)]
 pub enum WalkError {
-    Command { command: Command, error: CommandError },
-    Garbage { command: Command, error: NotAStation },
+    Command {
+        command: Command,
+        error: CommandError,
+    },
+    Garbage {
+        command: Command,
+        error: NotAStation,
+    },
     /// hostapd's list changed under the walk in a way that led back to a
     /// station already read.
     Repeated(MacAddr),
@@ -100,7 +110,11 @@ impl fmt::Display for WalkError {
             WalkError::Garbage { command, error } => write!(f, "{command}: {error}"),
             WalkError::Repeated(mac) => write!(f, "station list came back to {mac}, stopped"),
             WalkError::TooMany(n) => write!(f, "station list longer than {n}, stopped"),
-            WalkError::OutOfTime(t) => write!(f, "station list not read within {} ms, stopped", t.as_millis()),
+            WalkError::OutOfTime(t) => write!(
+                f,
+                "station list not read within {} ms, stopped",
+                t.as_millis()
+            ),
         }
     }
 }
@@ -122,7 +136,10 @@ impl Walk {
     }
 
     pub fn associated(&self) -> impl Iterator<Item = MacAddr> + '_ {
-        self.stations.iter().filter(|s| s.is_associated()).map(|s| s.mac)
+        self.stations
+            .iter()
+            .filter(|s| s.is_associated())
+            .map(|s| s.mac)
     }
 }
 
@@ -136,11 +153,21 @@ pub fn walk(transport: &mut impl Transport, limits: &WalkLimits) -> Walk {
         let text = match command::station(transport, &next) {
             Ok(None) => break Ok(()),
             Ok(Some(text)) => text,
-            Err(error) => break Err(WalkError::Command { command: next, error }),
+            Err(error) => {
+                break Err(WalkError::Command {
+                    command: next,
+                    error,
+                })
+            }
         };
         let station = match parse_station(&text) {
             Ok(s) => s,
-            Err(error) => break Err(WalkError::Garbage { command: next, error }),
+            Err(error) => {
+                break Err(WalkError::Garbage {
+                    command: next,
+                    error,
+                })
+            }
         };
         if !seen.insert(station.mac) {
             break Err(WalkError::Repeated(station.mac));
@@ -152,7 +179,12 @@ pub fn walk(transport: &mut impl Transport, limits: &WalkLimits) -> Walk {
             match command::station(transport, &next) {
                 Ok(None) => break Ok(()),
                 Ok(Some(_)) => break Err(WalkError::TooMany(limits.max_stations)),
-                Err(error) => break Err(WalkError::Command { command: next, error }),
+                Err(error) => {
+                    break Err(WalkError::Command {
+                        command: next,
+                        error,
+                    })
+                }
             }
         }
         if started.elapsed() >= limits.max_time {
@@ -243,7 +275,10 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
     fn full_wifi_block_with_rsna_and_driver_lines() {
         let s = parse_station(WIFI_WPA2_STATION).unwrap();
         assert_eq!(s.mac, MacAddr([0xa4, 0xc3, 0xf0, 0x5e, 0x12, 0x9b]));
-        assert_eq!(s.flags, ["AUTH", "ASSOC", "AUTHORIZED", "SHORT_PREAMBLE", "WMM", "HT"]);
+        assert_eq!(
+            s.flags,
+            ["AUTH", "ASSOC", "AUTHORIZED", "SHORT_PREAMBLE", "WMM", "HT"]
+        );
         assert!(s.is_associated());
     }
 
@@ -270,7 +305,8 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
 
     #[test]
     fn unclosed_pending_poll_does_not_swallow_the_next_flag() {
-        let s = parse_station("3c:22:fb:00:00:01\nflags=[AUTH][PENDING_POLL[ASSOC][WMM]\n").unwrap();
+        let s =
+            parse_station("3c:22:fb:00:00:01\nflags=[AUTH][PENDING_POLL[ASSOC][WMM]\n").unwrap();
         assert_eq!(s.flags, ["AUTH", "PENDING_POLL", "ASSOC", "WMM"]);
         assert!(s.is_associated());
     }
@@ -284,7 +320,8 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
 
     #[test]
     fn flags_with_assoc_as_a_prefix_are_not_assoc() {
-        let s = parse_station("3c:22:fb:00:00:01\nflags=[ASSOC_PENDING][AUTHORIZED_NOT]\n").unwrap();
+        let s =
+            parse_station("3c:22:fb:00:00:01\nflags=[ASSOC_PENDING][AUTHORIZED_NOT]\n").unwrap();
         assert!(!s.is_associated());
     }
 
@@ -311,7 +348,13 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
             ("PONG\n", "PONG"),
             ("flags=[ASSOC]\n3c:22:fb:00:00:01\n", "flags=[ASSOC]"),
         ] {
-            assert_eq!(parse_station(reply), Err(NotAStation { first_line: first.into() }), "{reply:?}");
+            assert_eq!(
+                parse_station(reply),
+                Err(NotAStation {
+                    first_line: first.into()
+                }),
+                "{reply:?}"
+            );
         }
     }
 
@@ -337,26 +380,41 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
         fn request(&mut self, command: &Command) -> Result<Vec<u8>, SocketError> {
             let text = command.to_string();
             self.sent.push(text.clone());
-            assert!(!self.replies.is_empty(), "walk sent {text} after the script ended");
+            assert!(
+                !self.replies.is_empty(),
+                "walk sent {text} after the script ended"
+            );
             let (expected, reply) = self.replies.remove(0);
             assert_eq!(text, expected);
             reply.map_err(|()| SocketError::NoReply(Duration::from_millis(1)))
         }
     }
 
-    const LIMITS: WalkLimits = WalkLimits { max_stations: 100, max_time: Duration::from_secs(60) };
+    const LIMITS: WalkLimits = WalkLimits {
+        max_stations: 100,
+        max_time: Duration::from_secs(60),
+    };
 
     #[test]
     fn walk_follows_sta_next_until_the_empty_datagram() {
         let mut t = Scripted::new(&[
-            ("STA-FIRST", Ok("02:00:00:00:00:01\nflags=[AUTH][ASSOC][AUTHORIZED]\n")),
-            ("STA-NEXT 02:00:00:00:00:01", Ok("02:00:00:00:00:02\nflags=[AUTH]\n")),
+            (
+                "STA-FIRST",
+                Ok("02:00:00:00:00:01\nflags=[AUTH][ASSOC][AUTHORIZED]\n"),
+            ),
+            (
+                "STA-NEXT 02:00:00:00:00:01",
+                Ok("02:00:00:00:00:02\nflags=[AUTH]\n"),
+            ),
             ("STA-NEXT 02:00:00:00:00:02", Ok("")),
         ]);
         let w = walk(&mut t, &LIMITS);
         assert!(w.is_complete());
         assert_eq!(w.stations.len(), 2);
-        assert_eq!(w.associated().collect::<Vec<_>>(), [mac("02:00:00:00:00:01")]);
+        assert_eq!(
+            w.associated().collect::<Vec<_>>(),
+            [mac("02:00:00:00:00:01")]
+        );
     }
 
     #[test]
@@ -375,9 +433,15 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
         let w = walk(&mut t, &LIMITS);
         assert!(matches!(
             &w.outcome,
-            Err(WalkError::Command { command: Command::StaNext(_), error: CommandError::Fail })
+            Err(WalkError::Command {
+                command: Command::StaNext(_),
+                error: CommandError::Fail
+            })
         ));
-        assert_eq!(w.associated().collect::<Vec<_>>(), [mac("02:00:00:00:00:01")]);
+        assert_eq!(
+            w.associated().collect::<Vec<_>>(),
+            [mac("02:00:00:00:00:01")]
+        );
         assert_eq!(
             w.outcome.unwrap_err().to_string(),
             "STA-NEXT 02:00:00:00:00:01: hostapd answered FAIL"
@@ -386,15 +450,27 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
 
     #[test]
     fn unknown_command_on_sta_first() {
-        let w = walk(&mut Scripted::new(&[("STA-FIRST", Ok("UNKNOWN COMMAND\n"))]), &LIMITS);
-        assert!(matches!(w.outcome, Err(WalkError::Command { error: CommandError::UnknownCommand, .. })));
+        let w = walk(
+            &mut Scripted::new(&[("STA-FIRST", Ok("UNKNOWN COMMAND\n"))]),
+            &LIMITS,
+        );
+        assert!(matches!(
+            w.outcome,
+            Err(WalkError::Command {
+                error: CommandError::UnknownCommand,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn garbage_stops_the_walk() {
         let mut t = Scripted::new(&[
             ("STA-FIRST", Ok("02:00:00:00:00:01\nflags=[ASSOC]\n")),
-            ("STA-NEXT 02:00:00:00:00:01", Ok("<3>CTRL-EVENT-SOMETHING\n")),
+            (
+                "STA-NEXT 02:00:00:00:00:01",
+                Ok("<3>CTRL-EVENT-SOMETHING\n"),
+            ),
         ]);
         let w = walk(&mut t, &LIMITS);
         assert!(matches!(w.outcome, Err(WalkError::Garbage { .. })));
@@ -408,15 +484,27 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
             ("STA-NEXT 02:00:00:00:00:01", Err(())),
         ]);
         let w = walk(&mut t, &LIMITS);
-        assert!(matches!(w.outcome, Err(WalkError::Command { error: CommandError::Socket(_), .. })));
+        assert!(matches!(
+            w.outcome,
+            Err(WalkError::Command {
+                error: CommandError::Socket(_),
+                ..
+            })
+        ));
     }
 
     #[test]
     fn a_list_that_loops_is_stopped() {
         let mut t = Scripted::new(&[
             ("STA-FIRST", Ok("02:00:00:00:00:01\nflags=[ASSOC]\n")),
-            ("STA-NEXT 02:00:00:00:00:01", Ok("02:00:00:00:00:02\nflags=[ASSOC]\n")),
-            ("STA-NEXT 02:00:00:00:00:02", Ok("02:00:00:00:00:01\nflags=[ASSOC]\n")),
+            (
+                "STA-NEXT 02:00:00:00:00:01",
+                Ok("02:00:00:00:00:02\nflags=[ASSOC]\n"),
+            ),
+            (
+                "STA-NEXT 02:00:00:00:00:02",
+                Ok("02:00:00:00:00:01\nflags=[ASSOC]\n"),
+            ),
         ]);
         let w = walk(&mut t, &LIMITS);
         assert!(matches!(w.outcome, Err(WalkError::Repeated(m)) if m == mac("02:00:00:00:00:01")));
@@ -425,7 +513,10 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
 
     #[test]
     fn the_time_bound_stops_the_walk_between_requests() {
-        let limits = WalkLimits { max_time: Duration::ZERO, ..LIMITS };
+        let limits = WalkLimits {
+            max_time: Duration::ZERO,
+            ..LIMITS
+        };
         let mut t = Scripted::new(&[("STA-FIRST", Ok("02:00:00:00:00:01\nflags=[ASSOC]\n"))]);
         let w = walk(&mut t, &limits);
         assert!(matches!(w.outcome, Err(WalkError::OutOfTime(_))));
@@ -434,10 +525,16 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
 
     #[test]
     fn the_bound_stops_a_longer_list_but_not_one_of_exactly_that_length() {
-        let limits = WalkLimits { max_stations: 2, ..LIMITS };
+        let limits = WalkLimits {
+            max_stations: 2,
+            ..LIMITS
+        };
         let exact = [
             ("STA-FIRST", Ok("02:00:00:00:00:01\nflags=[ASSOC]\n")),
-            ("STA-NEXT 02:00:00:00:00:01", Ok("02:00:00:00:00:02\nflags=[ASSOC]\n")),
+            (
+                "STA-NEXT 02:00:00:00:00:01",
+                Ok("02:00:00:00:00:02\nflags=[ASSOC]\n"),
+            ),
             ("STA-NEXT 02:00:00:00:00:02", Ok("")),
         ];
         assert!(walk(&mut Scripted::new(&exact), &limits).is_complete());
