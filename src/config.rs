@@ -9,14 +9,13 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::hostapd::{HostapdConfig, DEFAULT_CLIENT_DIR, DEFAULT_HOSTAPD_DIR};
 use crate::mac::MacAddr;
 
 pub const DEFAULT_RATE_SECS: u32 = 30;
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
 /// Beyond this a table could outgrow a 64 MB access point's memory.
 pub const MAX_MAX_CLIENTS: usize = 1_000_000;
-pub const DEFAULT_HOSTAPD_DIR: &str = "/var/run/hostapd";
-pub const DEFAULT_RUN_DIR: &str = "/var/run/presenced";
 /// Debian's and OpenWrt's (package ca-bundle) system CA bundle.
 pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub const KEY_ENV: &str = "PRESENCED_KEY";
@@ -77,9 +76,8 @@ pub struct Config {
     pub node_mac: Option<MacAddr>,
     pub max_clients: usize,
     pub stdout: bool,
-    /// `None` when hostapd is not to be asked.
-    pub hostapd_dir: Option<PathBuf>,
-    pub run_dir: PathBuf,
+    /// `None` when hostapd is not to be asked. Its `client_dir` is `--run-dir`.
+    pub hostapd: Option<HostapdConfig>,
     pub ca_file: PathBuf,
     pub log_level: log::LevelFilter,
 }
@@ -96,8 +94,7 @@ impl fmt::Debug for Config {
             .field("node_mac", &self.node_mac)
             .field("max_clients", &self.max_clients)
             .field("stdout", &self.stdout)
-            .field("hostapd_dir", &self.hostapd_dir)
-            .field("run_dir", &self.run_dir)
+            .field("hostapd", &self.hostapd)
             .field("ca_file", &self.ca_file)
             .field("log_level", &self.log_level)
             .finish()
@@ -291,10 +288,22 @@ impl Args {
         if self.no_hostapd && self.hostapd_dir.is_some() {
             return Err(ConfigError::new("--no-hostapd", "contradicts --hostapd-dir: give one of them"));
         }
-        let hostapd_dir = if self.no_hostapd {
+        let hostapd = if self.no_hostapd {
             None
         } else {
-            Some(self.hostapd_dir.unwrap_or_else(|| DEFAULT_HOSTAPD_DIR.into()))
+            let cfg = HostapdConfig {
+                hostapd_dir: self.hostapd_dir.unwrap_or_else(|| DEFAULT_HOSTAPD_DIR.into()),
+                client_dir: self.run_dir.unwrap_or_else(|| DEFAULT_CLIENT_DIR.into()),
+                ..HostapdConfig::default()
+            };
+            cfg.validate().map_err(|e| {
+                let text = e.to_string();
+                match text.split_once(": ") {
+                    Some((option, problem)) if option.starts_with("--") => ConfigError::new(option, problem),
+                    _ => ConfigError::new("--hostapd-dir", text),
+                }
+            })?;
+            Some(cfg)
         };
         let log_level = match (self.quiet, self.verbose) {
             (true, 0) => log::LevelFilter::Warn,
@@ -312,8 +321,7 @@ impl Args {
             node_mac,
             max_clients,
             stdout: self.stdout,
-            hostapd_dir,
-            run_dir: self.run_dir.unwrap_or_else(|| DEFAULT_RUN_DIR.into()),
+            hostapd,
             ca_file: self.ca_file.unwrap_or_else(|| DEFAULT_CA_FILE.into()),
             log_level,
         })
@@ -403,7 +411,9 @@ mod tests {
         assert_eq!(c.max_clients, 10_000);
         assert_eq!(c.network_id, 0);
         assert_eq!(c.node_mac, None);
-        assert_eq!(c.hostapd_dir, Some(PathBuf::from("/var/run/hostapd")));
+        let h = c.hostapd.as_ref().unwrap();
+        assert_eq!(h.hostapd_dir, PathBuf::from("/var/run/hostapd"));
+        assert_eq!(h.client_dir, PathBuf::from("/var/run/presenced"));
         assert_eq!(c.log_level, log::LevelFilter::Info);
         assert!(!format!("{c:?}").contains("secret"));
     }
@@ -435,6 +445,8 @@ mod tests {
         assert_eq!(opt(with(&["--stdout", "--max-clients", "0"]), None), "--max-clients");
         assert_eq!(opt(with(&["--stdout", "--no-hostapd", "--hostapd-dir", "/x"]), None), "--no-hostapd");
         assert_eq!(opt(with(&["--stdout", "-q", "-v"]), None), "--quiet");
+        assert_eq!(opt(with(&["--stdout", "--run-dir", "/run/h", "--hostapd-dir", "/run/h"]), None), "--run-dir");
+        assert_eq!(opt(with(&["--stdout", "--hostapd-dir", ""]), None), "--hostapd-dir");
         assert_eq!(error_option(&["-r", "x.pcap", "--stdout"], None), "--node-mac");
         assert_eq!(error_option(&["-r", "x", "--stdout", "--bogus"], None), "--bogus");
         assert_eq!(error_option(&["-r", "x", "--stdout", "stray"], None), "stray");
@@ -478,8 +490,7 @@ mod tests {
         assert_eq!(c.network_id, 221234);
         assert_eq!(c.node_mac.unwrap().to_upper_string(), "AC:86:74:82:9A:30");
         assert_eq!(c.max_clients, 5);
-        assert_eq!(c.hostapd_dir, None);
-        assert_eq!(c.run_dir, PathBuf::from("/tmp/r"));
+        assert!(c.hostapd.is_none());
         assert_eq!(c.key, None);
         assert_eq!(c.log_level, log::LevelFilter::Trace);
     }

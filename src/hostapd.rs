@@ -84,12 +84,12 @@ impl fmt::Display for ConfigError {
             ConfigError::EmptyDir(option) => write!(f, "{option}: must not be empty"),
             ConfigError::SameDirs(dir) => write!(
                 f,
-                "hostapd client_dir: must differ from --hostapd-dir ({}), or our own sockets would be read as BSSes",
+                "--run-dir: must differ from --hostapd-dir ({}), or our own sockets would be read as BSSes",
                 dir.display()
             ),
             ConfigError::ClientDirTooLong { dir, max } => write!(
                 f,
-                "hostapd client_dir: {} is too long for a UNIX socket path (at most {max} bytes)",
+                "--run-dir: {} is too long for a UNIX socket path (at most {max} bytes)",
                 dir.display()
             ),
             ConfigError::ZeroTimeout => f.write_str("hostapd request_timeout: must be more than zero"),
@@ -107,7 +107,7 @@ impl HostapdConfig {
             return Err(ConfigError::EmptyDir("--hostapd-dir"));
         }
         if self.client_dir.as_os_str().is_empty() {
-            return Err(ConfigError::EmptyDir("hostapd client_dir"));
+            return Err(ConfigError::EmptyDir("--run-dir"));
         }
         if self.client_dir == self.hostapd_dir {
             return Err(ConfigError::SameDirs(self.hostapd_dir.clone()));

@@ -5,6 +5,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use presenced::config::{Args, Command, KEY_ENV, USAGE};
+use presenced::hostapd::{associated_stations, HostapdConfig};
+use presenced::reporter::AssociatedLookup;
 use presenced::{daemon, logger};
 
 fn main() -> ExitCode {
@@ -37,7 +39,8 @@ fn main() -> ExitCode {
         }
     }
 
-    match daemon::run(&config, &stop, None) {
+    let associated = config.hostapd.clone().map(hostapd_lookup);
+    match daemon::run(&config, &stop, associated) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");
@@ -49,4 +52,24 @@ fn main() -> ExitCode {
 fn usage_error(e: presenced::config::ConfigError) -> ExitCode {
     eprintln!("presenced: {e}");
     ExitCode::from(2)
+}
+
+/// Reads hostapd's station lists for each report. A warning that repeats the
+/// previous report's word for word goes to the debug level, so that an access
+/// point without hostapd does not fill the log with one line every Rate
+/// seconds; any change is logged as a warning again.
+fn hostapd_lookup(cfg: HostapdConfig) -> AssociatedLookup {
+    let mut previous: Vec<String> = Vec::new();
+    Box::new(move || {
+        let found = associated_stations(&cfg);
+        for w in &found.warnings {
+            if previous.contains(w) {
+                log::debug!("{w} (again)");
+            } else {
+                log::warn!("{w}");
+            }
+        }
+        previous = found.warnings;
+        found.stations
+    })
 }

@@ -4,7 +4,7 @@
 //! It runs apart from capture so that a slow server or a slow hostapd never
 //! stalls the capture loop: the capture side hands over a window and goes on.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::thread::JoinHandle;
@@ -17,7 +17,7 @@ use crate::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
 /// before the report is built.
-pub type AssociatedLookup = Box<dyn FnMut() -> HashSet<MacAddr> + Send>;
+pub type AssociatedLookup = Box<dyn FnMut() -> BTreeSet<MacAddr> + Send>;
 
 /// One finished window and what the capture side knows about it.
 pub struct Batch {
@@ -104,7 +104,7 @@ impl ReporterSettings {
     fn deliver(&mut self, batch: Batch) {
         let associated = match self.associated.as_mut() {
             Some(lookup) => lookup(),
-            None => HashSet::new(),
+            None => BTreeSet::new(),
         };
         let window = &batch.window;
         let report = Report::from_window(self.network_id, self.node_mac, window, |mac| associated.contains(mac));
