@@ -471,25 +471,31 @@ mod tests {
         );
     }
 
-    /// A TSFT in a second radiotap namespace, after a 1-byte Flags field.
-    const TSFT_AFTER_ONE_BYTE: [u8; 24] = [
+    /// A TSFT in a second radiotap namespace, after 1-byte fields ending at
+    /// offset 17: counted from the header start, 8-alignment puts it at 24;
+    /// counted from the fields (at 12) it would be at 20, and 4-alignment too.
+    const TSFT_AFTER_ONE_BYTE: [u8; 32] = [
         0x00, 0x00, // version 0, pad
-        0x18, 0x00, // it_len 24
-        0x02, 0x00, 0x00, 0xa0, // word 0: Flags(1), radiotap next(29), ext(31)
+        0x20, 0x00, // it_len 32
+        0x66, 0x08, 0x00, 0xa0, // word 0: Flags(1), Rate(2), dBm signal(5), dBm noise(6), antenna(11), radiotap next(29), ext(31)
         0x01, 0x00, 0x00, 0x00, // word 1: TSFT(0)
         0x00, // 12 Flags: none
-        0x00, 0x00, 0x00, // 13 pad: the u64 aligns to 16 counted from the header start (20 if counted from the fields)
-        0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, // 16 TSFT, little-endian
+        0x0c, // 13 Rate: 6 Mb/s
+        0xc4, // 14 dBm signal -60
+        0xa1, // 15 dBm noise -95
+        0x01, // 16 antenna 1
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 17 pad up to 24
+        0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, // 24 TSFT, little-endian
     ];
 
     #[test]
     fn a_u64_aligns_to_eight_from_the_start_of_the_header() {
         let fields = walk(&TSFT_AFTER_ONE_BYTE);
-        let Some(Ok(Field::Radiotap { namespace: 1, index: index::TSFT, data })) = fields.get(1) else {
+        assert_eq!(fields.len(), 6);
+        let Some(Ok(Field::Radiotap { namespace: 1, index: index::TSFT, data })) = fields.last() else {
             panic!("no TSFT in {fields:?}");
         };
         assert_eq!(u64::from_le_bytes((*data).try_into().unwrap()), 0x8877_6655_4433_2211);
-        assert_eq!(fields.len(), 2);
     }
 
     #[test]
