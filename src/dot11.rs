@@ -128,6 +128,7 @@ mod tests {
     use super::*;
 
     /// A probe request header as a phone sends it.
+    #[rustfmt::skip]
     const PROBE_REQUEST: [u8; 24] = [
         0x40, 0x00, // frame control: version 0, type 0 (management), subtype 4; no flags
         0x00, 0x00, // duration
@@ -141,7 +142,10 @@ mod tests {
     fn reads_the_fields_of_a_probe_request() {
         let frame = Frame::new_checked(&PROBE_REQUEST).unwrap();
         let fc = frame.frame_control();
-        assert_eq!((fc.protocol_version(), fc.frame_type(), fc.subtype()), (0, 0, 4));
+        assert_eq!(
+            (fc.protocol_version(), fc.frame_type(), fc.subtype()),
+            (0, 0, 4)
+        );
         assert!(fc.is_probe_request());
         assert_eq!(frame.addr1().to_string(), "ff:ff:ff:ff:ff:ff");
         assert_eq!(frame.addr2().to_string(), "02:9a:cd:e3:15:49");
@@ -152,7 +156,10 @@ mod tests {
     fn frame_control_bits_are_little_endian_and_split_as_the_standard_says() {
         // 0x88 0x41: QoS data (type 2, subtype 8), flags To DS + Protected.
         let fc = FrameControl::of(&[0x88, 0x41]).unwrap();
-        assert_eq!((fc.protocol_version(), fc.frame_type(), fc.subtype()), (0, 2, 8));
+        assert_eq!(
+            (fc.protocol_version(), fc.frame_type(), fc.subtype()),
+            (0, 2, 8)
+        );
         // 0xd4: ACK (type 1, subtype 13).
         let fc = FrameControl::of(&[0xd4, 0x00]).unwrap();
         assert_eq!((fc.frame_type(), fc.subtype()), (1, 13));
@@ -166,7 +173,10 @@ mod tests {
     #[test]
     fn every_prefix_shorter_than_the_header_is_rejected() {
         for len in 0..24 {
-            assert_eq!(Frame::new_checked(&PROBE_REQUEST[..len]).unwrap_err(), TooShort { len });
+            assert_eq!(
+                Frame::new_checked(&PROBE_REQUEST[..len]).unwrap_err(),
+                TooShort { len }
+            );
         }
     }
 }

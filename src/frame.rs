@@ -87,7 +87,10 @@ pub fn classify(frame: &[u8]) -> Result<Probe, DropReason> {
     }
     let mut body = frame.get(summary.header_len..).unwrap_or_default();
     if flags & FLAG_FCS_AT_END != 0 {
-        let without_fcs = body.len().checked_sub(FCS_LEN).ok_or(DropReason::TooShort)?;
+        let without_fcs = body
+            .len()
+            .checked_sub(FCS_LEN)
+            .ok_or(DropReason::TooShort)?;
         body = body.get(..without_fcs).unwrap_or_default();
     }
     let frame_control = dot11::FrameControl::of(body).ok_or(DropReason::TooShort)?;
@@ -111,6 +114,7 @@ mod tests {
     const FLAGS_AT: usize = 8;
 
     /// Radiotap with Flags and a signal, a probe request header, and an FCS.
+    #[rustfmt::skip]
     const PROBE_WITH_FCS: [u8; 38] = [
         0x00, 0x00, // radiotap version 0, pad
         0x0a, 0x00, // it_len 10
@@ -135,7 +139,10 @@ mod tests {
     fn a_probe_request_gives_its_sa_and_signal() {
         assert_eq!(
             classify(&PROBE_WITH_FCS),
-            Ok(Probe { client: "00:9a:cd:e3:15:49".parse().unwrap(), signal_dbm: -55 })
+            Ok(Probe {
+                client: "00:9a:cd:e3:15:49".parse().unwrap(),
+                signal_dbm: -55
+            })
         );
     }
 
@@ -155,7 +162,10 @@ mod tests {
     #[test]
     fn bad_fcs_is_dropped_before_anything_is_read_from_the_frame() {
         // 0x50: FCS present and failed.
-        assert_eq!(classify(&with(PROBE_WITH_FCS.to_vec(), FLAGS_AT, 0x50)), Err(DropReason::BadFcs));
+        assert_eq!(
+            classify(&with(PROBE_WITH_FCS.to_vec(), FLAGS_AT, 0x50)),
+            Err(DropReason::BadFcs)
+        );
         // Even a "frame" too short to have a type.
         let mut short = with(PROBE_WITH_FCS.to_vec(), FLAGS_AT, 0x40);
         short.truncate(RADIOTAP_LEN + 1);
@@ -171,6 +181,7 @@ mod tests {
 
     #[test]
     fn a_probe_request_without_signal_is_no_signal_and_other_frames_are_not_probes() {
+        #[rustfmt::skip]
         let no_signal = [
             0x00, 0x00, 0x09, 0x00, // radiotap version 0, pad, it_len 9
             0x02, 0x00, 0x00, 0x00, // present: Flags(1) only
@@ -183,11 +194,18 @@ mod tests {
         ];
         assert_eq!(classify(&no_signal), Err(DropReason::NoSignal));
         // The same frame as a beacon (subtype 8): not a probe, whatever its signal.
-        assert_eq!(classify(&with(no_signal.to_vec(), 9, 0x80)), Err(DropReason::NotProbeRequest));
+        assert_eq!(
+            classify(&with(no_signal.to_vec(), 9, 0x80)),
+            Err(DropReason::NotProbeRequest)
+        );
         // Protocol version 1 with probe request bits.
-        assert_eq!(classify(&with(no_signal.to_vec(), 9, 0x41)), Err(DropReason::NotProbeRequest));
+        assert_eq!(
+            classify(&with(no_signal.to_vec(), 9, 0x41)),
+            Err(DropReason::NotProbeRequest)
+        );
         // An ACK with no signal: 10 bytes, short for a management header but
         // counted as what it is.
+        #[rustfmt::skip]
         let ack = [
             0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, // radiotap: no fields
             0xd4, 0x00, 0x00, 0x00, // ACK, duration
@@ -198,8 +216,14 @@ mod tests {
 
     #[test]
     fn a_malformed_radiotap_header_is_bad_radiotap() {
-        assert_eq!(classify(&with(PROBE_WITH_FCS.to_vec(), 0, 1)), Err(DropReason::BadRadiotap));
-        assert_eq!(classify(&with(PROBE_WITH_FCS.to_vec(), 2, 200)), Err(DropReason::BadRadiotap));
+        assert_eq!(
+            classify(&with(PROBE_WITH_FCS.to_vec(), 0, 1)),
+            Err(DropReason::BadRadiotap)
+        );
+        assert_eq!(
+            classify(&with(PROBE_WITH_FCS.to_vec(), 2, 200)),
+            Err(DropReason::BadRadiotap)
+        );
     }
 
     #[test]
@@ -210,7 +234,11 @@ mod tests {
             } else {
                 DropReason::TooShort
             };
-            assert_eq!(classify(&PROBE_WITH_FCS[..len]), Err(expected), "{len} bytes");
+            assert_eq!(
+                classify(&PROBE_WITH_FCS[..len]),
+                Err(expected),
+                "{len} bytes"
+            );
         }
     }
 }

@@ -65,26 +65,26 @@ const fn known(align: u8, size: u8) -> Option<AlignSize> {
 /// from radiotap.org's list of defined fields. `None` is a field whose size we
 /// do not know: 28 (TLVs, variable by design) and anything past it.
 const RADIOTAP_FIELDS: [Option<AlignSize>; 29] = [
-    known(8, 8),  // 0 TSFT
-    known(1, 1),  // 1 Flags
-    known(1, 1),  // 2 Rate
-    known(2, 4),  // 3 Channel: frequency, flags
-    known(2, 2),  // 4 FHSS
-    known(1, 1),  // 5 dBm antenna signal
-    known(1, 1),  // 6 dBm antenna noise
-    known(2, 2),  // 7 Lock quality
-    known(2, 2),  // 8 TX attenuation
-    known(2, 2),  // 9 dB TX attenuation
-    known(1, 1),  // 10 dBm TX power
-    known(1, 1),  // 11 Antenna
-    known(1, 1),  // 12 dB antenna signal
-    known(1, 1),  // 13 dB antenna noise
-    known(2, 2),  // 14 RX flags
-    known(2, 2),  // 15 TX flags
-    known(1, 1),  // 16 RTS retries
-    known(1, 1),  // 17 data retries
+    known(8, 8), // 0 TSFT
+    known(1, 1), // 1 Flags
+    known(1, 1), // 2 Rate
+    known(2, 4), // 3 Channel: frequency, flags
+    known(2, 2), // 4 FHSS
+    known(1, 1), // 5 dBm antenna signal
+    known(1, 1), // 6 dBm antenna noise
+    known(2, 2), // 7 Lock quality
+    known(2, 2), // 8 TX attenuation
+    known(2, 2), // 9 dB TX attenuation
+    known(1, 1), // 10 dBm TX power
+    known(1, 1), // 11 Antenna
+    known(1, 1), // 12 dB antenna signal
+    known(1, 1), // 13 dB antenna noise
+    known(2, 2), // 14 RX flags
+    known(2, 2), // 15 TX flags
+    known(1, 1), // 16 RTS retries
+    known(1, 1), // 17 data retries
     // XChannel is only "suggested" on radiotap.org and absent from the
-    // kernel's table, but Atheros/FreeBSD drivers emit it and Wireshark decodes
+XX
     // it: the canon capture has it before MCS and A-MPDU status.
     known(4, 8),  // 18 XChannel
     known(1, 3),  // 19 MCS
@@ -170,7 +170,10 @@ impl<'a> Header<'a> {
         let bytes = frame
             .get(..usize::from(it_len))
             .filter(|b| b.len() >= FIXED_LEN)
-            .ok_or(Error::BadLength { it_len, frame_len: frame.len() })?;
+            .ok_or(Error::BadLength {
+                it_len,
+                frame_len: frame.len(),
+            })?;
 
         let mut word_at = 4;
         loop {
@@ -180,7 +183,10 @@ impl<'a> Header<'a> {
                 break;
             }
         }
-        Ok(Header { bytes, fields_start: word_at })
+        Ok(Header {
+            bytes,
+            fields_start: word_at,
+        })
     }
 
     /// `it_len`: where the 802.11 frame starts.
@@ -216,10 +222,18 @@ pub enum Field<'a> {
     /// A field of the radiotap namespace. `index` is its bit number (see
     /// [`index`]); `namespace` counts radiotap namespaces from 0, the first,
     /// which carries the combined values; later ones carry per-chain values.
-    Radiotap { namespace: u8, index: u8, data: &'a [u8] },
+    Radiotap {
+        namespace: u8,
+        index: u8,
+        data: &'a [u8],
+    },
     /// The data of a vendor namespace, whole: its layout is the vendor's own,
     /// so it is skipped by its skip length rather than walked field by field.
-    Vendor { oui: [u8; 3], sub_namespace: u8, data: &'a [u8] },
+    Vendor {
+        oui: [u8; 3],
+        sub_namespace: u8,
+        data: &'a [u8],
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,7 +286,8 @@ impl<'a> Fields<'a> {
                 self.namespace = namespace;
                 self.word_in_namespace = 0;
                 if namespace == Namespace::Radiotap {
-                    self.radiotap_namespaces_opened = self.radiotap_namespaces_opened.saturating_add(1);
+                    self.radiotap_namespaces_opened =
+                        self.radiotap_namespaces_opened.saturating_add(1);
                 }
             }
             None => self.word_in_namespace = self.word_in_namespace.saturating_add(1),
@@ -313,7 +328,10 @@ impl<'a> Fields<'a> {
             .and_then(|end| self.bytes.get(start..end));
         let Some(&[o0, o1, o2, sub_namespace, s0, s1]) = header else {
             // Without its header we do not even know whose namespace it is.
-            return self.fail(Error::VendorPastHeader { oui: [0; 3], sub_namespace: 0 });
+            return self.fail(Error::VendorPastHeader {
+                oui: [0; 3],
+                sub_namespace: 0,
+            });
         };
         let oui = [o0, o1, o2];
         let data_start = start + VENDOR_HEADER_LEN;
@@ -323,7 +341,11 @@ impl<'a> Fields<'a> {
         match data {
             Some(data) => {
                 self.next_field_at = data_start + data.len();
-                Some(Ok(Field::Vendor { oui, sub_namespace, data }))
+                Some(Ok(Field::Vendor {
+                    oui,
+                    sub_namespace,
+                    data,
+                }))
             }
             None => self.fail(Error::VendorPastHeader { oui, sub_namespace }),
         }
@@ -361,7 +383,10 @@ impl<'a> Iterator for Fields<'a> {
                     return self.vendor_namespace();
                 }
                 _ if self.namespace == Namespace::Radiotap => {
-                    let bit_in_namespace = self.word_in_namespace.saturating_mul(32).saturating_add(bit);
+                    let bit_in_namespace = self
+                        .word_in_namespace
+                        .saturating_mul(32)
+                        .saturating_add(bit);
                     return self.radiotap_field(bit_in_namespace);
                 }
                 // A vendor namespace's own fields were skipped with its data.
@@ -396,7 +421,12 @@ pub fn summarize(frame: &[u8]) -> Result<Summary, Error> {
         antenna_signal_dbm: None,
     };
     for field in header.fields() {
-        if let Field::Radiotap { index, data: &[value], .. } = field? {
+        if let Field::Radiotap {
+            index,
+            data: &[value],
+            ..
+        } = field?
+        {
             match index {
                 index::FLAGS => {
                     summary.flags.get_or_insert(value);
@@ -432,6 +462,7 @@ mod tests {
 
     /// Three present words: radiotap namespace, a vendor namespace, then the
     /// radiotap namespace again with a per-chain antenna signal.
+    #[rustfmt::skip]
     const VENDOR_THEN_PER_CHAIN: [u8; 31] = [
         0x00, 0x00, // version 0, pad
         0x1f, 0x00, // it_len 31
@@ -455,18 +486,46 @@ mod tests {
         let summary = summarize(&VENDOR_THEN_PER_CHAIN).unwrap();
         assert_eq!(
             summary,
-            Summary { header_len: 31, flags: Some(0x10), antenna_signal_dbm: Some(-60) }
+            Summary {
+                header_len: 31,
+                flags: Some(0x10),
+                antenna_signal_dbm: Some(-60)
+            }
         );
         let fields = walk(&VENDOR_THEN_PER_CHAIN);
         assert_eq!(
             fields,
             vec![
-                Ok(Field::Radiotap { namespace: 0, index: 1, data: &[0x10][..] }),
-                Ok(Field::Radiotap { namespace: 0, index: 5, data: &[0xc4][..] }),
-                Ok(Field::Radiotap { namespace: 0, index: 11, data: &[0x03][..] }),
-                Ok(Field::Vendor { oui: [0x00, 0x11, 0x22], sub_namespace: 7, data: &[0xaa, 0xbb, 0xcc][..] }),
-                Ok(Field::Radiotap { namespace: 1, index: 5, data: &[0xba][..] }),
-                Ok(Field::Radiotap { namespace: 1, index: 11, data: &[0x00][..] }),
+                Ok(Field::Radiotap {
+                    namespace: 0,
+                    index: 1,
+                    data: &[0x10][..]
+                }),
+                Ok(Field::Radiotap {
+                    namespace: 0,
+                    index: 5,
+                    data: &[0xc4][..]
+                }),
+                Ok(Field::Radiotap {
+                    namespace: 0,
+                    index: 11,
+                    data: &[0x03][..]
+                }),
+                Ok(Field::Vendor {
+                    oui: [0x00, 0x11, 0x22],
+                    sub_namespace: 7,
+                    data: &[0xaa, 0xbb, 0xcc][..]
+                }),
+                Ok(Field::Radiotap {
+                    namespace: 1,
+                    index: 5,
+                    data: &[0xba][..]
+                }),
+                Ok(Field::Radiotap {
+                    namespace: 1,
+                    index: 11,
+                    data: &[0x00][..]
+                }),
             ]
         );
     }
@@ -474,6 +533,7 @@ mod tests {
     /// A TSFT in a second radiotap namespace, after 1-byte fields ending at
     /// offset 17: counted from the header start, 8-alignment puts it at 24;
     /// counted from the fields (at 12) it would be at 20, and 4-alignment too.
+    #[rustfmt::skip]
     const TSFT_AFTER_ONE_BYTE: [u8; 32] = [
         0x00, 0x00, // version 0, pad
         0x20, 0x00, // it_len 32
@@ -492,14 +552,23 @@ mod tests {
     fn a_u64_aligns_to_eight_from_the_start_of_the_header() {
         let fields = walk(&TSFT_AFTER_ONE_BYTE);
         assert_eq!(fields.len(), 6);
-        let Some(Ok(Field::Radiotap { namespace: 1, index: index::TSFT, data })) = fields.last() else {
+        let Some(Ok(Field::Radiotap {
+            namespace: 1,
+            index: index::TSFT,
+            data,
+        })) = fields.last()
+        else {
             panic!("no TSFT in {fields:?}");
         };
-        assert_eq!(u64::from_le_bytes((*data).try_into().unwrap()), 0x8877_6655_4433_2211);
+        assert_eq!(
+            u64::from_le_bytes((*data).try_into().unwrap()),
+            0x8877_6655_4433_2211
+        );
     }
 
     #[test]
     fn an_unknown_field_ends_the_walk_without_error() {
+        #[rustfmt::skip]
         let header = [
             0x00, 0x00, 0x11, 0x00, // version 0, pad, it_len 17
             0x20, 0x00, 0x00, 0xb0, // word 0: dBm signal(5), TLV(28, size unknown), radiotap next(29), ext(31)
@@ -507,32 +576,59 @@ mod tests {
             0xc4, // 12 dBm signal -60
             0x01, 0x02, 0x03, 0x04, // 13 TLV bytes of unknown extent
         ];
-        assert_eq!(walk(&header), vec![Ok(Field::Radiotap { namespace: 0, index: 5, data: &[0xc4][..] })]);
+        assert_eq!(
+            walk(&header),
+            vec![Ok(Field::Radiotap {
+                namespace: 0,
+                index: 5,
+                data: &[0xc4][..]
+            })]
+        );
         assert_eq!(summarize(&header).unwrap().antenna_signal_dbm, Some(-60));
 
         // Bit 0 of a second word of the same namespace is field 32: unknown.
+        #[rustfmt::skip]
         let header = [
             0x00, 0x00, 0x0e, 0x00, // version 0, pad, it_len 14
             0x02, 0x00, 0x00, 0x80, // word 0: Flags(1), ext(31)
             0x21, 0x00, 0x00, 0x00, // word 1: field 32 (unknown), field 37
             0x10, 0xc4, // 12 Flags, then bytes that cannot be placed
         ];
-        assert_eq!(walk(&header), vec![Ok(Field::Radiotap { namespace: 0, index: 1, data: &[0x10][..] })]);
+        assert_eq!(
+            walk(&header),
+            vec![Ok(Field::Radiotap {
+                namespace: 0,
+                index: 1,
+                data: &[0x10][..]
+            })]
+        );
     }
 
     #[test]
     fn the_fixed_header_and_present_words_are_checked() {
-        assert_eq!(Header::new_checked(&[0, 0, 8, 0, 0, 0, 0]).unwrap_err(), Error::Truncated { len: 7 });
-        assert_eq!(Header::new_checked(&[1, 0, 8, 0, 0, 0, 0, 0]).unwrap_err(), Error::BadVersion(1));
+        assert_eq!(
+            Header::new_checked(&[0, 0, 8, 0, 0, 0, 0]).unwrap_err(),
+            Error::Truncated { len: 7 }
+        );
+        assert_eq!(
+            Header::new_checked(&[1, 0, 8, 0, 0, 0, 0, 0]).unwrap_err(),
+            Error::BadVersion(1)
+        );
         // it_len 7: shorter than the fixed header itself.
         assert_eq!(
             Header::new_checked(&[0, 0, 7, 0, 0, 0, 0, 0]).unwrap_err(),
-            Error::BadLength { it_len: 7, frame_len: 8 }
+            Error::BadLength {
+                it_len: 7,
+                frame_len: 8
+            }
         );
         // it_len 9 with 8 bytes captured.
         assert_eq!(
             Header::new_checked(&[0, 0, 9, 0, 0, 0, 0, 0]).unwrap_err(),
-            Error::BadLength { it_len: 9, frame_len: 8 }
+            Error::BadLength {
+                it_len: 9,
+                frame_len: 8
+            }
         );
         // Bit 31 announces a word, but it_len ends at 8 even though bytes follow.
         assert_eq!(
@@ -541,11 +637,19 @@ mod tests {
         );
         // The smallest valid header: no fields; the frame starts at 8.
         let empty = summarize(&[0, 0, 8, 0, 0, 0, 0, 0, 0x40, 0x00]).unwrap();
-        assert_eq!(empty, Summary { header_len: 8, flags: None, antenna_signal_dbm: None });
+        assert_eq!(
+            empty,
+            Summary {
+                header_len: 8,
+                flags: None,
+                antenna_signal_dbm: None
+            }
+        );
     }
 
     #[test]
     fn a_field_past_it_len_is_an_error_after_the_good_fields() {
+        #[rustfmt::skip]
         let header = [
             0x00, 0x00, 0x0e, 0x00, // version 0, pad, it_len 14
             0x06, 0x00, 0x00, 0x00, // word 0: Flags(1), Rate(2)
@@ -553,6 +657,7 @@ mod tests {
             0x00, 0x00, 0x00, 0x00, // 10 trailing bytes inside it_len: allowed
         ];
         assert_eq!(walk(&header).len(), 2);
+        #[rustfmt::skip]
         let header = [
             0x00, 0x00, 0x0c, 0x00, // version 0, pad, it_len 12
             0x0a, 0x00, 0x00, 0x00, // word 0: Flags(1), Channel(3, 4 bytes 2-aligned)
@@ -564,7 +669,11 @@ mod tests {
         assert_eq!(
             walk(&header),
             vec![
-                Ok(Field::Radiotap { namespace: 0, index: 1, data: &[0x10][..] }),
+                Ok(Field::Radiotap {
+                    namespace: 0,
+                    index: 1,
+                    data: &[0x10][..]
+                }),
                 Err(Error::FieldPastHeader { index: 3 })
             ]
         );
@@ -573,6 +682,7 @@ mod tests {
 
     #[test]
     fn a_vendor_skip_length_past_it_len_is_an_error_after_the_good_fields() {
+        #[rustfmt::skip]
         let header = [
             0x00, 0x00, 0x14, 0x00, // version 0, pad, it_len 20
             0x22, 0x00, 0x00, 0xc0, // word 0: Flags(1), dBm signal(5), vendor next(30), ext(31)
@@ -583,12 +693,26 @@ mod tests {
         ];
         let fields = walk(&header);
         assert_eq!(fields.len(), 3);
-        assert_eq!(fields[1], Ok(Field::Radiotap { namespace: 0, index: 5, data: &[0xc4][..] }));
-        assert_eq!(fields[2], Err(Error::VendorPastHeader { oui: [0x00, 0x11, 0x22], sub_namespace: 0 }));
+        assert_eq!(
+            fields[1],
+            Ok(Field::Radiotap {
+                namespace: 0,
+                index: 5,
+                data: &[0xc4][..]
+            })
+        );
+        assert_eq!(
+            fields[2],
+            Err(Error::VendorPastHeader {
+                oui: [0x00, 0x11, 0x22],
+                sub_namespace: 0
+            })
+        );
     }
 
     #[test]
     fn both_namespace_bits_in_one_word_are_rejected() {
+        #[rustfmt::skip]
         let header = [
             0x00, 0x00, 0x0c, 0x00, // version 0, pad, it_len 12
             0x00, 0x00, 0x00, 0xe0, // word 0: radiotap next(29) and vendor next(30), ext(31)
@@ -613,7 +737,10 @@ mod tests {
                 if let Ok(header) = Header::new_checked(&shortened) {
                     let fields: Vec<_> = header.fields().collect();
                     assert!(fields.iter().filter(|f| f.is_err()).count() <= 1);
-                    assert!(fields.iter().take(fields.len().saturating_sub(1)).all(|f| f.is_ok()));
+                    assert!(fields
+                        .iter()
+                        .take(fields.len().saturating_sub(1))
+                        .all(|f| f.is_ok()));
                 }
             }
         }

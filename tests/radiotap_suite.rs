@@ -38,7 +38,12 @@ fn first_namespace_fields(frame: &[u8]) -> BTreeMap<u8, Vec<u8>> {
 fn fields_where(frame: &[u8], keep_namespace: impl Fn(u8) -> bool) -> BTreeMap<u8, Vec<u8>> {
     let mut fields = BTreeMap::new();
     for field in Header::new_checked(frame).expect("header").fields() {
-        if let Field::Radiotap { namespace, index, data } = field.expect("field") {
+        if let Field::Radiotap {
+            namespace,
+            index,
+            data,
+        } = field.expect("field")
+        {
             if keep_namespace(namespace) {
                 fields.entry(index).or_insert_with(|| data.to_vec());
             }
@@ -64,7 +69,11 @@ enum Printed {
     /// In units of 500 kb/s, as the field holds it.
     Rate(u8),
     RxFlags(u16),
-    Vendor { oui: [u8; 3], sub_namespace: u8, data: Vec<u8> },
+    Vendor {
+        oui: [u8; 3],
+        sub_namespace: u8,
+        data: Vec<u8>,
+    },
     /// The library's built-in test namespace (OUI 00:00:00, sub-namespace 0),
     /// which it prints field by field; consecutive fields merged.
     TestNamespace(Vec<u8>),
@@ -97,7 +106,10 @@ fn parse_library_out(text: &str, fcs_in_header: bool) -> Vec<Printed> {
             // "ff-ff-ff:255, 2 bytes)" then a line of the skipped bytes.
             let (ns, rest) = v.split_once(", ").unwrap();
             let (oui, sub) = ns.split_once(':').unwrap();
-            let oui: Vec<u8> = oui.split('-').map(|b| u8::from_str_radix(b, 16).unwrap()).collect();
+            let oui: Vec<u8> = oui
+                .split('-')
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect();
             let len: usize = rest.trim_end_matches(" bytes)").parse().unwrap();
             let data = hex_bytes(lines.next().unwrap_or_default());
             assert_eq!(data.len(), len, "{line}");
@@ -143,14 +155,24 @@ fn our_printout(bin: &[u8], show_test_namespace: bool) -> Vec<Printed> {
                 index::RX_FLAGS => ours.push(Printed::RxFlags(u16_of(data))),
                 _ => {}
             },
-            Ok(Field::Vendor { oui: [0, 0, 0], sub_namespace: 0, data }) => {
+            Ok(Field::Vendor {
+                oui: [0, 0, 0],
+                sub_namespace: 0,
+                data,
+            }) => {
                 if show_test_namespace {
                     ours.push(Printed::TestNamespace(data.to_vec()));
                 }
             }
-            Ok(Field::Vendor { oui, sub_namespace, data }) => {
-                ours.push(Printed::Vendor { oui, sub_namespace, data: data.to_vec() })
-            }
+            Ok(Field::Vendor {
+                oui,
+                sub_namespace,
+                data,
+            }) => ours.push(Printed::Vendor {
+                oui,
+                sub_namespace,
+                data: data.to_vec(),
+            }),
             Err(_) => ours.push(Printed::MalformedData),
         }
     }
@@ -167,17 +189,34 @@ fn radiotap_library_vectors_give_the_reference_parser_fields() {
         .collect();
     bins.sort();
     // The README says 11; the folder holds 10, each with its .out.
-    assert!(bins.len() >= 10, "radiotap-library vectors missing: {bins:?}");
+    assert!(
+        bins.len() >= 10,
+        "radiotap-library vectors missing: {bins:?}"
+    );
     for bin in bins {
         let args = bin.with_extension("args");
         let fcs_in_header = args.exists() && read_text(&args).contains("--fcshdr");
         let expected = parse_library_out(&read_text(&bin.with_extension("out")), fcs_in_header);
-        let show_test_namespace = expected.iter().any(|p| matches!(p, Printed::TestNamespace(_)));
+        let show_test_namespace = expected
+            .iter()
+            .any(|p| matches!(p, Printed::TestNamespace(_)));
         let bytes = read(&bin);
-        assert_eq!(our_printout(&bytes, show_test_namespace), expected, "{}", bin.display());
+        assert_eq!(
+            our_printout(&bytes, show_test_namespace),
+            expected,
+            "{}",
+            bin.display()
+        );
         // The summary agrees with the walk: an error anywhere rejects the header.
-        let malformed = expected.iter().any(|p| matches!(p, Printed::MalformedData | Printed::MalformedHeader));
-        assert_eq!(radiotap::summarize(&bytes).is_err(), malformed, "{}", bin.display());
+        let malformed = expected
+            .iter()
+            .any(|p| matches!(p, Printed::MalformedData | Printed::MalformedHeader));
+        assert_eq!(
+            radiotap::summarize(&bytes).is_err(),
+            malformed,
+            "{}",
+            bin.display()
+        );
     }
 }
 
@@ -188,12 +227,37 @@ fn malformed_vendor_keeps_the_fields_before_it() {
     // signal -29 is byte 26 (0xe3) by hand from the .bin.
     let bytes = read(&suite("radiotap-library").join("malformed-vendor.bin"));
     let fields: Vec<_> = Header::new_checked(&bytes).unwrap().fields().collect();
-    let good: Vec<_> = fields.iter().take_while(|f| f.is_ok()).map(|f| f.unwrap()).collect();
-    assert_eq!(good[0], Field::Radiotap { namespace: 0, index: index::FLAGS, data: &[0x10] });
-    assert_eq!(good[1], Field::Radiotap { namespace: 0, index: index::RATE, data: &[0x02] });
-    assert!(good.contains(&Field::Radiotap { namespace: 0, index: index::DBM_ANTENNA_SIGNAL, data: &[0xe3] }));
+    let good: Vec<_> = fields
+        .iter()
+        .take_while(|f| f.is_ok())
+        .map(|f| f.unwrap())
+        .collect();
+    assert_eq!(
+        good[0],
+        Field::Radiotap {
+            namespace: 0,
+            index: index::FLAGS,
+            data: &[0x10]
+        }
+    );
+    assert_eq!(
+        good[1],
+        Field::Radiotap {
+            namespace: 0,
+            index: index::RATE,
+            data: &[0x02]
+        }
+    );
+    assert!(good.contains(&Field::Radiotap {
+        namespace: 0,
+        index: index::DBM_ANTENNA_SIGNAL,
+        data: &[0xe3]
+    }));
     // Its vendor header would span bytes 30..36 of a 34-byte header.
-    assert!(matches!(fields.last(), Some(Err(Error::VendorPastHeader { .. }))));
+    assert!(matches!(
+        fields.last(),
+        Some(Err(Error::VendorPastHeader { .. }))
+    ));
 }
 
 // ---------------------------------------------------------------------------
@@ -249,8 +313,15 @@ fn parse_tcpdump_line(line: &str) -> TcpdumpLine {
 fn tcpdump_expectations(name: &str) -> (Pcap, Vec<TcpdumpLine>) {
     let dir = suite("tcpdump");
     let pcap = read_pcap(&dir.join(format!("{name}.pcap")));
-    let lines: Vec<_> = read_text(&dir.join(format!("{name}.out"))).lines().map(parse_tcpdump_line).collect();
-    assert_eq!(pcap.records.len(), lines.len(), "{name}: one line per packet");
+    let lines: Vec<_> = read_text(&dir.join(format!("{name}.out")))
+        .lines()
+        .map(parse_tcpdump_line)
+        .collect();
+    assert_eq!(
+        pcap.records.len(),
+        lines.len(),
+        "{name}: one line per packet"
+    );
     (pcap, lines)
 }
 
@@ -274,18 +345,38 @@ fn tcpdump_radiotap_printouts_match_our_fields() {
             // meshid), before the per-chain namespaces: compare the first one.
             let fields = first_namespace_fields(frame);
             let summary = radiotap::summarize(frame).unwrap();
-            assert_eq!(fields.get(&index::TSFT).map(|d| u64_of(d)), line.tsft, "{name} TSFT");
-            assert_eq!(fields.get(&index::RATE).map(|d| d[0]), line.rate_half_mbps, "{name} rate");
-            assert_eq!(fields.get(&index::CHANNEL).map(|d| u16_of(&d[..2])), line.mhz, "{name} MHz");
+            assert_eq!(
+                fields.get(&index::TSFT).map(|d| u64_of(d)),
+                line.tsft,
+                "{name} TSFT"
+            );
+            assert_eq!(
+                fields.get(&index::RATE).map(|d| d[0]),
+                line.rate_half_mbps,
+                "{name} rate"
+            );
+            assert_eq!(
+                fields.get(&index::CHANNEL).map(|d| u16_of(&d[..2])),
+                line.mhz,
+                "{name} MHz"
+            );
             assert_eq!(summary.antenna_signal_dbm, line.dbm_signal, "{name} signal");
-            assert_eq!(fields.get(&index::ANTENNA).map(|d| d[0]), line.antenna, "{name} antenna");
+            assert_eq!(
+                fields.get(&index::ANTENNA).map(|d| d[0]),
+                line.antenna,
+                "{name} antenna"
+            );
             let body = &frame[summary.header_len..];
             let kind = line.kind.expect("every packet of these files is named");
             assert_kind(name, body, kind);
             let classified = classify(frame);
             if kind == "Probe Request" {
                 // The first of the three dBm signals: the combined one.
-                assert_eq!(classified.map(|p| p.signal_dbm), Ok(line.dbm_signal.unwrap()), "{name}");
+                assert_eq!(
+                    classified.map(|p| p.signal_dbm),
+                    Ok(line.dbm_signal.unwrap()),
+                    "{name}"
+                );
                 probes += 1;
             } else {
                 assert_eq!(classified, Err(DropReason::NotProbeRequest), "{name}");
@@ -297,7 +388,11 @@ fn tcpdump_radiotap_printouts_match_our_fields() {
 
 #[test]
 fn tcpdump_fuzzed_radiotap_inputs_are_rejected_without_panic() {
-    for name in ["ieee802.11_meshhdr-oobr", "ieee802.11_rates_oobr", "radiotap-heapoverflow"] {
+    for name in [
+        "ieee802.11_meshhdr-oobr",
+        "ieee802.11_rates_oobr",
+        "radiotap-heapoverflow",
+    ] {
         let (pcap, lines) = tcpdump_expectations(name);
         assert_eq!(pcap.link_type, LINKTYPE_IEEE802_11_RADIOTAP, "{name}");
         for (frame, line) in pcap.records.iter().zip(&lines) {
@@ -305,7 +400,11 @@ fn tcpdump_fuzzed_radiotap_inputs_are_rejected_without_panic() {
             // not check the version, so it printed fields of these version-48
             // headers. radiotap.org defines only version 0: we reject them.
             assert!(line.truncated_radio, "{name}");
-            assert_eq!(radiotap::summarize(frame), Err(Error::BadVersion(0x30)), "{name}");
+            assert_eq!(
+                radiotap::summarize(frame),
+                Err(Error::BadVersion(0x30)),
+                "{name}"
+            );
             assert_eq!(classify(frame), Err(DropReason::BadRadiotap), "{name}");
         }
     }
@@ -320,7 +419,10 @@ fn tcpdump_fuzzed_plain_802_11_frames_are_read_without_panic() {
             match line.kind {
                 Some(kind) => {
                     assert_kind(name, frame, kind);
-                    assert!(dot11::Frame::new_checked(frame).is_ok(), "{name}: {kind} has a header");
+                    assert!(
+                        dot11::Frame::new_checked(frame).is_ok(),
+                        "{name}: {kind} has a header"
+                    );
                 }
                 // tcpdump printed only "[|802.11]": the header itself is cut.
                 None => assert!(dot11::Frame::new_checked(frame).is_err(), "{name}"),
@@ -343,7 +445,9 @@ fn parse_pcap4j_log(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut open: Vec<(usize, String)> = Vec::new();
     for line in text.lines() {
         let indent = line.len() - line.trim_start().len();
-        let Some((key, value)) = line.trim().split_once(':') else { continue };
+        let Some((key, value)) = line.trim().split_once(':') else {
+            continue;
+        };
         while open.last().is_some_and(|(at, _)| *at >= indent) {
             open.pop();
         }
@@ -351,8 +455,14 @@ fn parse_pcap4j_log(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
         if value.is_empty() {
             open.push((indent, key.to_string()));
         } else {
-            let section = open.last().map(|(_, name)| name.clone()).unwrap_or_default();
-            sections.entry(section).or_default().insert(key.to_string(), value.to_string());
+            let section = open
+                .last()
+                .map(|(_, name)| name.clone())
+                .unwrap_or_default();
+            sections
+                .entry(section)
+                .or_default()
+                .insert(key.to_string(), value.to_string());
         }
     }
     sections
@@ -372,46 +482,115 @@ fn pcap4j_radiotap_fields_match_its_dump() {
     let pcap = read_pcap(&dir.join("RadiotapPacketTest.pcap"));
     let frame = &pcap.records[0];
     let value = |section: &str, key: &str| -> &str {
-        log.get(section).and_then(|s| s.get(key)).unwrap_or_else(|| panic!("{section}/{key} not in log"))
+        log.get(section)
+            .and_then(|s| s.get(key))
+            .unwrap_or_else(|| panic!("{section}/{key} not in log"))
     };
     let flag = |section: &str, key: &str| value(section, key) == "true";
     let fields = first_fields(frame);
-    let f = |i: u8| fields.get(&i).unwrap_or_else(|| panic!("field {i} missing")).as_slice();
+    let f = |i: u8| {
+        fields
+            .get(&i)
+            .unwrap_or_else(|| panic!("field {i} missing"))
+            .as_slice()
+    };
 
     let header = Header::new_checked(frame).unwrap();
     assert_eq!(header.len(), number::<usize>(value("", "Length")));
     assert_eq!(u64_of(f(0)), number::<u64>(value("TSFT", "MAC timestamp")));
-    let flag_names = ["CFP", "Short Preamble", "WEP", "Fragmented", "FCS", "PAD", "Bad FCS", "Short Guard Interval"];
-    let flags = flag_names.iter().enumerate().fold(0u8, |acc, (bit, name)| acc | (u8::from(flag("Flags", name)) << bit));
+    let flag_names = [
+        "CFP",
+        "Short Preamble",
+        "WEP",
+        "Fragmented",
+        "FCS",
+        "PAD",
+        "Bad FCS",
+        "Short Guard Interval",
+    ];
+    let flags = flag_names.iter().enumerate().fold(0u8, |acc, (bit, name)| {
+        acc | (u8::from(flag("Flags", name)) << bit)
+    });
     assert_eq!(f(1), [flags]);
-    assert_eq!(u32::from(f(2)[0]) * 500, number::<u32>(value("Rate", "Rate")), "Rate in kb/s");
-    assert_eq!(u16_of(&f(3)[..2]), number::<u16>(value("Channel", "Frequency")));
-    assert_eq!(f(4), [number::<u8>(value("FHSS", "Hop set")), number::<u8>(value("FHSS", "Hop pattern"))]);
-    assert_eq!(f(5)[0] as i8, number::<i8>(value("Antenna signal", "Antenna signal")));
-    assert_eq!(f(6)[0] as i8, number::<i8>(value("Antenna noise", "Antenna noise")));
-    assert_eq!(u16_of(f(7)), number::<u16>(value("Lock quality", "Lock quality")));
-    assert_eq!(u16_of(f(8)), number::<u16>(value("TX attenuation", "TX attenuation")));
-    assert_eq!(u16_of(f(9)), number::<u16>(value("dB TX attenuation", "TX attenuation")));
-    assert_eq!(f(10)[0] as i8, number::<i8>(value("dBm TX power", "TX power")));
+    assert_eq!(
+        u32::from(f(2)[0]) * 500,
+        number::<u32>(value("Rate", "Rate")),
+        "Rate in kb/s"
+    );
+    assert_eq!(
+        u16_of(&f(3)[..2]),
+        number::<u16>(value("Channel", "Frequency"))
+    );
+    assert_eq!(
+        f(4),
+        [
+            number::<u8>(value("FHSS", "Hop set")),
+            number::<u8>(value("FHSS", "Hop pattern"))
+        ]
+    );
+    assert_eq!(
+        f(5)[0] as i8,
+        number::<i8>(value("Antenna signal", "Antenna signal"))
+    );
+    assert_eq!(
+        f(6)[0] as i8,
+        number::<i8>(value("Antenna noise", "Antenna noise"))
+    );
+    assert_eq!(
+        u16_of(f(7)),
+        number::<u16>(value("Lock quality", "Lock quality"))
+    );
+    assert_eq!(
+        u16_of(f(8)),
+        number::<u16>(value("TX attenuation", "TX attenuation"))
+    );
+    assert_eq!(
+        u16_of(f(9)),
+        number::<u16>(value("dB TX attenuation", "TX attenuation"))
+    );
+    assert_eq!(
+        f(10)[0] as i8,
+        number::<i8>(value("dBm TX power", "TX power"))
+    );
     assert_eq!(f(11)[0], number::<u8>(value("Antenna", "Antenna")));
-    assert_eq!(f(12)[0], number::<u8>(value("dB antenna signal", "Antenna signal")));
-    assert_eq!(f(13)[0], number::<u8>(value("dB antenna noise", "Antenna noise")));
+    assert_eq!(
+        f(12)[0],
+        number::<u8>(value("dB antenna signal", "Antenna signal"))
+    );
+    assert_eq!(
+        f(13)[0],
+        number::<u8>(value("dB antenna noise", "Antenna noise"))
+    );
     let mut rx_flag_names = vec!["LSB".to_string(), "Bad PLCP CRC".to_string()];
     rx_flag_names.push("3rd LSB".to_string());
     rx_flag_names.extend((4..=16).map(|n| format!("{n}th LSB")));
-    let rx_flags = rx_flag_names.iter().enumerate().fold(0u16, |acc, (bit, name)| acc | (u16::from(flag("RX flags", name)) << bit));
+    let rx_flags = rx_flag_names
+        .iter()
+        .enumerate()
+        .fold(0u16, |acc, (bit, name)| {
+            acc | (u16::from(flag("RX flags", name)) << bit)
+        });
     assert_eq!(u16_of(f(14)), rx_flags);
     // MCS: known, flags, index. A-MPDU: reference number first. VHT: known(2),
     // flags, bandwidth, mcs_nss(4), coding, then group ID at byte 9 and
     // partial AID at 10 (radiotap.org's layouts). The 3 pad bytes
     // (01 02 03) between MCS and A-MPDU test the 4-alignment.
     assert_eq!(f(19)[2], number::<u8>(value("MCS", "MCS rate index")));
-    assert_eq!(u32_of(&f(20)[..4]), number::<u32>(value("A-MPDU status", "reference number")));
+    assert_eq!(
+        u32_of(&f(20)[..4]),
+        number::<u32>(value("A-MPDU status", "reference number"))
+    );
     assert_eq!(f(21)[9], number::<u8>(value("VHT", "Group ID")));
-    assert_eq!(u16_of(&f(21)[10..12]), number::<u16>(value("VHT", "Partial AID")));
+    assert_eq!(
+        u16_of(&f(21)[10..12]),
+        number::<u16>(value("VHT", "Partial AID"))
+    );
 
     let summary = radiotap::summarize(frame).unwrap();
-    assert_eq!(summary.antenna_signal_dbm, Some(number::<i8>(value("Antenna signal", "Antenna signal"))));
+    assert_eq!(
+        summary.antenna_signal_dbm,
+        Some(number::<i8>(value("Antenna signal", "Antenna signal")))
+    );
     assert_eq!(summary.flags, Some(flags));
 }
 
@@ -428,12 +607,19 @@ fn pcap4j_probe_request_header_matches_its_dump() {
     assert_eq!(header.addr1(), mac("Address1"));
     assert_eq!(header.addr2(), mac("Address2"));
     assert_eq!(header.addr3(), mac("Address3"));
-    assert_eq!(format!("V{}", header.frame_control().protocol_version()), fc_log["Protocol Version"]);
-    assert_eq!(header.frame_control().subtype(), number::<u8>(&fc_log["Type/Subtype"]));
+    assert_eq!(
+        format!("V{}", header.frame_control().protocol_version()),
+        fc_log["Protocol Version"]
+    );
+    assert_eq!(
+        header.frame_control().subtype(),
+        number::<u8>(&fc_log["Type/Subtype"])
+    );
     assert!(header.frame_control().is_probe_request());
 
     // Behind a minimal radiotap header, this probe request's SA ff:aa:ff:aa:ff:aa
     // has the I/G bit set: no client sends from it.
+    #[rustfmt::skip]
     let mut frame = vec![
         0x00, 0x00, 0x09, 0x00, // radiotap version 0, pad, it_len 9
         0x20, 0x00, 0x00, 0x00, // present: dBm antenna signal
@@ -454,7 +640,10 @@ fn gopacket_radiotap0_has_the_values_of_gopacket_test() {
     let fields = first_fields(frame);
     // Known values from gopacket's radiotap test, as listed in the data README.
     assert_eq!(u16_of(&fields[&index::CHANNEL][..2]), 2412);
-    assert_eq!(radiotap::summarize(frame).unwrap().antenna_signal_dbm, Some(-58));
+    assert_eq!(
+        radiotap::summarize(frame).unwrap().antenna_signal_dbm,
+        Some(-58)
+    );
     assert_eq!(fields[&index::ANTENNA], [7]);
     assert_eq!(fields[&index::RATE], [2]);
 }
@@ -478,16 +667,32 @@ fn rust_radiotap_vectors_are_accepted_or_rejected_as_their_tests_say() {
             "lib.rs:good_vendor" => {
                 // Byte for byte radiotap-library's unparsed-vendor.bin, whose
                 // printout the library test checks field by field.
-                assert_eq!(frame, &read(&suite("radiotap-library").join("unparsed-vendor.bin")));
+                assert_eq!(
+                    frame,
+                    &read(&suite("radiotap-library").join("unparsed-vendor.bin"))
+                );
                 assert!(result.is_ok(), "{name}: {result:?}");
             }
             "lib.rs:bad_version" => assert_eq!(result, Err(Error::BadVersion(1)), "{name}"),
             "lib.rs:bad_header_length" => {
-                assert_eq!(result, Err(Error::BadLength { it_len: 40, frame_len: 39 }), "{name}")
+                assert_eq!(
+                    result,
+                    Err(Error::BadLength {
+                        it_len: 40,
+                        frame_len: 39
+                    }),
+                    "{name}"
+                )
             }
             // TSFT added to the present word pushes the antenna field past it_len.
-            "lib.rs:bad_actual_length" => assert!(matches!(result, Err(Error::FieldPastHeader { .. })), "{name}: {result:?}"),
-            "lib.rs:bad_vendor" => assert!(matches!(result, Err(Error::VendorPastHeader { .. })), "{name}: {result:?}"),
+            "lib.rs:bad_actual_length" => assert!(
+                matches!(result, Err(Error::FieldPastHeader { .. })),
+                "{name}: {result:?}"
+            ),
+            "lib.rs:bad_vendor" => assert!(
+                matches!(result, Err(Error::VendorPastHeader { .. })),
+                "{name}: {result:?}"
+            ),
             other => panic!("vector {other} not in the README"),
         }
     }
@@ -517,7 +722,9 @@ fn first_value(list: &str) -> Option<&str> {
 /// What classify must say for a frame, by the issue's rules applied to
 /// tshark's decoding: `Some` for a counted probe request, `None` otherwise.
 fn tshark_probe(type_subtype: &str, sa: &str, signal: &str, flags: &str) -> Option<Probe> {
-    let flags = first_value(flags).map_or(0, |f| u8::from_str_radix(f.trim_start_matches("0x"), 16).unwrap());
+    let flags = first_value(flags).map_or(0, |f| {
+        u8::from_str_radix(f.trim_start_matches("0x"), 16).unwrap()
+    });
     if type_subtype != "0x0004" || flags & radiotap::FLAG_BAD_FCS != 0 {
         return None;
     }
@@ -525,7 +732,10 @@ fn tshark_probe(type_subtype: &str, sa: &str, signal: &str, flags: &str) -> Opti
     if client.is_group() {
         return None;
     }
-    Some(Probe { client, signal_dbm: first_value(signal)?.parse().unwrap() })
+    Some(Probe {
+        client,
+        signal_dbm: first_value(signal)?.parse().unwrap(),
+    })
 }
 
 #[test]
@@ -540,9 +750,24 @@ fn suite_radiotap_pcaps_agree_with_tshark() {
         "tcpdump/ieee802.11_meshid.pcap",
     ];
     let fields = [
-        "-T", "fields", "-e", "radiotap.length", "-e", "radiotap.mactime", "-e", "radiotap.flags",
-        "-e", "radiotap.channel.freq", "-e", "radiotap.dbm_antsignal", "-e", "radiotap.antenna",
-        "-e", "wlan.fc.type_subtype", "-e", "wlan.sa",
+        "-T",
+        "fields",
+        "-e",
+        "radiotap.length",
+        "-e",
+        "radiotap.mactime",
+        "-e",
+        "radiotap.flags",
+        "-e",
+        "radiotap.channel.freq",
+        "-e",
+        "radiotap.dbm_antsignal",
+        "-e",
+        "radiotap.antenna",
+        "-e",
+        "wlan.fc.type_subtype",
+        "-e",
+        "wlan.sa",
     ];
     let mut compared = 0;
     for file in files {
@@ -561,12 +786,37 @@ fn suite_radiotap_pcaps_agree_with_tshark() {
             let at = format!("{file} frame {}", n + 1);
             let ours = first_fields(frame);
             assert_eq!(summary.header_len.to_string(), *len, "{at}");
-            assert_eq!(ours.get(&index::TSFT).map(|d| u64_of(d).to_string()), first_value(tsft).map(str::to_string), "{at}");
-            assert_eq!(summary.flags.map(|f| format!("0x{f:02x}")), first_value(flags).map(str::to_string), "{at}");
-            assert_eq!(ours.get(&index::CHANNEL).map(|d| u16_of(&d[..2]).to_string()), first_value(mhz).map(str::to_string), "{at}");
-            assert_eq!(summary.antenna_signal_dbm.map(|s| s.to_string()), first_value(signal).map(str::to_string), "{at}");
-            assert_eq!(ours.get(&index::ANTENNA).map(|d| d[0].to_string()), first_value(antenna).map(str::to_string), "{at}");
-            assert_eq!(classify(frame).ok(), tshark_probe(type_subtype, sa, signal, flags), "{at}");
+            assert_eq!(
+                ours.get(&index::TSFT).map(|d| u64_of(d).to_string()),
+                first_value(tsft).map(str::to_string),
+                "{at}"
+            );
+            assert_eq!(
+                summary.flags.map(|f| format!("0x{f:02x}")),
+                first_value(flags).map(str::to_string),
+                "{at}"
+            );
+            assert_eq!(
+                ours.get(&index::CHANNEL)
+                    .map(|d| u16_of(&d[..2]).to_string()),
+                first_value(mhz).map(str::to_string),
+                "{at}"
+            );
+            assert_eq!(
+                summary.antenna_signal_dbm.map(|s| s.to_string()),
+                first_value(signal).map(str::to_string),
+                "{at}"
+            );
+            assert_eq!(
+                ours.get(&index::ANTENNA).map(|d| d[0].to_string()),
+                first_value(antenna).map(str::to_string),
+                "{at}"
+            );
+            assert_eq!(
+                classify(frame).ok(),
+                tshark_probe(type_subtype, sa, signal, flags),
+                "{at}"
+            );
             compared += 1;
         }
     }
@@ -586,18 +836,56 @@ struct Counts {
 
 fn check_capture(path: &Path) -> Counts {
     let pcap = read_pcap(path);
-    assert_eq!(pcap.link_type, LINKTYPE_IEEE802_11_RADIOTAP, "{}", path.display());
+    assert_eq!(
+        pcap.link_type,
+        LINKTYPE_IEEE802_11_RADIOTAP,
+        "{}",
+        path.display()
+    );
     let rows = tshark_fields(
         path,
-        &["-T", "fields", "-e", "frame.number", "-e", "wlan.fc.type_subtype", "-e", "wlan.sa", "-e", "radiotap.dbm_antsignal", "-e", "radiotap.flags"],
+        &[
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "wlan.fc.type_subtype",
+            "-e",
+            "wlan.sa",
+            "-e",
+            "radiotap.dbm_antsignal",
+            "-e",
+            "radiotap.flags",
+        ],
     );
-    assert_eq!(rows.len(), pcap.records.len(), "{}: frames read", path.display());
+    assert_eq!(
+        rows.len(),
+        pcap.records.len(),
+        "{}: frames read",
+        path.display()
+    );
     // The command of the issue: probe requests, their SA and signal.
     let probe_rows = tshark_fields(
         path,
-        &["-Y", "wlan.fc.type_subtype == 4", "-T", "fields", "-e", "frame.number", "-e", "wlan.sa", "-e", "radiotap.dbm_antsignal"],
+        &[
+            "-Y",
+            "wlan.fc.type_subtype == 4",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "wlan.sa",
+            "-e",
+            "radiotap.dbm_antsignal",
+        ],
     );
-    let mut counts = Counts { frames: pcap.records.len(), probe_requests: probe_rows.len(), ..Counts::default() };
+    let mut counts = Counts {
+        frames: pcap.records.len(),
+        probe_requests: probe_rows.len(),
+        ..Counts::default()
+    };
     let mut ours = Vec::new();
     for (n, frame) in pcap.records.iter().enumerate() {
         match classify(frame) {
@@ -611,13 +899,19 @@ fn check_capture(path: &Path) -> Counts {
     let expected: Vec<_> = rows
         .iter()
         .filter_map(|row| {
-            let [number, type_subtype, sa, signal, flags] = &row[..] else { panic!("odd row {row:?}") };
-            tshark_probe(type_subtype, sa, signal, flags).map(|p| (number.parse::<usize>().unwrap(), p))
+            let [number, type_subtype, sa, signal, flags] = &row[..] else {
+                panic!("odd row {row:?}")
+            };
+            tshark_probe(type_subtype, sa, signal, flags)
+                .map(|p| (number.parse::<usize>().unwrap(), p))
         })
         .collect();
     assert_eq!(ours, expected, "{}", path.display());
     // The -Y listing agrees with the full listing on which frames are probes.
-    let with_signal = probe_rows.iter().filter(|r| first_value(&r[2]).is_some()).count();
+    let with_signal = probe_rows
+        .iter()
+        .filter(|r| first_value(&r[2]).is_some())
+        .count();
     let probes_in_full: usize = rows.iter().filter(|r| r[1] == "0x0004").count();
     assert_eq!(probes_in_full, probe_rows.len(), "{}", path.display());
     assert!(counts.counted <= with_signal);
@@ -642,7 +936,10 @@ fn every_capture_classifies_as_tshark_decodes_it() {
             counts.frames, counts.probe_requests, counts.counted, counts.drops
         );
         if name.contains("playstation4") {
-            assert!(read_pcap(file).cut_short, "the README says playstation4 is cut short");
+            assert!(
+                read_pcap(file).cut_short,
+                "the README says playstation4 is cut short"
+            );
         }
     }
 }

@@ -51,7 +51,9 @@ pub struct Pcap {
 /// followed by `incl_len` bytes.
 pub fn read_pcap(path: &Path) -> Pcap {
     let bytes = read(path);
-    let magic = bytes.get(..4).unwrap_or_else(|| panic!("{}: no pcap magic", path.display()));
+    let magic = bytes
+        .get(..4)
+        .unwrap_or_else(|| panic!("{}: no pcap magic", path.display()));
     let little = match magic {
         [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
         [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
@@ -59,9 +61,14 @@ pub fn read_pcap(path: &Path) -> Pcap {
     };
     let u32_at = |at: usize| -> Option<u32> {
         let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     };
-    let link_type = u32_at(20).unwrap_or_else(|| panic!("{}: pcap header cut short", path.display())) & 0xffff;
+    let link_type =
+        u32_at(20).unwrap_or_else(|| panic!("{}: pcap header cut short", path.display())) & 0xffff;
     let mut records = Vec::new();
     let mut at = 24;
     let mut cut_short = false;
@@ -78,7 +85,11 @@ pub fn read_pcap(path: &Path) -> Pcap {
         records.push(data.to_vec());
         at = start + incl_len as usize;
     }
-    Pcap { link_type, records, cut_short }
+    Pcap {
+        link_type,
+        records,
+        cut_short,
+    }
 }
 
 /// Runs tshark with `args` on `file` and returns its stdout lines split on tabs.
