@@ -84,8 +84,8 @@ const RADIOTAP_FIELDS: [Option<AlignSize>; 29] = [
     known(1, 1), // 16 RTS retries
     known(1, 1), // 17 data retries
     // XChannel is only "suggested" on radiotap.org and absent from the
-XX
-    // it: the canon capture has it before MCS and A-MPDU status.
+    // kernel's table, but some drivers emit it and Wireshark decodes it: the
+    // canon and chromecast-v1 captures have it before MCS and A-MPDU status.
     known(4, 8),  // 18 XChannel
     known(1, 3),  // 19 MCS
     known(4, 8),  // 20 A-MPDU status
