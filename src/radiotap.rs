@@ -115,8 +115,14 @@ pub enum Error {
     AmbiguousNamespace,
     /// A radiotap field ends past `it_len`.
     FieldPastHeader { index: u8 },
-    /// A vendor namespace header, or the data its skip length covers, ends past `it_len`.
-    VendorPastHeader { oui: [u8; 3], sub_namespace: u8 },
+    /// A vendor namespace's 6-byte header ends past `it_len`.
+    VendorHeaderPastHeader,
+    /// The data that a vendor namespace's skip length covers ends past `it_len`.
+    VendorDataPastHeader {
+        oui: [u8; 3],
+        sub_namespace: u8,
+        skip_length: u16,
+    },
 }
 
 impl fmt::Display for Error {
@@ -139,9 +145,16 @@ impl fmt::Display for Error {
             Error::FieldPastHeader { index } => {
                 write!(f, "radiotap field {index} runs past the header length")
             }
-            Error::VendorPastHeader { oui, sub_namespace } => write!(
+            Error::VendorHeaderPastHeader => {
+                write!(f, "radiotap vendor namespace header runs past the header length")
+            }
+            Error::VendorDataPastHeader {
+                oui,
+                sub_namespace,
+                skip_length,
+            } => write!(
                 f,
-                "radiotap vendor namespace {:02x}:{:02x}:{:02x}/{sub_namespace} runs past the header length",
+                "radiotap vendor namespace {:02x}:{:02x}:{:02x}/{sub_namespace} skips {skip_length} bytes, past the header length",
                 oui[0], oui[1], oui[2]
             ),
         }
@@ -327,16 +340,13 @@ impl<'a> Fields<'a> {
             .checked_add(VENDOR_HEADER_LEN)
             .and_then(|end| self.bytes.get(start..end));
         let Some(&[o0, o1, o2, sub_namespace, s0, s1]) = header else {
-            // Without its header we do not even know whose namespace it is.
-            return self.fail(Error::VendorPastHeader {
-                oui: [0; 3],
-                sub_namespace: 0,
-            });
+            return self.fail(Error::VendorHeaderPastHeader);
         };
         let oui = [o0, o1, o2];
+        let skip_length = u16::from_le_bytes([s0, s1]);
         let data_start = start + VENDOR_HEADER_LEN;
         let data = data_start
-            .checked_add(usize::from(u16::from_le_bytes([s0, s1])))
+            .checked_add(usize::from(skip_length))
             .and_then(|end| self.bytes.get(data_start..end));
         match data {
             Some(data) => {
@@ -347,7 +357,11 @@ impl<'a> Fields<'a> {
                     data,
                 }))
             }
-            None => self.fail(Error::VendorPastHeader { oui, sub_namespace }),
+            None => self.fail(Error::VendorDataPastHeader {
+                oui,
+                sub_namespace,
+                skip_length,
+            }),
         }
     }
 }
@@ -703,9 +717,10 @@ mod tests {
         );
         assert_eq!(
             fields[2],
-            Err(Error::VendorPastHeader {
+            Err(Error::VendorDataPastHeader {
                 oui: [0x00, 0x11, 0x22],
-                sub_namespace: 0
+                sub_namespace: 0,
+                skip_length: 100
             })
         );
     }

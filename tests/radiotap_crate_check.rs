@@ -92,7 +92,10 @@ fn the_crate_panics_on_a_vendor_skip_length_past_the_header() {
     frame[34] = 0xff;
     assert!(matches!(
         radiotap::summarize(&frame),
-        Err(radiotap::Error::VendorPastHeader { .. })
+        Err(radiotap::Error::VendorDataPastHeader {
+            skip_length: 0xff,
+            ..
+        })
     ));
     let crate_result = panic::catch_unwind(|| ::radiotap::Radiotap::from_bytes(&frame).is_ok());
     assert!(
