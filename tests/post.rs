@@ -7,18 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const KEY: &str = "presence key with spaces & ünïcode";
 
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("PRESENCED_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    assert!(dir.join("data/captures").is_dir(), "test data missing: {} (set PRESENCED_SHARED)", dir.display());
-    dir
-}
-
 fn capture(name: &str) -> PathBuf {
-    shared().join("data/captures").join(name)
+    common::shared_data().join("captures").join(name)
 }
 
 /// A temporary directory removed on drop.

@@ -10,16 +10,11 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("PRESENCED_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    assert!(dir.join("data/captures").is_dir(), "test data missing: {} (set PRESENCED_SHARED)", dir.display());
-    dir
-}
+mod common;
+use common::{shared_data, tshark_fields};
 
 fn captures() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(shared().join("data/captures"))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared_data().join("captures"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
@@ -38,26 +33,22 @@ struct TsharkProbe {
 }
 
 fn tshark_probes(file: &PathBuf) -> Vec<TsharkProbe> {
-    let out = Command::new("tshark")
-        .args(["-r"])
-        .arg(file)
-        .args(["-Y", "wlan.fc.type_subtype == 4", "-T", "fields", "-E", "separator=/t"])
-        .args(["-e", "frame.time_epoch", "-e", "wlan.sa", "-e", "radiotap.dbm_antsignal", "-e", "radiotap.flags.badfcs"])
-        .output()
-        .expect("tshark is needed as the reference decoder (make deps installs it)");
-    // tshark exits non-zero on a file cut short but prints the frames before the cut.
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines()
-        .map(|line| {
-            let f: Vec<&str> = line.split('\t').collect();
+    let fields = ["frame.time_epoch", "wlan.sa", "radiotap.dbm_antsignal", "radiotap.flags.badfcs"];
+    let mut args = vec!["-Y", "wlan.fc.type_subtype == 4", "-T", "fields", "-E", "separator=/t"];
+    for f in &fields {
+        args.extend(["-e", f]);
+    }
+    tshark_fields(file, &args)
+        .into_iter()
+        .map(|f| {
             let (secs, frac) = f[0].split_once('.').unwrap();
             let micros = secs.parse::<i64>().unwrap() * 1_000_000 + frac[..6].parse::<i64>().unwrap();
             TsharkProbe {
                 micros,
-                sa: Some(f[1]).filter(|s| !s.is_empty()).map(str::to_string),
+                sa: Some(f[1].as_str()).filter(|s| !s.is_empty()).map(str::to_string),
                 // Several values when later namespaces repeat per-chain signals: the first is the combined one.
                 signal: f[2].split(',').next().filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()),
-                bad_fcs: f.get(3) == Some(&"1"),
+                bad_fcs: f.get(3).map(String::as_str) == Some("1"),
             }
         })
         .collect()
@@ -192,7 +183,7 @@ fn every_shared_capture_cut_into_windows_matches_tshark() {
 
 #[test]
 fn a_capture_of_another_link_type_is_refused_by_name() {
-    let file = shared().join("data/radiotap-suite/pcap4j/Dot11ProbeRequestPacketTest.pcap");
+    let file = shared_data().join("radiotap-suite/pcap4j/Dot11ProbeRequestPacketTest.pcap");
     let run = replay(&file, "30");
     assert_eq!(run.status, 1);
     assert!(run.stderr.contains("has link type IEEE802_11 (105), not IEEE802_11_RADIO (127)"), "{}", run.stderr);
