@@ -29,7 +29,12 @@ fn tap_rig_interface_has_radiotap_link_type_and_is_up() {
     assert_eq!(link_type.trim(), "803", "ARPHRD_IEEE80211_RADIOTAP");
     let flags = std::fs::read_to_string(sys.join("flags")).expect("read flags");
     let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).expect("hex flags");
-    assert_ne!(flags & libc::IFF_UP as u32, 0, "{} is not up (flags {flags:#x})", tap.name());
+    assert_ne!(
+        flags & libc::IFF_UP as u32,
+        0,
+        "{} is not up (flags {flags:#x})",
+        tap.name()
+    );
 }
 
 #[test]
@@ -40,8 +45,14 @@ fn tap_rig_interface_is_gone_after_close() {
     assert!(tap::interface_exists(&name));
     tap.close().expect("close TAP");
     assert!(!tap::interface_exists(&name), "{name} survived its fd");
-    let shown = Command::new("ip").args(["link", "show", "dev", &name]).output().expect("run ip");
-    assert!(!shown.status.success(), "`ip link show {name}` still finds it");
+    let shown = Command::new("ip")
+        .args(["link", "show", "dev", &name])
+        .output()
+        .expect("run ip");
+    assert!(
+        !shown.status.success(),
+        "`ip link show {name}` still finds it"
+    );
 }
 
 #[test]
@@ -57,8 +68,13 @@ fn tap_rig_pcap_captures_exactly_the_probe_requests_written() {
         // so a blocking read would never end; poll instead.
         .setnonblock()
         .expect("non-blocking capture");
-    assert_eq!(capture.get_datalink(), pcap::Linktype(LINKTYPE_RADIOTAP as i32));
-    capture.filter("type mgt subtype probe-req", true).expect("kernel BPF filter");
+    assert_eq!(
+        capture.get_datalink(),
+        pcap::Linktype(LINKTYPE_RADIOTAP as i32)
+    );
+    capture
+        .filter("type mgt subtype probe-req", true)
+        .expect("kernel BPF filter");
 
     let probes: Vec<Vec<u8>> = [
         ("02:00:00:00:00:01", -30),
@@ -71,8 +87,9 @@ fn tap_rig_pcap_captures_exactly_the_probe_requests_written() {
     .enumerate()
     .map(|(i, (sa, dbm))| frames::probe_request(mac(sa), *dbm, i as u16))
     .collect();
-    let beacons: Vec<Vec<u8>> =
-        (0..3).map(|i| frames::beacon(mac("02:aa:00:00:00:01"), -40, 100 + i)).collect();
+    let beacons: Vec<Vec<u8>> = (0..3)
+        .map(|i| frames::beacon(mac("02:aa:00:00:00:01"), -40, 100 + i))
+        .collect();
     // Interleaved, so that the filter has to pick the probes out of a mixed stream.
     let mut written = Vec::new();
     for (i, probe) in probes.iter().enumerate() {
@@ -90,10 +107,15 @@ fn tap_rig_pcap_captures_exactly_the_probe_requests_written() {
     let quiet_until = |start: Instant| start + Duration::from_millis(500);
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut last_frame = Instant::now();
-    while Instant::now() < deadline && !(captured.len() >= probes.len() && Instant::now() > quiet_until(last_frame)) {
+    while Instant::now() < deadline
+        && !(captured.len() >= probes.len() && Instant::now() > quiet_until(last_frame))
+    {
         match capture.next_packet() {
             Ok(packet) => {
-                assert_eq!(packet.header.caplen, packet.header.len, "frame truncated by snaplen");
+                assert_eq!(
+                    packet.header.caplen, packet.header.len,
+                    "frame truncated by snaplen"
+                );
                 captured.push(packet.data.to_vec());
                 last_frame = Instant::now();
             }
@@ -101,7 +123,10 @@ fn tap_rig_pcap_captures_exactly_the_probe_requests_written() {
             Err(e) => panic!("capture failed: {e}"),
         }
     }
-    assert_eq!(captured, probes, "captured frames differ from the probe requests written");
+    assert_eq!(
+        captured, probes,
+        "captured frames differ from the probe requests written"
+    );
     drop(capture);
     tap.close().expect("TAP removed");
 }
@@ -133,16 +158,28 @@ fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
 /// One row per frame: field name to value, as tshark prints it.
 fn tshark_fields(path: &std::path::Path, fields: &[&str]) -> Vec<HashMap<String, String>> {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-o", "wlan.check_checksum:TRUE", "-r"]).arg(path).args(["-T", "fields", "-E", "separator=/t"]);
+    cmd.args(["-n", "-o", "wlan.check_checksum:TRUE", "-r"])
+        .arg(path)
+        .args(["-T", "fields", "-E", "separator=/t"]);
     for field in fields {
         cmd.args(["-e", field]);
     }
     let output = cmd.output().expect("run tshark (installed by `make deps`)");
-    assert!(output.status.success(), "tshark failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout)
         .expect("tshark prints UTF-8")
         .lines()
-        .map(|line| fields.iter().map(|f| f.to_string()).zip(line.split('\t').map(str::to_string)).collect())
+        .map(|line| {
+            fields
+                .iter()
+                .map(|f| f.to_string())
+                .zip(line.split('\t').map(str::to_string))
+                .collect()
+        })
         .collect()
 }
 
@@ -170,36 +207,124 @@ fn frame_builder_agrees_with_tshark() {
     let a = mac("02:00:00:00:00:01");
     let b = mac("ac:86:74:82:9a:30");
     let cases = vec![
-        Expected { frame: frames::probe_request(a, -55, 1), sa: a, dbm: -55, subtype: 4, seq: 1, fcs_status: "" },
-        Expected { frame: frames::probe_request(b, -128, 4095), sa: b, dbm: -128, subtype: 4, seq: 4095, fcs_status: "" },
-        Expected { frame: frames::probe_request(b, 20, 4096 + 7), sa: b, dbm: 20, subtype: 4, seq: 7, fcs_status: "" },
-        Expected { frame: frames::probe_request_with_fcs(a, -70, 2), sa: a, dbm: -70, subtype: 4, seq: 2, fcs_status: "1" },
-        Expected { frame: frames::probe_request_bad_fcs(a, -71, 3), sa: a, dbm: -71, subtype: 4, seq: 3, fcs_status: "0" },
-        Expected { frame: frames::probe_request_group_sa(-60, 9), sa: GROUP_SA, dbm: -60, subtype: 4, seq: 9, fcs_status: "" },
-        Expected { frame: frames::beacon(b, -40, 10), sa: b, dbm: -40, subtype: 8, seq: 10, fcs_status: "" },
+        Expected {
+            frame: frames::probe_request(a, -55, 1),
+            sa: a,
+            dbm: -55,
+            subtype: 4,
+            seq: 1,
+            fcs_status: "",
+        },
+        Expected {
+            frame: frames::probe_request(b, -128, 4095),
+            sa: b,
+            dbm: -128,
+            subtype: 4,
+            seq: 4095,
+            fcs_status: "",
+        },
+        Expected {
+            frame: frames::probe_request(b, 20, 4096 + 7),
+            sa: b,
+            dbm: 20,
+            subtype: 4,
+            seq: 7,
+            fcs_status: "",
+        },
+        Expected {
+            frame: frames::probe_request_with_fcs(a, -70, 2),
+            sa: a,
+            dbm: -70,
+            subtype: 4,
+            seq: 2,
+            fcs_status: "1",
+        },
+        Expected {
+            frame: frames::probe_request_bad_fcs(a, -71, 3),
+            sa: a,
+            dbm: -71,
+            subtype: 4,
+            seq: 3,
+            fcs_status: "0",
+        },
+        Expected {
+            frame: frames::probe_request_group_sa(-60, 9),
+            sa: GROUP_SA,
+            dbm: -60,
+            subtype: 4,
+            seq: 9,
+            fcs_status: "",
+        },
+        Expected {
+            frame: frames::beacon(b, -40, 10),
+            sa: b,
+            dbm: -40,
+            subtype: 8,
+            seq: 10,
+            fcs_status: "",
+        },
     ];
     let dir = std::env::temp_dir().join(format!("presenced-tap-rig-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("builder.pcap");
-    write_pcap(&path, &cases.iter().map(|c| c.frame.clone()).collect::<Vec<_>>());
+    write_pcap(
+        &path,
+        &cases.iter().map(|c| c.frame.clone()).collect::<Vec<_>>(),
+    );
 
     let rows = tshark_fields(
         &path,
-        &["wlan.sa", "radiotap.dbm_antsignal", "wlan.fc.type_subtype", "wlan.seq", "wlan.fcs.status", "radiotap.length", "radiotap.channel.freq", "_ws.malformed"],
+        &[
+            "wlan.sa",
+            "radiotap.dbm_antsignal",
+            "wlan.fc.type_subtype",
+            "wlan.seq",
+            "wlan.fcs.status",
+            "radiotap.length",
+            "radiotap.channel.freq",
+            "_ws.malformed",
+        ],
     );
     std::fs::remove_dir_all(&dir).expect("remove temp dir");
     assert_eq!(rows.len(), cases.len(), "tshark saw {} frames", rows.len());
     for (i, (row, want)) in rows.iter().zip(&cases).enumerate() {
         assert_eq!(row["wlan.sa"], want.sa.to_string(), "frame {i}: SA");
-        assert_eq!(row["radiotap.dbm_antsignal"], want.dbm.to_string(), "frame {i}: dBm");
-        assert_eq!(type_subtype(&row["wlan.fc.type_subtype"]), want.subtype, "frame {i}: subtype");
-        assert_eq!(row["wlan.seq"], want.seq.to_string(), "frame {i}: sequence number");
-        assert_eq!(row["wlan.fcs.status"], want.fcs_status, "frame {i}: FCS status");
-        assert_eq!(row["radiotap.length"], frames::RADIOTAP_LEN.to_string(), "frame {i}: radiotap length");
+        assert_eq!(
+            row["radiotap.dbm_antsignal"],
+            want.dbm.to_string(),
+            "frame {i}: dBm"
+        );
+        assert_eq!(
+            type_subtype(&row["wlan.fc.type_subtype"]),
+            want.subtype,
+            "frame {i}: subtype"
+        );
+        assert_eq!(
+            row["wlan.seq"],
+            want.seq.to_string(),
+            "frame {i}: sequence number"
+        );
+        assert_eq!(
+            row["wlan.fcs.status"], want.fcs_status,
+            "frame {i}: FCS status"
+        );
+        assert_eq!(
+            row["radiotap.length"],
+            frames::RADIOTAP_LEN.to_string(),
+            "frame {i}: radiotap length"
+        );
         assert_eq!(row["radiotap.channel.freq"], "2437", "frame {i}: channel");
         // tshark files a wrong checksum under "malformed"; nothing else may be.
-        let malformed = !row.get("_ws.malformed").map(String::as_str).unwrap_or("").is_empty();
-        assert_eq!(malformed, want.fcs_status == "0", "frame {i}: tshark's malformed flag");
+        let malformed = !row
+            .get("_ws.malformed")
+            .map(String::as_str)
+            .unwrap_or("")
+            .is_empty();
+        assert_eq!(
+            malformed,
+            want.fcs_status == "0",
+            "frame {i}: tshark's malformed flag"
+        );
     }
 }
 

@@ -30,13 +30,23 @@ pub fn probe_request(sa: MacAddr, dbm: i8, seq: u16) -> Vec<u8> {
 
 /// As [`probe_request`], with Flags saying an FCS follows and a correct one at the end.
 pub fn probe_request_with_fcs(sa: MacAddr, dbm: i8, seq: u16) -> Vec<u8> {
-    build(FLAG_FCS_AT_END, dbm, &probe_request_mpdu(sa, seq), Fcs::Good)
+    build(
+        FLAG_FCS_AT_END,
+        dbm,
+        &probe_request_mpdu(sa, seq),
+        Fcs::Good,
+    )
 }
 
 /// As [`probe_request_with_fcs`], but Flags says the FCS check failed, and the
 /// FCS is indeed wrong (the correct value inverted).
 pub fn probe_request_bad_fcs(sa: MacAddr, dbm: i8, seq: u16) -> Vec<u8> {
-    build(FLAG_FCS_AT_END | FLAG_BAD_FCS, dbm, &probe_request_mpdu(sa, seq), Fcs::Bad)
+    build(
+        FLAG_FCS_AT_END | FLAG_BAD_FCS,
+        dbm,
+        &probe_request_mpdu(sa, seq),
+        Fcs::Bad,
+    )
 }
 
 /// A probe request whose SA is [`GROUP_SA`].
@@ -45,6 +55,7 @@ pub fn probe_request_group_sa(dbm: i8, seq: u16) -> Vec<u8> {
 }
 
 /// A beacon from `bssid`: a management frame that is not a probe request.
+#[rustfmt::skip] // One commented field per line.
 pub fn beacon(bssid: MacAddr, dbm: i8, seq: u16) -> Vec<u8> {
     let mut mpdu = dot11_header(0x80, BROADCAST, bssid.0, bssid.0, seq);
     mpdu.extend_from_slice(&[
@@ -66,6 +77,7 @@ pub fn probe_request_mpdu(sa: MacAddr, seq: u16) -> Vec<u8> {
     mpdu
 }
 
+#[rustfmt::skip] // One commented field per line.
 fn dot11_header(fc0: u8, addr1: [u8; 6], addr2: [u8; 6], addr3: [u8; 6], seq: u16) -> Vec<u8> {
     let mut h = Vec::with_capacity(DOT11_HEADER_LEN);
     h.extend_from_slice(&[
@@ -87,6 +99,7 @@ enum Fcs {
     Bad,
 }
 
+#[rustfmt::skip] // One commented field per line.
 fn build(flags: u8, dbm: i8, mpdu: &[u8], fcs: Fcs) -> Vec<u8> {
     let mut f = Vec::with_capacity(RADIOTAP_LEN + mpdu.len() + 4);
     f.extend_from_slice(&[

@@ -33,9 +33,19 @@ pub fn python_hmac_sha256(key: &[u8], body: &[u8]) -> String {
     let body = body.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&body));
     let output = child.wait_with_output().expect("python3 ran");
-    writer.join().expect("writer thread").expect("body written to python3");
-    assert!(output.status.success(), "python3 hmac failed: {:?}", output.status);
-    let hex = String::from_utf8(output.stdout).expect("python3 prints ASCII").trim().to_string();
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("body written to python3");
+    assert!(
+        output.status.success(),
+        "python3 hmac failed: {:?}",
+        output.status
+    );
+    let hex = String::from_utf8(output.stdout)
+        .expect("python3 prints ASCII")
+        .trim()
+        .to_string();
     assert_eq!(hex.len(), 64, "python3 printed {hex:?}");
     hex
 }

@@ -49,37 +49,71 @@ impl Tap {
                 format!("interface name {name} is longer than {MAX_NAME} bytes"),
             ));
         }
-        let file = OpenOptions::new().read(true).write(true).open("/dev/net/tun").map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot open /dev/net/tun (is the tun module loaded?): {e}"))
-        })?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/net/tun")
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot open /dev/net/tun (is the tun module loaded?): {e}"),
+                )
+            })?;
 
-        let mut req = IfReqFlags { name: [0; 16], flags: 0, _union_rest: [0; 30] };
+        let mut req = IfReqFlags {
+            name: [0; 16],
+            flags: 0,
+            _union_rest: [0; 30],
+        };
         req.name[..name.len()].copy_from_slice(name.as_bytes());
         // No packet-information prefix: what is written is the frame itself.
         req.flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
         // SAFETY: the fd is open and `req` outlives the call; TUNSETIFF reads
         // and writes at most sizeof(struct ifreq) bytes, which `req` covers.
-        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut IfReqFlags) } < 0 {
+        if unsafe {
+            libc::ioctl(
+                file.as_raw_fd(),
+                libc::TUNSETIFF,
+                &mut req as *mut IfReqFlags,
+            )
+        } < 0
+        {
             let e = io::Error::last_os_error();
             return Err(io::Error::new(e.kind(), format!("TUNSETIFF {name}: {e}")));
         }
         // From here on, dropping `tap` deletes the interface on every error path.
-        let tap = Tap { file: Some(file), name };
+        let tap = Tap {
+            file: Some(file),
+            name,
+        };
 
         // The kernel refuses TUNSETLINK on an interface that is up (EBUSY),
         // so this must come before `ip link set up`.
         let fd = tap.fd()?;
         // SAFETY: TUNSETLINK takes its argument by value, not as a pointer.
-        if unsafe { libc::ioctl(fd, libc::TUNSETLINK, ARPHRD_IEEE80211_RADIOTAP as libc::c_ulong) } < 0 {
+        if unsafe {
+            libc::ioctl(
+                fd,
+                libc::TUNSETLINK,
+                ARPHRD_IEEE80211_RADIOTAP as libc::c_ulong,
+            )
+        } < 0
+        {
             let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("TUNSETLINK {}: {e}", tap.name)));
+            return Err(io::Error::new(
+                e.kind(),
+                format!("TUNSETLINK {}: {e}", tap.name),
+            ));
         }
         let status = Command::new("ip")
             .args(["link", "set", &tap.name, "up"])
             .status()
             .map_err(|e| io::Error::new(e.kind(), format!("cannot run `ip` (iproute2): {e}")))?;
         if !status.success() {
-            return Err(io::Error::other(format!("`ip link set {} up` failed: {status}", tap.name)));
+            return Err(io::Error::other(format!(
+                "`ip link set {} up` failed: {status}",
+                tap.name
+            )));
         }
         Ok(tap)
     }
@@ -90,11 +124,17 @@ impl Tap {
 
     /// Writes one radiotap frame; it is received on the interface whole.
     pub fn write_frame(&self, frame: &[u8]) -> io::Result<()> {
-        let mut file = self.file.as_ref().ok_or_else(|| io::Error::other("TAP already closed"))?;
+        let mut file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("TAP already closed"))?;
         let written = file.write(frame)?;
         // A TAP write is one frame: a short write would be a corrupt frame.
         if written != frame.len() {
-            return Err(io::Error::other(format!("TAP took {written} of {} bytes", frame.len())));
+            return Err(io::Error::other(format!(
+                "TAP took {written} of {} bytes",
+                frame.len()
+            )));
         }
         Ok(())
     }
@@ -105,18 +145,26 @@ impl Tap {
     }
 
     fn fd(&self) -> io::Result<i32> {
-        self.file.as_ref().map(|f| f.as_raw_fd()).ok_or_else(|| io::Error::other("TAP already closed"))
+        self.file
+            .as_ref()
+            .map(|f| f.as_raw_fd())
+            .ok_or_else(|| io::Error::other("TAP already closed"))
     }
 
     fn close_and_check(&mut self) -> io::Result<()> {
-        let Some(file) = self.file.take() else { return Ok(()) };
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
         drop(file);
         // Unregistering can lag the close a little while a capture socket
         // still holds the device.
         let deadline = Instant::now() + Duration::from_secs(5);
         while interface_exists(&self.name) {
             if Instant::now() > deadline {
-                return Err(io::Error::other(format!("interface {} still exists after its TAP fd was closed", self.name)));
+                return Err(io::Error::other(format!(
+                    "interface {} still exists after its TAP fd was closed",
+                    self.name
+                )));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -138,7 +186,9 @@ impl Drop for Tap {
 }
 
 pub fn interface_exists(name: &str) -> bool {
-    let Ok(c_name) = CString::new(name) else { return false };
+    let Ok(c_name) = CString::new(name) else {
+        return false;
+    };
     // SAFETY: a valid NUL-terminated string; the call only reads it.
     unsafe { libc::if_nametoindex(c_name.as_ptr()) != 0 }
 }
