@@ -7,17 +7,17 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use presenced::receiver::{Exchange, Receiver, ReceiverConfig, SignatureCheck, Sink};
 use presenced::report::Report;
 use support::python_hmac_sha256;
+use support::receiver_process::ReceiverProcess;
 
 const KEY: &[u8] = b"receiver-test-key";
 
@@ -778,89 +778,16 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 // ---------------------------------------------------------------------------
 // The binary
 
-struct Binary {
-    child: Child,
-    addr: SocketAddr,
-    stdout: BufReader<std::process::ChildStdout>,
-    stderr_lines: Arc<Mutex<Vec<String>>>,
-    stderr_thread: Option<JoinHandle<()>>,
-}
-
-impl Binary {
-    fn start(args: &[&str], key_env: Option<&str>) -> Binary {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_presenced-receiver"));
-        cmd.args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("PRESENCED_KEY");
-        if let Some(key) = key_env {
-            cmd.env("PRESENCED_KEY", key);
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr piped"));
-        let mut first = String::new();
-        stderr.read_line(&mut first).expect("read stderr");
-        let Some(addr) = first
-            .trim()
-            .strip_prefix("presenced-receiver: listening on ")
-        else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("unexpected first stderr line {first:?}");
-        };
-        let addr: SocketAddr = addr.parse().expect("printed address");
-        let stderr_lines = Arc::new(Mutex::new(Vec::new()));
-        let lines = Arc::clone(&stderr_lines);
-        let stderr_thread = thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
-        Binary {
-            child,
-            addr,
-            stdout,
-            stderr_lines,
-            stderr_thread: Some(stderr_thread),
-        }
-    }
-
-    /// Ends the process (by its PID) and returns what it logged after the
-    /// listening line.
-    fn finish(mut self) -> Vec<String> {
-        self.kill();
-        if let Some(thread) = self.stderr_thread.take() {
-            thread.join().expect("stderr thread");
-        }
-        std::mem::take(&mut *self.stderr_lines.lock().unwrap())
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 #[test]
 fn receiver_binary_prints_each_accepted_report_as_one_json_line() {
-    let mut binary = Binary::start(&[], Some("env-key"));
+    let binary = ReceiverProcess::start(&[], Some("env-key"));
     let signature = python_hmac_sha256(b"env-key", SAMPLE.as_bytes());
-    // A rejected report first: it must not be printed.
+    // A rejected report first (same length, other bytes): it must not be printed.
+    let rejected = SAMPLE.replace("221234", "999999");
     assert_eq!(
         exchange_once(
             binary.addr,
-            &post("/presence", SAMPLE.as_bytes(), Some(&"ab".repeat(32)))
+            &post("/presence", rejected.as_bytes(), Some(&"ab".repeat(32)))
         )
         .status,
         403
@@ -873,9 +800,9 @@ fn receiver_binary_prints_each_accepted_report_as_one_json_line() {
         .status,
         200
     );
-    let mut line = String::new();
-    binary.stdout.read_line(&mut line).expect("stdout line");
-    assert_eq!(line, format!("{SAMPLE}\n"));
+    let line = binary.next_line(GUARD).expect("a stdout line");
+    assert_eq!(line, SAMPLE);
+    assert_eq!(binary.next_line(Duration::from_millis(200)), None);
     let log = binary.finish();
     let n = SAMPLE.len();
     assert_eq!(log.len(), 2, "{log:?}");
@@ -897,7 +824,7 @@ fn receiver_binary_appends_to_out_and_reads_the_key_file() {
     // The trailing newline an editor leaves is not part of the key.
     std::fs::write(&key_path, "file-key\n").unwrap();
     std::fs::write(&out_path, "earlier line\n").unwrap();
-    let binary = Binary::start(
+    let binary = ReceiverProcess::start(
         &[
             "--key-file",
             key_path.to_str().unwrap(),
@@ -926,15 +853,14 @@ fn receiver_binary_appends_to_out_and_reads_the_key_file() {
 
 #[test]
 fn receiver_binary_status_option_sets_the_answer_to_accepted_reports() {
-    let mut binary = Binary::start(&["--status", "500"], Some("k"));
+    let binary = ReceiverProcess::start(&["--status", "500"], Some("k"));
     let signature = python_hmac_sha256(b"k", SAMPLE.as_bytes());
     assert_eq!(
         exchange_once(binary.addr, &post("/", SAMPLE.as_bytes(), Some(&signature))).status,
         500
     );
-    let mut line = String::new();
-    binary.stdout.read_line(&mut line).expect("stdout line");
-    assert_eq!(line.trim_end(), SAMPLE);
+    let line = binary.next_line(GUARD).expect("a stdout line");
+    assert_eq!(line, SAMPLE);
 }
 
 #[test]

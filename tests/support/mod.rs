@@ -2,6 +2,7 @@
 //!
 //! - `tap`: a virtual monitor interface (TAP with link type 803) to inject
 //!   radiotap frames that libpcap captures as if from a Wi-Fi card.
+//! - `receiver_process`: `presenced-receiver` run as a child process.
 //! - `frames`: radiotap + 802.11 frames built byte by byte.
 //! - `python_hmac_sha256`: the expected `Signature`, from Python's `hmac`
 //!   module rather than from presenced's own code.
@@ -10,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+pub mod receiver_process;
 pub mod tap;
 
 use std::io::Write;
