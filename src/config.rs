@@ -348,16 +348,20 @@ fn os_bytes(s: OsString) -> Vec<u8> {
     s.into_vec()
 }
 
-/// The key is the file's bytes less one trailing newline (`echo key > file`
-/// writes one, and it is never meant as part of the key).
-fn read_key_file(path: &PathBuf) -> Result<Vec<u8>, ConfigError> {
-    let mut key = std::fs::read(path)
-        .map_err(|e| ConfigError::new("--key-file", format!("cannot read {}: {e}", path.display())))?;
-    if key.ends_with(b"\r\n") {
-        key.truncate(key.len() - 2);
-    } else if key.ends_with(b"\n") {
-        key.truncate(key.len() - 1);
+/// The key is the file's bytes less trailing line ends: `echo key > file` or
+/// an editor adds one, and it is never meant as part of the key. The receiver
+/// reads its key file the same way, or signatures would not match.
+pub fn key_from_file(mut bytes: Vec<u8>) -> Vec<u8> {
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
     }
+    bytes
+}
+
+fn read_key_file(path: &PathBuf) -> Result<Vec<u8>, ConfigError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ConfigError::new("--key-file", format!("cannot read {}: {e}", path.display())))?;
+    let key = key_from_file(bytes);
     if key.is_empty() {
         return Err(ConfigError::new("--key-file", format!("{} holds no key", path.display())));
     }

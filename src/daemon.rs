@@ -22,9 +22,13 @@ use crate::window::ReplayWindows;
 /// channel's beacons and data cost no copies.
 pub const PROBE_REQUEST_FILTER: &str = "type mgt subtype probe-req";
 const RADIOTAP: Linktype = Linktype(127);
-/// How long a live read waits for a frame before the loop looks at the clock
-/// and the stop flag again.
-const READ_TIMEOUT_MS: i32 = 200;
+/// The longest the live loop sleeps in poll(2) before it looks at the stop
+/// flag again.
+const POLL_MS: u64 = 200;
+/// Bytes kept of each frame: far more than radiotap plus the 24-byte header
+/// that presenced reads, and small enough that the kernel ring holds
+/// thousands of frames in `BUFFER_BYTES`.
+const SNAPLEN: i32 = 512;
 /// Kernel capture buffer: probe requests are small, and an access point has
 /// little memory.
 const BUFFER_BYTES: i32 = 1 << 20;
@@ -100,11 +104,16 @@ fn linktype_name(l: Linktype) -> String {
 fn open_live(iface: &str) -> Result<Capture<Active>, DaemonError> {
     let mut cap = Capture::from_device(iface)
         .and_then(|c| {
+            // Immediate mode hands over each frame as it arrives, so a window
+            // ends with every frame received before its deadline.
             c.immediate_mode(true)
-                .timeout(READ_TIMEOUT_MS)
+                .snaplen(SNAPLEN)
                 .buffer_size(BUFFER_BYTES)
                 .open()
         })
+        // libpcap's read timeout does not fire on an idle interface (TPACKET_V3
+        // waits for a frame), so the loop polls the descriptor itself.
+        .and_then(|c| c.setnonblock())
         .map_err(|e| err(format!("cannot capture on {iface}: {e}")))?;
     let link = cap.get_datalink();
     if link != RADIOTAP {
@@ -158,41 +167,40 @@ fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &AtomicBool, reporter
     let mut table = Table::new(cfg.max_clients);
     let mut deadline = Instant::now() + rate;
     let mut kernel_dropped_before = 0u64;
-    // The clock is read on a read timeout, when the capture's second changes,
-    // or every 256 frames: never once per frame.
-    let mut last_frame_second = i64::MIN;
-    let mut frames_since_clock = 0u32;
     let mut failure = None;
-    while !stop.load(Ordering::Relaxed) {
-        let look_at_clock = match cap.next_packet() {
-            Ok(packet) => {
-                let at = timestamp(packet.header);
-                table.record(classify(packet.data), at);
-                frames_since_clock += 1;
-                let new_second = at.secs != last_frame_second;
-                last_frame_second = at.secs;
-                new_second || frames_since_clock >= 256
-            }
-            Err(pcap::Error::TimeoutExpired) => true,
-            Err(e) => {
-                failure = Some(err(format!("capture failed: {e}")));
-                break;
-            }
-        };
-        if look_at_clock {
-            frames_since_clock = 0;
-            let now = Instant::now();
-            if now >= deadline {
-                let kernel_drops = kernel_drops_since(&mut cap, &mut kernel_dropped_before);
-                reporter.offer(Batch { window: table.take_window(), kernel_drops });
-                deadline += rate;
-                if deadline <= now {
-                    // Suspended or starved for longer than a window: start afresh
-                    // rather than firing a burst of reports.
-                    deadline = now + rate;
+    'capture: while !stop.load(Ordering::Relaxed) {
+        // Take every frame that is waiting. The clock is read once per batch
+        // and every 256 frames of a long one: never once per frame.
+        let mut batch = 0u32;
+        loop {
+            match cap.next_packet() {
+                Ok(packet) => {
+                    table.record(classify(packet.data), timestamp(packet.header));
+                    batch += 1;
+                    if batch % 256 == 0 && Instant::now() >= deadline {
+                        break;
+                    }
+                }
+                Err(pcap::Error::TimeoutExpired) => break,
+                Err(e) => {
+                    failure = Some(err(format!("capture failed: {e}")));
+                    break 'capture;
                 }
             }
         }
+        let now = Instant::now();
+        if now >= deadline {
+            let kernel_drops = kernel_drops_since(&mut cap, &mut kernel_dropped_before);
+            reporter.offer(Batch { window: table.take_window(), kernel_drops });
+            deadline += rate;
+            if deadline <= now {
+                // Suspended or starved for longer than a window: start afresh
+                // rather than firing a burst of reports.
+                deadline = now + rate;
+            }
+        }
+        let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(POLL_MS));
+        wait_readable(&cap, wait);
     }
     let kernel_drops = kernel_drops_since(&mut cap, &mut kernel_dropped_before);
     // The partial window: on stop, and also when capture failed, so nothing
@@ -201,6 +209,21 @@ fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &AtomicBool, reporter
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Sleeps until a frame is waiting or `wait` has passed. A signal or an
+/// error condition ends the wait early; the next read reports any error.
+fn wait_readable(cap: &Capture<Active>, wait: Duration) {
+    use std::os::fd::AsRawFd;
+    let mut fds = libc::pollfd { fd: cap.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ms = wait.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid pollfd for the duration of the call.
+    let ready = unsafe { libc::poll(&mut fds, 1, ms) };
+    if ready > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 && fds.revents & libc::POLLIN == 0 {
+        // Not readable but not waiting either: without this pause the loop
+        // would spin until the read reports what is wrong.
+        std::thread::sleep(wait);
     }
 }
 

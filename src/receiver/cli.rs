@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{ReceiverConfig, Sink};
+use crate::config::key_from_file;
 
 pub const USAGE: &str = "\
 usage: presenced-receiver --listen ADDR:PORT [--key-file FILE] [--out FILE] [--status CODE] [-q]
@@ -228,15 +229,6 @@ impl Options {
                 }),
         }
     }
-}
-
-/// An editor or `echo` leaves a newline at the end of a key file; it is not
-/// part of the key. presenced must read its `--key-file` the same way.
-pub fn key_from_file(mut bytes: Vec<u8>) -> Vec<u8> {
-    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
-        bytes.pop();
-    }
-    bytes
 }
 
 #[cfg(unix)]
