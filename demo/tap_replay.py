@@ -53,7 +53,9 @@ def main():
     ap.add_argument("--name", required=True, help="interface name (at most 15 characters)")
     ap.add_argument("--file", required=True)
     ap.add_argument("--speed", type=float, default=1.0, help="play this many times faster")
+    ap.add_argument("--duration", type=float, help="instead of --speed: play the whole capture in this many seconds")
     ap.add_argument("--delay", type=float, default=2.0, help="seconds to wait before the first frame")
+    ap.add_argument("--hold", action="store_true", help="keep the interface until SIGTERM after the last frame")
     args = ap.parse_args()
 
     fd = os.open("/dev/net/tun", os.O_RDWR)
@@ -66,8 +68,10 @@ def main():
     time.sleep(args.delay)
 
     frames = list(read_pcap(args.file))
-    start_wall = time.monotonic()
     first_ts = frames[0][0] if frames else 0.0
+    if args.duration and len(frames) > 1 and frames[-1][0] > first_ts:
+        args.speed = (frames[-1][0] - first_ts) / args.duration
+    start_wall = time.monotonic()
     for n, (ts, frame) in enumerate(frames, 1):
         due = start_wall + (ts - first_ts) / args.speed
         pause = due - time.monotonic()
@@ -75,6 +79,8 @@ def main():
             time.sleep(pause)
         os.write(fd, frame)
     print(f"{args.name}: played {len(frames)} frames in {time.monotonic() - start_wall:.1f} s", flush=True)
+    if args.hold:
+        signal.pause()  # SIGTERM ends the script through its handler
     os.close(fd)  # a non-persistent TAP is deleted with its last descriptor
 
 
