@@ -196,3 +196,20 @@ fn a_missing_file_is_named() {
     assert_eq!(run.status, 1);
     assert!(run.stderr.contains("cannot read /nonexistent/x.pcap"), "{}", run.stderr);
 }
+
+#[test]
+fn a_pcapng_file_gives_the_same_reports_as_its_pcap() {
+    // editcap (from tshark's package) rewrites the file as pcapng: the frames
+    // and timestamps stay, the container changes.
+    let pcap = shared_data().join("captures/esp32-sc6-61-2023-04-13.pcap");
+    let pcapng = std::env::temp_dir().join(format!("presenced-replay-{}.pcapng", std::process::id()));
+    let status = Command::new("editcap").args(["-F", "pcapng"]).arg(&pcap).arg(&pcapng).status()
+        .expect("editcap (package tshark) converts the capture");
+    assert!(status.success());
+    let from_pcapng = replay(&pcapng, "60");
+    let from_pcap = replay(&pcap, "60");
+    std::fs::remove_file(&pcapng).unwrap();
+    assert_eq!(from_pcapng.status, 0, "{}", from_pcapng.stderr);
+    assert!(from_pcap.reports.len() > 100);
+    assert_eq!(from_pcapng.reports, from_pcap.reports);
+}
