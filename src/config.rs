@@ -1,1 +1,507 @@
-//! (in progress)
+//! Command line to a typed, validated configuration.
+//!
+//! Parsing (`Args::parse`) only reads the argument list; `Args::validate`
+//! checks combinations and values, reads the key file, and yields a `Config`
+//! the daemon can trust. Every error names the option at fault, and the binary
+//! turns it into one line and exit status 2.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::hostapd::{HostapdConfig, DEFAULT_CLIENT_DIR, DEFAULT_HOSTAPD_DIR};
+use crate::mac::MacAddr;
+
+pub const DEFAULT_RATE_SECS: u32 = 30;
+pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+/// Beyond this a table could outgrow a 64 MB access point's memory.
+pub const MAX_MAX_CLIENTS: usize = 1_000_000;
+/// Debian's and OpenWrt's (package ca-bundle) system CA bundle.
+pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub const KEY_ENV: &str = "PRESENCED_KEY";
+
+pub const USAGE: &str = "\
+Usage: presenced (-i IFACE | -r FILE) (--url URL | --stdout) [options]
+
+Captures 802.11 probe requests on a monitor-mode interface (or replays a
+capture file) and every RATE seconds sends per-client statistics as a signed
+Presence Reporting API report.
+
+Source (exactly one):
+  -i, --interface IFACE   capture live on IFACE (monitor mode, radiotap)
+  -r, --read FILE         replay a pcap or pcapng file, then exit
+
+Destination (one or both):
+      --url URL           POST each report to URL (http:// or https://)
+      --stdout            print each report body as one JSON line
+
+Options:
+      --key-file FILE     HMAC key for the Signature header (or set the
+                          environment variable PRESENCED_KEY); needed with --url
+      --rate SECS         seconds per report [default: 30]
+      --network-id N      network_id of the report [default: 0]
+      --node-mac MAC      node_mac of the report [default: the MAC of IFACE;
+                          required with -r]
+      --max-clients N     clients per report; new ones beyond are counted
+                          and left out [default: 10000]
+      --hostapd-dir DIR   hostapd control sockets, read for `associated`
+                          [default: /var/run/hostapd]
+      --no-hostapd        do not ask hostapd: `associated` is always false
+      --run-dir DIR       where presenced binds its own sockets
+                          [default: /var/run/presenced]
+      --ca-file FILE      CA certificates (PEM) for https
+                          [default: /etc/ssl/certs/ca-certificates.crt]
+  -v, --verbose           more log output (twice: trace)
+  -q, --quiet             warnings and errors only
+  -h, --help              this text
+  -V, --version           the version
+";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Interface(String),
+    File(PathBuf),
+}
+
+/// Everything the daemon needs, checked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub source: Source,
+    pub url: Option<String>,
+    /// Present whenever `url` is.
+    pub key: Option<Vec<u8>>,
+    pub rate_secs: u32,
+    pub network_id: u64,
+    /// `None` only for live capture: then the interface's own MAC is read.
+    pub node_mac: Option<MacAddr>,
+    pub max_clients: usize,
+    pub stdout: bool,
+    /// `None` when hostapd is not to be asked. Its `client_dir` is `--run-dir`.
+    pub hostapd: Option<HostapdConfig>,
+    pub ca_file: PathBuf,
+    pub log_level: log::LevelFilter,
+}
+
+/// Never prints the key.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("source", &self.source)
+            .field("url", &self.url)
+            .field("key", &self.key.as_ref().map(|_| "<set>"))
+            .field("rate_secs", &self.rate_secs)
+            .field("network_id", &self.network_id)
+            .field("node_mac", &self.node_mac)
+            .field("max_clients", &self.max_clients)
+            .field("stdout", &self.stdout)
+            .field("hostapd", &self.hostapd)
+            .field("ca_file", &self.ca_file)
+            .field("log_level", &self.log_level)
+            .finish()
+    }
+}
+
+/// A usage error: which option, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub option: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(option: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError { option: option.into(), problem: problem.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.option, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Args),
+    Help,
+    Version,
+}
+
+/// The command line as given, before any check that involves more than one
+/// option or the file system.
+#[derive(Debug, Default)]
+pub struct Args {
+    pub interface: Option<String>,
+    pub read: Option<PathBuf>,
+    pub url: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub rate: Option<String>,
+    pub network_id: Option<String>,
+    pub node_mac: Option<String>,
+    pub max_clients: Option<String>,
+    pub stdout: bool,
+    pub hostapd_dir: Option<PathBuf>,
+    pub no_hostapd: bool,
+    pub run_dir: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+impl Args {
+    /// `args` without the program name.
+    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, ConfigError> {
+        use lexopt::prelude::*;
+        let mut parser = lexopt::Parser::from_args(args);
+        let mut a = Args::default();
+        loop {
+            let arg = match parser.next() {
+                Ok(Some(arg)) => arg,
+                Ok(None) => break,
+                Err(e) => return Err(lexopt_error(e)),
+            };
+            let name = match &arg {
+                Short(c) => format!("-{c}"),
+                Long(l) => format!("--{l}"),
+                Value(v) => {
+                    return Err(ConfigError::new(
+                        v.to_string_lossy(),
+                        "unexpected argument (options start with - or --; see --help)",
+                    ))
+                }
+            };
+            match arg {
+                Short('i') | Long("interface") => a.interface = Some(string_value(&mut parser, &name)?),
+                Short('r') | Long("read") => a.read = Some(parser.value().map_err(lexopt_error)?.into()),
+                Long("url") => a.url = Some(string_value(&mut parser, &name)?),
+                Long("key-file") => a.key_file = Some(parser.value().map_err(lexopt_error)?.into()),
+                Long("key") => {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("the key is never given on the command line (other users can read it there): use --key-file FILE or the environment variable {KEY_ENV}"),
+                    ))
+                }
+                Long("rate") => a.rate = Some(string_value(&mut parser, &name)?),
+                Long("network-id") => a.network_id = Some(string_value(&mut parser, &name)?),
+                Long("node-mac") => a.node_mac = Some(string_value(&mut parser, &name)?),
+                Long("max-clients") => a.max_clients = Some(string_value(&mut parser, &name)?),
+                Long("stdout") => a.stdout = true,
+                Long("hostapd-dir") => a.hostapd_dir = Some(parser.value().map_err(lexopt_error)?.into()),
+                Long("no-hostapd") => a.no_hostapd = true,
+                Long("run-dir") => a.run_dir = Some(parser.value().map_err(lexopt_error)?.into()),
+                Long("ca-file") => a.ca_file = Some(parser.value().map_err(lexopt_error)?.into()),
+                Short('v') | Long("verbose") => a.verbose = a.verbose.saturating_add(1),
+                Short('q') | Long("quiet") => a.quiet = true,
+                Short('h') | Long("help") => return Ok(Command::Help),
+                Short('V') | Long("version") => return Ok(Command::Version),
+                _ => return Err(ConfigError::new(name, "unknown option (see --help)")),
+            }
+        }
+        Ok(Command::Run(a))
+    }
+
+    /// Checks every value and combination, and reads the key (from
+    /// `--key-file`, else from `env_key`, the value of PRESENCED_KEY).
+    pub fn validate(self, env_key: Option<OsString>) -> Result<Config, ConfigError> {
+        let source = match (self.interface, self.read) {
+            (Some(i), None) if i.is_empty() => return Err(ConfigError::new("--interface", "is empty")),
+            (Some(i), None) => Source::Interface(i),
+            (None, Some(r)) => Source::File(r),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new("--interface/--read", "give one of them, not both"))
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "--interface/--read",
+                    "give one: -i IFACE to capture live, or -r FILE to replay a capture",
+                ))
+            }
+        };
+        if self.url.is_none() && !self.stdout {
+            return Err(ConfigError::new(
+                "--url/--stdout",
+                "give at least one: --url URL to send reports, --stdout to print them",
+            ));
+        }
+        let url = match self.url {
+            Some(u) => Some(validate_url(&u)?),
+            None => None,
+        };
+        let key = match (&url, self.key_file) {
+            (None, _) => None,
+            (Some(_), Some(path)) => Some(read_key_file(&path)?),
+            (Some(_), None) => match env_key {
+                Some(k) if !k.is_empty() => Some(os_bytes(k)),
+                Some(_) => return Err(ConfigError::new(KEY_ENV, "is empty")),
+                None => {
+                    return Err(ConfigError::new(
+                        "--key-file",
+                        format!("--url needs the HMAC key: give --key-file FILE or set {KEY_ENV}"),
+                    ))
+                }
+            },
+        };
+        let rate_secs = match self.rate {
+            None => DEFAULT_RATE_SECS,
+            Some(r) => match r.parse::<u32>() {
+                Ok(0) => return Err(ConfigError::new("--rate", "must be at least 1 second")),
+                Ok(n) => n,
+                Err(_) => {
+                    return Err(ConfigError::new(
+                        "--rate",
+                        format!("'{r}' is not a whole number of seconds from 1 to {}", u32::MAX),
+                    ))
+                }
+            },
+        };
+        let network_id = match self.network_id {
+            None => 0,
+            Some(n) => n.parse::<u64>().map_err(|_| {
+                ConfigError::new("--network-id", format!("'{n}' is not a non-negative whole number"))
+            })?,
+        };
+        let node_mac = match self.node_mac {
+            Some(m) => Some(m.parse::<MacAddr>().map_err(|e| ConfigError::new("--node-mac", e.to_string()))?),
+            None => None,
+        };
+        if node_mac.is_none() && matches!(source, Source::File(_)) {
+            return Err(ConfigError::new(
+                "--node-mac",
+                "is required with --read: a capture file has no interface to take the MAC from",
+            ));
+        }
+        let max_clients = match self.max_clients {
+            None => DEFAULT_MAX_CLIENTS,
+            Some(m) => match m.parse::<usize>() {
+                Ok(n) if (1..=MAX_MAX_CLIENTS).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::new(
+                        "--max-clients",
+                        format!("'{m}' is not a whole number from 1 to {MAX_MAX_CLIENTS}"),
+                    ))
+                }
+            },
+        };
+        if self.no_hostapd && self.hostapd_dir.is_some() {
+            return Err(ConfigError::new("--no-hostapd", "contradicts --hostapd-dir: give one of them"));
+        }
+        let hostapd = if self.no_hostapd {
+            None
+        } else {
+            let cfg = HostapdConfig {
+                hostapd_dir: self.hostapd_dir.unwrap_or_else(|| DEFAULT_HOSTAPD_DIR.into()),
+                client_dir: self.run_dir.unwrap_or_else(|| DEFAULT_CLIENT_DIR.into()),
+                ..HostapdConfig::default()
+            };
+            cfg.validate().map_err(|e| {
+                let text = e.to_string();
+                match text.split_once(": ") {
+                    Some((option, problem)) if option.starts_with("--") => ConfigError::new(option, problem),
+                    _ => ConfigError::new("--hostapd-dir", text),
+                }
+            })?;
+            Some(cfg)
+        };
+        let log_level = match (self.quiet, self.verbose) {
+            (true, 0) => log::LevelFilter::Warn,
+            (true, _) => return Err(ConfigError::new("--quiet", "contradicts --verbose")),
+            (false, 0) => log::LevelFilter::Info,
+            (false, 1) => log::LevelFilter::Debug,
+            (false, _) => log::LevelFilter::Trace,
+        };
+        Ok(Config {
+            source,
+            url,
+            key,
+            rate_secs,
+            network_id,
+            node_mac,
+            max_clients,
+            stdout: self.stdout,
+            hostapd,
+            ca_file: self.ca_file.unwrap_or_else(|| DEFAULT_CA_FILE.into()),
+            log_level,
+        })
+    }
+}
+
+fn string_value(parser: &mut lexopt::Parser, name: &str) -> Result<String, ConfigError> {
+    let value = parser.value().map_err(lexopt_error)?;
+    value
+        .into_string()
+        .map_err(|v| ConfigError::new(name, format!("'{}' is not valid UTF-8", v.to_string_lossy())))
+}
+
+fn lexopt_error(e: lexopt::Error) -> ConfigError {
+    match e {
+        lexopt::Error::MissingValue { option: Some(o) } => ConfigError::new(o, "needs a value"),
+        lexopt::Error::UnexpectedValue { option, .. } => ConfigError::new(option, "takes no value"),
+        other => ConfigError::new("command line", other.to_string()),
+    }
+}
+
+fn os_bytes(s: OsString) -> Vec<u8> {
+    use std::os::unix::ffi::OsStringExt;
+    s.into_vec()
+}
+
+/// The key is the file's bytes less trailing line ends: `echo key > file` or
+/// an editor adds one, and it is never meant as part of the key. The receiver
+/// reads its key file the same way, or signatures would not match.
+pub fn key_from_file(mut bytes: Vec<u8>) -> Vec<u8> {
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    bytes
+}
+
+fn read_key_file(path: &PathBuf) -> Result<Vec<u8>, ConfigError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ConfigError::new("--key-file", format!("cannot read {}: {e}", path.display())))?;
+    let key = key_from_file(bytes);
+    if key.is_empty() {
+        return Err(ConfigError::new("--key-file", format!("{} holds no key", path.display())));
+    }
+    Ok(key)
+}
+
+/// http:// or https:// with a host; https only in builds with TLS.
+fn validate_url(url: &str) -> Result<String, ConfigError> {
+    let bad = |why: &str| ConfigError::new("--url", format!("'{url}' {why}"));
+    let uri: ureq::http::Uri = url.parse().map_err(|_| bad("is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") if cfg!(feature = "tls") => {}
+        Some("https") => return Err(bad("is https, but this build of presenced has no TLS")),
+        _ => return Err(bad("must start with http:// or https://")),
+    }
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(url.to_string()),
+        _ => Err(bad("has no host")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, ConfigError> {
+        Args::parse(args.iter().map(OsString::from))
+    }
+
+    fn config(args: &[&str], env_key: Option<&str>) -> Result<Config, ConfigError> {
+        match parse(args)? {
+            Command::Run(a) => a.validate(env_key.map(OsString::from)),
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    fn error_option(args: &[&str], env_key: Option<&str>) -> String {
+        match config(args, env_key) {
+            Err(e) => e.option,
+            Ok(c) => panic!("{args:?} was accepted: {c:?}"),
+        }
+    }
+
+    #[test]
+    fn a_minimal_live_run_gets_the_documented_defaults() {
+        let c = config(&["-i", "mon0", "--url", "http://127.0.0.1:8080/p"], Some("secret")).unwrap();
+        assert_eq!(c.source, Source::Interface("mon0".into()));
+        assert_eq!(c.key.as_deref(), Some(&b"secret"[..]));
+        assert_eq!(c.rate_secs, 30);
+        assert_eq!(c.max_clients, 10_000);
+        assert_eq!(c.network_id, 0);
+        assert_eq!(c.node_mac, None);
+        let h = c.hostapd.as_ref().unwrap();
+        assert_eq!(h.hostapd_dir, PathBuf::from("/var/run/hostapd"));
+        assert_eq!(h.client_dir, PathBuf::from("/var/run/presenced"));
+        assert_eq!(c.log_level, log::LevelFilter::Info);
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn every_bad_combination_names_its_option() {
+        let file = ["-r", "x.pcap", "--node-mac", "02:00:00:00:00:01"];
+        let with = |extra: &[&str]| -> Vec<String> {
+            file.iter().chain(extra.iter()).map(|s| s.to_string()).collect()
+        };
+        let opt = |v: Vec<String>, key: Option<&str>| {
+            let refs: Vec<&str> = v.iter().map(|s| s.as_str()).collect();
+            error_option(&refs, key)
+        };
+        assert_eq!(opt(with(&[]), None), "--url/--stdout");
+        assert_eq!(opt(with(&["--stdout", "-i", "wlan0"]), None), "--interface/--read");
+        assert_eq!(error_option(&["--stdout"], None), "--interface/--read");
+        assert_eq!(opt(with(&["--url", "http://h/"]), None), "--key-file");
+        assert_eq!(opt(with(&["--url", "http://h/"]), Some("")), "PRESENCED_KEY");
+        assert_eq!(opt(with(&["--url", "ftp://h/"]), Some("k")), "--url");
+        assert_eq!(opt(with(&["--url", "not a url"]), Some("k")), "--url");
+        assert_eq!(opt(with(&["--url", "http:///path"]), Some("k")), "--url");
+        assert_eq!(opt(with(&["--stdout", "--rate", "0"]), None), "--rate");
+        assert_eq!(opt(with(&["--stdout", "--rate", "-5"]), None), "--rate");
+        assert_eq!(opt(with(&["--stdout", "--rate", "4294967296"]), None), "--rate");
+        assert_eq!(opt(with(&["--stdout", "--rate", "1.5"]), None), "--rate");
+        assert_eq!(opt(with(&["--stdout", "--network-id", "-1"]), None), "--network-id");
+        assert_eq!(opt(with(&["--stdout", "--node-mac", "02:00:00:00:00"]), None), "--node-mac");
+        assert_eq!(opt(with(&["--stdout", "--max-clients", "0"]), None), "--max-clients");
+        assert_eq!(opt(with(&["--stdout", "--no-hostapd", "--hostapd-dir", "/x"]), None), "--no-hostapd");
+        assert_eq!(opt(with(&["--stdout", "-q", "-v"]), None), "--quiet");
+        assert_eq!(opt(with(&["--stdout", "--run-dir", "/run/h", "--hostapd-dir", "/run/h"]), None), "--run-dir");
+        assert_eq!(opt(with(&["--stdout", "--hostapd-dir", ""]), None), "--hostapd-dir");
+        assert_eq!(error_option(&["-r", "x.pcap", "--stdout"], None), "--node-mac");
+        assert_eq!(error_option(&["-r", "x", "--stdout", "--bogus"], None), "--bogus");
+        assert_eq!(error_option(&["-r", "x", "--stdout", "stray"], None), "stray");
+        assert_eq!(error_option(&["-r", "x", "--stdout", "--rate"], None), "--rate");
+        assert_eq!(error_option(&["-r", "x", "--stdout", "--stdout=yes"], None), "--stdout");
+    }
+
+    #[test]
+    fn the_key_is_never_a_flag() {
+        let e = config(&["-i", "wlan0", "--url", "http://h/", "--key", "abc"], None).unwrap_err();
+        assert_eq!(e.option, "--key");
+        assert!(e.problem.contains("--key-file"));
+        assert!(!e.to_string().contains("abc"));
+    }
+
+    #[test]
+    fn the_key_file_loses_one_trailing_newline_and_wins_over_the_environment() {
+        let dir = std::env::temp_dir().join(format!("presenced-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        std::fs::write(&path, b"s3cret \n").unwrap();
+        let p = path.to_str().unwrap();
+        let c = config(&["-i", "w", "--url", "https://h/", "--key-file", p], Some("env")).unwrap();
+        assert_eq!(c.key.as_deref(), Some(&b"s3cret "[..]));
+        std::fs::write(&path, b"\n").unwrap();
+        assert_eq!(error_option(&["-i", "w", "--url", "http://h/", "--key-file", p], None), "--key-file");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(error_option(&["-i", "w", "--url", "http://h/", "--key-file", p], None), "--key-file");
+    }
+
+    #[test]
+    fn the_largest_rate_and_all_options_are_taken() {
+        let c = config(
+            &["-r", "cap.pcapng", "--stdout", "--rate", "4294967295", "--network-id", "221234",
+              "--node-mac", "ac:86:74:82:9a:30", "--max-clients", "5", "--no-hostapd",
+              "--run-dir", "/tmp/r", "-vv"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.rate_secs, u32::MAX);
+        assert_eq!(c.network_id, 221234);
+        assert_eq!(c.node_mac.unwrap().to_upper_string(), "AC:86:74:82:9A:30");
+        assert_eq!(c.max_clients, 5);
+        assert!(c.hostapd.is_none());
+        assert_eq!(c.key, None);
+        assert_eq!(c.log_level, log::LevelFilter::Trace);
+    }
+
+    #[test]
+    fn help_and_version_stop_parsing() {
+        assert!(matches!(parse(&["--help", "--bogus"]), Ok(Command::Help)));
+        assert!(matches!(parse(&["-V"]), Ok(Command::Version)));
+    }
+}

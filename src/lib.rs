@@ -4,11 +4,16 @@
 //! and read no clock; the daemon (`run`) feeds them frames and times.
 
 pub mod config;
+pub mod daemon;
 pub mod dot11;
 pub mod frame;
 pub mod hostapd;
+pub mod http;
+pub mod logger;
 pub mod mac;
 pub mod radiotap;
 pub mod receiver;
 pub mod report;
+pub mod reporter;
 pub mod table;
+pub mod window;

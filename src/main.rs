@@ -1,1 +1,75 @@
-fn main() { eprintln!("presenced: in progress"); std::process::exit(1) }
+//! presenced: probe requests in, signed Presence Reporting API reports out.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use presenced::config::{Args, Command, KEY_ENV, USAGE};
+use presenced::hostapd::{associated_stations, HostapdConfig};
+use presenced::reporter::AssociatedLookup;
+use presenced::{daemon, logger};
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("presenced {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return usage_error(e),
+    };
+    let config = match args.validate(std::env::var_os(KEY_ENV)) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    logger::init(config.log_level);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // A second signal while the last report is on its way ends at once.
+        let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)));
+        if let Err(e) = registered {
+            log::error!("cannot handle signal {signal}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let associated = config.hostapd.clone().map(hostapd_lookup);
+    match daemon::run(&config, &stop, associated) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage_error(e: presenced::config::ConfigError) -> ExitCode {
+    eprintln!("presenced: {e}");
+    ExitCode::from(2)
+}
+
+/// Reads hostapd's station lists for each report. A warning that repeats the
+/// previous report's word for word goes to the debug level, so that an access
+/// point without hostapd does not fill the log with one line every Rate
+/// seconds; any change is logged as a warning again.
+fn hostapd_lookup(cfg: HostapdConfig) -> AssociatedLookup {
+    let mut previous: Vec<String> = Vec::new();
+    Box::new(move || {
+        let found = associated_stations(&cfg);
+        for w in &found.warnings {
+            if previous.contains(w) {
+                log::debug!("{w} (again)");
+            } else {
+                log::warn!("{w}");
+            }
+        }
+        previous = found.warnings;
+        found.stations
+    })
+}

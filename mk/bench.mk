@@ -1,0 +1,17 @@
+# make bench: speed and memory figures, printed (never asserted).
+BENCH_CAPTURE ?= $(SHARED)/data/captures/esp32-sc6-61-2024-03-31.pcap
+
+.PHONY: bench bench-deps
+bench-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) hyperfine time"
+
+bench: bench-deps
+	$(CARGO) bench --locked --bench pipeline
+	$(CARGO) build --release --locked
+	@echo "--- replay of $(notdir $(BENCH_CAPTURE)), one report, release build"
+	hyperfine --warmup 2 --runs 20 -N \
+	  "target/release/presenced -r $(BENCH_CAPTURE) --stdout --no-hostapd --node-mac 02:00:00:00:00:01 --rate 4294967295 -q"
+	@echo "--- peak memory (maximum resident set) of that replay"
+	@/usr/bin/time -f "%M KiB" target/release/presenced -r $(BENCH_CAPTURE) --stdout --no-hostapd \
+	  --node-mac 02:00:00:00:00:01 --rate 4294967295 -q >/dev/null
+	@echo "--- release binary (x86_64): $$(stat -c %s target/release/presenced) bytes"

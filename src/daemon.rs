@@ -1,0 +1,281 @@
+//! The capture loop: frames in, windows out to the reporter.
+//!
+//! Live capture cuts windows on the monotonic clock every Rate seconds from
+//! the start; a replay cuts them on the file's timestamps (see `window`).
+//! Either way each frame goes through the same `frame::classify` and
+//! `Table::record`, and nothing on that path allocates or logs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pcap::{Active, Capture, Linktype, Offline};
+
+use crate::config::{Config, Source};
+use crate::frame::classify;
+use crate::http::{timeout_for_rate, Poster};
+use crate::mac::MacAddr;
+use crate::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
+use crate::table::{Table, Timestamp};
+use crate::window::ReplayWindows;
+
+/// The kernel filter: only probe requests reach user space, so a busy
+/// channel's beacons and data cost no copies.
+pub const PROBE_REQUEST_FILTER: &str = "type mgt subtype probe-req";
+const RADIOTAP: Linktype = Linktype(127);
+/// The longest the live loop sleeps in poll(2) before it looks at the stop
+/// flag again.
+const POLL_MS: u64 = 200;
+/// Bytes kept of each frame: far more than radiotap plus the 24-byte header
+/// that presenced reads, and small enough that the kernel ring holds
+/// thousands of frames in `BUFFER_BYTES`.
+const SNAPLEN: i32 = 512;
+/// Kernel capture buffer: probe requests are small, and an access point has
+/// little memory.
+const BUFFER_BYTES: i32 = 1 << 20;
+
+#[derive(Debug)]
+pub struct DaemonError(pub String);
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+fn err(msg: impl Into<String>) -> DaemonError {
+    DaemonError(msg.into())
+}
+
+/// Runs until the file ends, the interface fails, or `stop` is set (by
+/// SIGTERM/SIGINT); the window in progress is reported before returning.
+pub fn run(cfg: &Config, stop: &AtomicBool, associated: Option<AssociatedLookup>) -> Result<(), DaemonError> {
+    match &cfg.source {
+        Source::Interface(iface) => {
+            let cap = open_live(iface)?;
+            let node_mac = match cfg.node_mac {
+                Some(m) => m,
+                None => interface_mac(iface)?,
+            };
+            let reporter = spawn_reporter(cfg, node_mac, associated)?;
+            log::info!(
+                "capturing probe requests on {iface}, a report every {} s as node {}",
+                cfg.rate_secs,
+                node_mac.to_upper_string()
+            );
+            let result = live_loop(cap, cfg, stop, &reporter);
+            reporter.finish();
+            result
+        }
+        Source::File(path) => {
+            let cap = open_file(path)?;
+            // validate() makes --node-mac mandatory with --read.
+            let node_mac = cfg.node_mac.ok_or_else(|| err("--node-mac is required with --read"))?;
+            let reporter = spawn_reporter(cfg, node_mac, associated)?;
+            let result = replay_loop(cap, path, cfg, stop, &reporter);
+            reporter.finish();
+            result
+        }
+    }
+}
+
+fn spawn_reporter(cfg: &Config, node_mac: MacAddr, associated: Option<AssociatedLookup>) -> Result<Reporter, DaemonError> {
+    let poster = match (&cfg.url, &cfg.key) {
+        (Some(url), Some(key)) => Some(
+            Poster::new(url, key, timeout_for_rate(cfg.rate_secs), &cfg.ca_file).map_err(|e| err(e.0))?,
+        ),
+        _ => None,
+    };
+    Reporter::spawn(ReporterSettings {
+        network_id: cfg.network_id,
+        node_mac,
+        stdout: cfg.stdout,
+        poster,
+        associated,
+    })
+    .map_err(|e| err(format!("cannot start the reporting thread: {e}")))
+}
+
+fn linktype_name(l: Linktype) -> String {
+    l.get_name().unwrap_or_else(|_| "unknown".into())
+}
+
+fn open_live(iface: &str) -> Result<Capture<Active>, DaemonError> {
+    let mut cap = Capture::from_device(iface)
+        .and_then(|c| {
+            // Immediate mode hands over each frame as it arrives, so a window
+            // ends with every frame received before its deadline.
+            c.immediate_mode(true)
+                .snaplen(SNAPLEN)
+                .buffer_size(BUFFER_BYTES)
+                .open()
+        })
+        // libpcap's read timeout does not fire on an idle interface (TPACKET_V3
+        // waits for a frame), so the loop polls the descriptor itself.
+        .and_then(|c| c.setnonblock())
+        .map_err(|e| err(format!("cannot capture on {iface}: {e}")))?;
+    let link = cap.get_datalink();
+    if link != RADIOTAP {
+        return Err(err(format!(
+            "interface {iface} is not in monitor mode (link type {}): \
+             put it in monitor mode (iw dev {iface} set type monitor) \
+             or add a monitor interface (iw phy phy0 interface add mon0 type monitor) and capture on that",
+            linktype_name(link)
+        )));
+    }
+    cap.filter(PROBE_REQUEST_FILTER, true)
+        .map_err(|e| err(format!("cannot install the probe request filter on {iface}: {e}")))?;
+    Ok(cap)
+}
+
+fn open_file(path: &std::path::Path) -> Result<Capture<Offline>, DaemonError> {
+    let mut cap = Capture::from_file(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+    let link = cap.get_datalink();
+    if link != RADIOTAP {
+        return Err(err(format!(
+            "{} has link type {} ({}), not IEEE802_11_RADIO (127): presenced reads 802.11 captures with radiotap headers, as taken on a monitor interface",
+            path.display(),
+            linktype_name(link),
+            link.0
+        )));
+    }
+    cap.filter(PROBE_REQUEST_FILTER, true)
+        .map_err(|e| err(format!("cannot install the probe request filter: {e}")))?;
+    Ok(cap)
+}
+
+/// The interface's own MAC, the default `node_mac`.
+fn interface_mac(iface: &str) -> Result<MacAddr, DaemonError> {
+    let path = format!("/sys/class/net/{iface}/address");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| err(format!("cannot read the MAC of {iface} ({path}: {e}): give --node-mac")))?;
+    text.trim()
+        .parse()
+        .map_err(|e| err(format!("the MAC of {iface} ({path}): {e}: give --node-mac")))
+}
+
+fn timestamp(ts: &pcap::PacketHeader) -> Timestamp {
+    let secs = ts.ts.tv_sec as i64;
+    let micros = ts.ts.tv_usec as i64;
+    // A capture file may hold any value here; keep the sub-second part in range.
+    Timestamp::new(secs + micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000) as u32)
+}
+
+fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &AtomicBool, reporter: &Reporter) -> Result<(), DaemonError> {
+    let rate = Duration::from_secs(cfg.rate_secs as u64);
+    let mut table = Table::new(cfg.max_clients);
+    let mut deadline = Instant::now() + rate;
+    let mut kernel_dropped_before = 0u64;
+    let mut failure = None;
+    'capture: while !stop.load(Ordering::Relaxed) {
+        // Take every frame that is waiting. The clock is read once per batch
+        // and every 256 frames of a long one: never once per frame.
+        let mut batch = 0u32;
+        loop {
+            match cap.next_packet() {
+                Ok(packet) => {
+                    table.record(classify(packet.data), timestamp(packet.header));
+                    batch += 1;
+                    if batch % 256 == 0 && Instant::now() >= deadline {
+                        break;
+                    }
+                }
+                Err(pcap::Error::TimeoutExpired) => break,
+                Err(e) => {
+                    failure = Some(err(format!("capture failed: {e}")));
+                    break 'capture;
+                }
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let kernel_drops = kernel_drops_since(&mut cap, &mut kernel_dropped_before);
+            reporter.offer(Batch { window: table.take_window(), kernel_drops });
+            deadline += rate;
+            if deadline <= now {
+                // Suspended or starved for longer than a window: start afresh
+                // rather than firing a burst of reports.
+                deadline = now + rate;
+            }
+        }
+        let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(POLL_MS));
+        wait_readable(&cap, wait);
+    }
+    let kernel_drops = kernel_drops_since(&mut cap, &mut kernel_dropped_before);
+    // The partial window: on stop, and also when capture failed, so nothing
+    // already counted is lost.
+    reporter.offer(Batch { window: table.take_window(), kernel_drops });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Sleeps until a frame is waiting or `wait` has passed. A signal or an
+/// error condition ends the wait early; the next read reports any error.
+fn wait_readable(cap: &Capture<Active>, wait: Duration) {
+    use std::os::fd::AsRawFd;
+    let mut fds = libc::pollfd { fd: cap.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ms = wait.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid pollfd for the duration of the call.
+    let ready = unsafe { libc::poll(&mut fds, 1, ms) };
+    if ready > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 && fds.revents & libc::POLLIN == 0 {
+        // Not readable but not waiting either: without this pause the loop
+        // would spin until the read reports what is wrong.
+        std::thread::sleep(wait);
+    }
+}
+
+fn kernel_drops_since(cap: &mut Capture<Active>, before: &mut u64) -> Option<u64> {
+    let stats = cap.stats().ok()?;
+    let total = stats.dropped as u64 + stats.if_dropped as u64;
+    let delta = total.saturating_sub(*before);
+    *before = total;
+    Some(delta)
+}
+
+fn replay_loop(
+    mut cap: Capture<Offline>,
+    path: &std::path::Path,
+    cfg: &Config,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+) -> Result<(), DaemonError> {
+    let mut table = Table::new(cfg.max_clients);
+    let mut windows = ReplayWindows::new(cfg.rate_secs);
+    let mut frames = 0u64;
+    let mut failure = None;
+    while !stop.load(Ordering::Relaxed) {
+        let packet = match cap.next_packet() {
+            Ok(p) => p,
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => {
+                failure = Some(err(format!(
+                    "{} is damaged after {frames} frames ({e}); the reports up to there were sent",
+                    path.display()
+                )));
+                break;
+            }
+        };
+        frames += 1;
+        let at = timestamp(packet.header);
+        let advance = windows.advance(at.secs.saturating_mul(1_000_000).saturating_add(at.micros as i64));
+        if advance.windows_skipped > 0 {
+            log::warn!(
+                "{}: the capture clock jumps ahead at frame {frames}; {} empty windows are not reported",
+                path.display(),
+                advance.windows_skipped
+            );
+        }
+        for _ in 0..advance.windows_to_close {
+            reporter.submit(Batch { window: table.take_window(), kernel_drops: None });
+        }
+        table.record(classify(packet.data), at);
+    }
+    reporter.submit(Batch { window: table.take_window(), kernel_drops: None });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
