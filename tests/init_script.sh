@@ -71,6 +71,7 @@ record() {
 }
 config_load() { record config_load "$@"; }
 user_exists() { case " $TEST_USERS " in *" $1 "*) return 0 ;; esac; return 1; }
+group_exists() { user_exists "$@"; }
 
 uci_value() { # NAME: the option's value from $TEST_UCI, or nothing (status 1)
 	sed -n "s/^[[:space:]]*option $1 '\\(.*\\)'\$/\\1/p" "$TEST_UCI" | grep . || return 1
@@ -123,7 +124,7 @@ procd_add_jail_mount_rw() { record procd_add_jail_mount_rw "$@"; }
 procd_add_reload_trigger() { record procd_add_reload_trigger "$@"; }
 procd_add_validation() { record procd_add_validation "$@"; }
 EOF
-for tool in iw ip logger chown; do
+for tool in iw ip logger chown chgrp; do
     cat >"$standin/bin/$tool" <<EOF
 #!/bin/sh
 printf '%s\037' "$tool" "\$@" >>"\$PROCD_LOG"
@@ -248,7 +249,7 @@ for shell in "sh" "busybox sh"; do
     assert_case "full-$tag" "$key" instance key-safe procd-basics \
         --interface=mon7 --url=https://reports.example/api --rate=60 --network-id=221234 \
         --node-mac=AC:86:74:82:9A:30 --ca-file="$work/ca.pem" --hostapd-dir=/var/run/hostapd \
-        --max-clients=10000 arg:-v --no-hostapd= \
+        --max-clients=10000 --run-dir="$work/full-$tag/run" arg:-v count:-v\|1 --no-hostapd= \
         "call:iw|phy|phy7|interface|add|mon7|type|monitor" "call:ip|link|set|dev|mon7|up" \
         "call:procd_set_param|user|network" "call:procd_set_param|capabilities|$work/capabilities.json" \
         "call:procd_add_jail|presenced|log|sysfs" "call:procd_add_jail_mount_rw|$work/full-$tag/run" \
@@ -265,17 +266,20 @@ for shell in "sh" "busybox sh"; do
 	option hostapd '0'
 	option log_level 'error'"
     assert_case "plain-$tag" "$key" instance key-safe procd-basics --interface=lo --rate=30 \
-        --network-id=0 --node-mac= --ca-file= --hostapd-dir= arg:--no-hostapd count:-q\|2 \
-        '!call:iw' '!call:procd_add_jail' '!call:chown'
+        --network-id=0 --node-mac= --ca-file= --hostapd-dir= arg:--no-hostapd count:-q\|1 \
+        '!call:iw' '!call:procd_add_jail' '!call:chown' '!call:chgrp' '!call:procd_set_param|group|network'
 
-    # hostapd on but no ujail: still root (a plain `user` would lose CAP_NET_RAW).
+    # hostapd on but no ujail: still root (a plain `user` would lose
+    # CAP_NET_RAW), in hostapd's group so that hostapd may answer.
     run_case "nojail-$tag" "$shell" "network" "$work/no-ujail" "
 	option enabled '1'
 	option interface 'lo'
 	option url 'http://192.0.2.1/r'
-	option key '$key'"
-    assert_case "nojail-$tag" "$key" instance --hostapd-dir=/var/run/hostapd \
-        '!call:procd_add_jail' '!call:procd_set_param|user|network'
+	option key '$key'
+	option log_level 'trace'"
+    assert_case "nojail-$tag" "$key" instance key-safe --hostapd-dir=/var/run/hostapd count:-v\|2 \
+        '!call:procd_add_jail' '!call:procd_set_param|user|network' \
+        "call:chgrp|network|$work/nojail-$tag/run" "call:procd_set_param|group|network"
 
     run_case "disabled-$tag" "$shell" "network" "$work/ujail" "
 	option enabled '0'
@@ -307,6 +311,20 @@ for shell in "sh" "busybox sh"; do
 	option key '$key'"
     assert_case "noiface-$tag" "$key" no-instance '!call:iw'
 done
+
+# Every flag the script gave presenced in any case is one presenced knows.
+if (cd "$top" && cargo build --release --locked --bin presenced) >"$work/build.log" 2>&1; then
+    help=$("$top/target/release/presenced" --help 2>&1)
+    used=$(grep -hE $'^procd_(set|append)_param\037command\037' "$work"/*/log |
+        tr '\037' '\n' | grep -E '^-' | sort -u)
+    for flag in $used; do
+        if grep -Eq -- "(^|[ ,])$flag( |,|$)" <<<"$help"; then pass "presenced --help lists $flag"
+        else fail "presenced --help does not list $flag, which the init script passes"; fi
+    done
+else
+    tail -n 20 "$work/build.log"
+    fail "native build for presenced --help"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
