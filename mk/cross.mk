@@ -22,9 +22,9 @@ SIZE_TARGETS ?= $(CROSS_TARGETS)
 # binutils (readelf) check the package; busybox runs the init script in
 # the shell OpenWrt has (ash).
 APT_PACKAGES += qemu-user flex bison dpkg-dev shellcheck binutils busybox
-TEST_TARGETS += test-cross test-ipk test-init
+TEST_TARGETS += test-cross test-ipk test-init test-feed
 
-.PHONY: cross cross-all ipk size test-cross test-ipk test-init
+.PHONY: cross cross-all ipk size test-cross test-ipk test-init test-feed
 
 cross: deps
 	cross/build.sh $(TARGET) release $(if $(NO_TLS),--no-tls)
@@ -49,3 +49,7 @@ test-ipk: deps
 
 test-init: deps
 	tests/init_script.sh
+
+# The feed Makefile under GNU make with a stand-in SDK (no SDK here).
+test-feed: deps
+	tests/feed_makefile.sh
