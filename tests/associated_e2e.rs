@@ -193,8 +193,21 @@ impl Reports<'_> {
                 fs::read_to_string(&self.daemon_log).unwrap_or_default()
             )
         });
+        self.parse_and_print(&line)
+    }
+
+    /// Takes the reports already waiting, without waiting for more.
+    fn drain(&mut self) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(line) = self.receiver.next_line(Duration::ZERO) {
+            out.push(self.parse_and_print(&line));
+        }
+        out
+    }
+
+    fn parse_and_print(&mut self, line: &str) -> Value {
         self.seen += 1;
-        let report: Value = serde_json::from_str(&line)
+        let report: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("report {} is not JSON ({e}): {line}", self.seen));
         let rows = probe_rows(&report);
         eprintln!("report {}: {} row(s)", self.seen, rows.len());
@@ -202,17 +215,6 @@ impl Reports<'_> {
             eprintln!("  {}", row_line(row));
         }
         report
-    }
-
-    /// Takes the reports already waiting, without waiting for more.
-    fn drain(&mut self) -> Vec<Value> {
-        let mut out = Vec::new();
-        while let Some(line) = self.receiver.next_line(Duration::ZERO) {
-            self.seen += 1;
-            eprintln!("report {}: {line}", self.seen);
-            out.push(serde_json::from_str(&line).unwrap());
-        }
-        out
     }
 }
 
