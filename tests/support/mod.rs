@@ -4,6 +4,8 @@
 //!   radiotap frames that libpcap captures as if from a Wi-Fi card.
 //! - `receiver_process`: `presenced-receiver` run as a child process.
 //! - `frames`: radiotap + 802.11 frames built byte by byte.
+//! - `hostapd_rig`: real hostapd BSSes with authenticated wpa_supplicant
+//!   stations, in network namespaces.
 //! - `python_hmac_sha256`: the expected `Signature`, from Python's `hmac`
 //!   module rather than from presenced's own code.
 
@@ -11,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+pub mod hostapd_rig;
 pub mod receiver_process;
 pub mod tap;
 
