@@ -28,7 +28,8 @@ fi
 
 src=${LIBPCAP_SRC:-}
 if [ -z "$src" ]; then
-    src=$(find "$BUILD/src" -maxdepth 1 -type d -name 'libpcap-[0-9]*' 2>/dev/null | sort | tail -n1)
+    # (no build/src yet on a fresh checkout: find fails, and that is fine)
+    src=$(find "$BUILD/src" -maxdepth 1 -type d -name 'libpcap-[0-9]*' 2>/dev/null | sort | tail -n1 || true)
     if [ -z "$src" ]; then
         "$here/libpcap-source.sh" "$BUILD/src"
         src=$(find "$BUILD/src" -maxdepth 1 -type d -name 'libpcap-[0-9]*' | sort | tail -n1)
