@@ -27,7 +27,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -257,8 +257,9 @@ struct Shared {
     /// Clones of the live connections, so that stopping can shut them down:
     /// otherwise a kept-alive connection would go on being served by a
     /// receiver that is supposed to be down.
-    connections: Mutex<HashMap<u64, TcpStream>>,
-    next_id: AtomicU64,
+    connections: Mutex<HashMap<usize, TcpStream>>,
+    // usize, not u64: 32-bit MIPS has no 64-bit atomics.
+    next_id: AtomicUsize,
     stderr_lock: Mutex<()>,
 }
 
@@ -327,7 +328,7 @@ fn prepare(listener: &TcpListener, cfg: ReceiverConfig, sink: Sink) -> io::Resul
         sink: SinkState::new(sink),
         stop: AtomicBool::new(false),
         connections: Mutex::new(HashMap::new()),
-        next_id: AtomicU64::new(0),
+        next_id: AtomicUsize::new(0),
         stderr_lock: Mutex::new(()),
     }))
 }
