@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture, Linktype, Offline};
 
+use crate::bpf::install_probe_request_filter;
 use crate::config::{Config, Source};
 use crate::frame::classify;
 use crate::http::{timeout_for_rate, Poster};
@@ -18,9 +19,6 @@ use crate::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
 use crate::table::{Table, Timestamp};
 use crate::window::ReplayWindows;
 
-/// The kernel filter: only probe requests reach user space, so a busy
-/// channel's beacons and data cost no copies.
-pub const PROBE_REQUEST_FILTER: &str = "type mgt subtype probe-req";
 const RADIOTAP: Linktype = Linktype(127);
 /// The longest the live loop sleeps in poll(2) before it looks at the stop
 /// flag again.
@@ -102,7 +100,7 @@ fn linktype_name(l: Linktype) -> String {
 }
 
 fn open_live(iface: &str) -> Result<Capture<Active>, DaemonError> {
-    let mut cap = Capture::from_device(iface)
+    let cap = Capture::from_device(iface)
         .and_then(|c| {
             // Immediate mode hands over each frame as it arrives, so a window
             // ends with every frame received before its deadline.
@@ -124,13 +122,15 @@ fn open_live(iface: &str) -> Result<Capture<Active>, DaemonError> {
             linktype_name(link)
         )));
     }
-    cap.filter(PROBE_REQUEST_FILTER, true)
+    // In the kernel: only probe requests reach user space, so a busy
+    // channel's beacons and data cost no copies.
+    install_probe_request_filter(&cap)
         .map_err(|e| err(format!("cannot install the probe request filter on {iface}: {e}")))?;
     Ok(cap)
 }
 
 fn open_file(path: &std::path::Path) -> Result<Capture<Offline>, DaemonError> {
-    let mut cap = Capture::from_file(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+    let cap = Capture::from_file(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
     let link = cap.get_datalink();
     if link != RADIOTAP {
         return Err(err(format!(
@@ -140,7 +140,7 @@ fn open_file(path: &std::path::Path) -> Result<Capture<Offline>, DaemonError> {
             link.0
         )));
     }
-    cap.filter(PROBE_REQUEST_FILTER, true)
+    install_probe_request_filter(&cap)
         .map_err(|e| err(format!("cannot install the probe request filter: {e}")))?;
     Ok(cap)
 }

@@ -3,6 +3,7 @@
 //! The pure layers (`radiotap`, `dot11`, `frame`, `table`, `report`) do no I/O
 //! and read no clock; the daemon (`run`) feeds them frames and times.
 
+pub mod bpf;
 pub mod config;
 pub mod daemon;
 pub mod dot11;
