@@ -17,17 +17,15 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::sleep;
+use std::fs;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use presenced::config::KEY_ENV;
 use serde_json::{json, Value};
 use support::frames;
 use support::hostapd_rig::{self, mac, names, HostapdRig, SETTLE, STATION_1, STATION_2, STATION_3};
+use support::daemon_process::{DaemonProcess, Log};
 use support::receiver_process::ReceiverProcess;
+use support::TempDir;
 use support::tap::Tap;
 
 const KEY: &str = "associated e2e key, with spaces & ünïcode";
@@ -100,88 +98,11 @@ const EXPECTED_2: &[(&str, u64, i64, i64, i64, i64, bool)] = &[
     (OTHER_2, 4, -38, -35, -37, -38, false),
 ];
 
-/// A directory of this test, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("presenced-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The presenced binary, killed by PID on drop unless it was stopped.
-struct Daemon {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(args: &[&str], log: PathBuf) -> Daemon {
-        let stderr = File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_presenced"))
-            .args(args)
-            .env(KEY_ENV, KEY)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start presenced");
-        Daemon {
-            child: Some(child),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM by PID, then a bounded wait for the exit.
-    fn terminate(&mut self) -> ExitStatus {
-        let child = self.child.as_mut().expect("presenced running");
-        // SAFETY: kill(2) with a PID we spawned and have not reaped yet, so
-        // it cannot have been reused.
-        let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(sent, 0, "kill -TERM {}", child.id());
-        let deadline = Instant::now() + REPORT_WAIT;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "presenced still running {REPORT_WAIT:?} after SIGTERM; its log:\n{}",
-                self.log()
-            );
-            sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// The reports the receiver accepted, in order, each printed as it comes.
 struct Reports<'a> {
     receiver: &'a ReceiverProcess,
     /// presenced's stderr, for the message when no report comes.
-    daemon_log: PathBuf,
+    daemon_log: Log,
     seen: usize,
 }
 
@@ -190,7 +111,7 @@ impl Reports<'_> {
         let line = self.receiver.next_line(REPORT_WAIT).unwrap_or_else(|| {
             panic!(
                 "no report within {REPORT_WAIT:?}; presenced's log:\n{}",
-                fs::read_to_string(&self.daemon_log).unwrap_or_default()
+                self.daemon_log.text()
             )
         });
         self.parse_and_print(&line)
@@ -409,7 +330,7 @@ fn associated_is_true_for_exactly_the_stations_hostapd_has_authorized() {
     let url = format!("http://{}/", receiver.addr);
     let ctrl = rig.ctrl.to_str().unwrap().to_string();
     let rate = RATE_SECS.to_string();
-    let mut daemon = Daemon::start(
+    let mut daemon = DaemonProcess::start(
         &[
             "-i",
             tap.name(),
@@ -424,7 +345,7 @@ fn associated_is_true_for_exactly_the_stations_hostapd_has_authorized() {
             "--run-dir",
             run_dir.to_str().unwrap(),
         ],
-        temp.0.join("presenced.log"),
+        KEY,
     );
 
     let all = BTreeSet::from([mac(STATION_1), mac(STATION_2), mac(STATION_3)]);
@@ -459,17 +380,17 @@ fn associated_is_true_for_exactly_the_stations_hostapd_has_authorized() {
     let second = report_of_burst(&mut reports, &tap, BURST_2, &mut seq, true);
     check_rows(&second, EXPECTED_2, "second burst, after the logoff");
 
-    let status = daemon.terminate();
+    let status = daemon.terminate(REPORT_WAIT);
     assert!(
         status.success(),
         "presenced exited with {status} on SIGTERM; its log:\n{}",
-        daemon.log()
+        daemon.log.text()
     );
     // On SIGTERM presenced sends the window in progress, which is empty.
     let last = reports.next();
     assert_empty(&last, "the partial window sent on SIGTERM");
 
-    let log = daemon.log();
+    let log = daemon.log.text();
     eprintln!("presenced's log:\n{log}");
     let complaints: Vec<&str> = log
         .lines()

@@ -2,9 +2,9 @@
 //! compilation of `type mgt subtype probe-req` for link type 127: both must
 //! accept exactly the same frames, real, malformed and random.
 
-mod common;
+mod support;
 
-use common::{read_pcap, shared_data};
+use support::data::{read_pcap, shared_data};
 use presenced::bpf::probe_request_filter_accepts;
 
 fn libpcap_program() -> pcap::BpfProgram {

@@ -3,7 +3,7 @@
 //! nothing panics and that the layers agree; the seed is fixed so that a
 //! failure reproduces.
 
-mod common;
+mod support;
 
 use presenced::dot11::{self, FrameControl};
 use presenced::frame::classify;
@@ -47,7 +47,7 @@ const PROBE: [u8; 38] = [
 /// above, so that mutations start from layouts with namespaces and vendors.
 fn seeds() -> Vec<Vec<u8>> {
     let mut seeds = vec![PROBE.to_vec()];
-    let dir = common::suite("radiotap-library");
+    let dir = support::data::suite("radiotap-library");
     let mut bins: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -57,11 +57,11 @@ fn seeds() -> Vec<Vec<u8>> {
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "bin"))
     {
-        let mut frame = common::read(bin);
+        let mut frame = support::data::read(bin);
         frame.extend_from_slice(&PROBE[10..]);
         seeds.push(frame);
     }
-    let mesh = common::read_pcap(&common::suite("tcpdump").join("ieee802.11_meshid.pcap"));
+    let mesh = support::data::read_pcap(&support::data::suite("tcpdump").join("ieee802.11_meshid.pcap"));
     seeds.extend(mesh.records);
     seeds
 }

@@ -10,14 +10,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use presenced::mac::MacAddr;
 use serde_json::{json, Value};
 use support::frames::{beacon, probe_request, probe_request_bad_fcs, probe_request_group_sa, probe_request_with_fcs};
+use support::daemon_process::DaemonProcess;
 use support::receiver_process::ReceiverProcess;
 use support::tap::Tap;
 
@@ -25,70 +23,6 @@ const KEY: &str = "live test key";
 const RATE_SECS: u64 = 2;
 /// Long enough for a window and its POST, short enough to fail fast.
 const REPORT_WAIT: Duration = Duration::from_secs(3 * RATE_SECS);
-
-/// `presenced` as a child process, killed by PID on drop, its log collected.
-struct Daemon {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn start(args: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_presenced"))
-            .args(args)
-            .env("PRESENCED_KEY", KEY)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("presenced starts");
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Waits until a log line contains `text`; returns it.
-    fn wait_for_log(&self, text: &str, timeout: Duration) -> String {
-        let until = Instant::now() + timeout;
-        loop {
-            if let Some(line) = self.log().into_iter().find(|l| l.contains(text)) {
-                return line;
-            }
-            assert!(Instant::now() < until, "no log line with {text:?} in {timeout:?}:\n{}", self.log().join("\n"));
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn terminate(&mut self) -> i32 {
-        // SAFETY: kill(2) on our own child's PID.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let until = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < until, "presenced did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn mac(s: &str) -> MacAddr {
     s.parse().unwrap()
@@ -166,10 +100,10 @@ fn live_capture_reports_every_row_and_survives_a_dead_receiver() {
     let addr = receiver.addr.to_string();
     let url = format!("http://{addr}/presence");
     let rate = RATE_SECS.to_string();
-    let mut daemon = Daemon::start(&[
+    let mut daemon = DaemonProcess::start(&[
         "-i", tap.name(), "--url", &url, "--rate", &rate, "--network-id", "221234",
         "--node-mac", "ac:86:74:82:9a:30", "--no-hostapd",
-    ]);
+    ], KEY);
 
     // The first window passes with nothing written: an empty list.
     let first = next_report(&receiver);
@@ -235,14 +169,15 @@ fn live_capture_reports_every_row_and_survives_a_dead_receiver() {
     // SIGTERM: the window in progress is sent once, and the exit is clean.
     tap.write_frame(&probe_request(mac("02:00:00:00:04:01"), -20, 12)).unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(daemon.terminate(), 0, "{}", daemon.log().join("\n"));
+    let status = daemon.terminate(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{}", daemon.log.text());
     let last = next_report(&receiver);
     let macs: Vec<&str> = last["probe_requests"].as_array().unwrap().iter().map(|r| r["mac"].as_str().unwrap()).collect();
     assert_eq!(macs, ["02:00:00:00:04:01"]);
 
     // Every window is accounted for: each POST the daemon saw answered 200
     // reached a receiver once, and the others were dropped with a warning.
-    let log = daemon.log();
+    let log = daemon.log.lines();
     let sent = log.iter().filter(|l| l.contains("HTTP 200")).count();
     let lost = log.iter().filter(|l| l.contains("report dropped")).count();
     assert!(lost >= 1);

@@ -7,30 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+mod support;
+use support::TempDir;
 
 const KEY: &str = "presence key with spaces & ünïcode";
 
 fn capture(name: &str) -> PathBuf {
-    common::shared_data().join("captures").join(name)
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("presenced-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    support::data::shared_data().join("captures").join(name)
 }
 
 /// The Python server, killed by PID on drop.

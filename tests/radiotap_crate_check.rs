@@ -2,9 +2,9 @@
 //! shared test vectors, set against the reference outputs and against our
 //! iterator. Each assertion of a wrong answer is the evidence, not a wish.
 
-mod common;
+mod support;
 
-use common::*;
+use support::data::*;
 use presenced::radiotap::{self, index, Field, Header};
 use std::panic;
 

@@ -3,9 +3,9 @@
 //! those projects' reference outputs (`*.out`, `*.log`, index files) or from
 //! tshark, never from presenced's own output.
 
-mod common;
+mod support;
 
-use common::*;
+use support::data::*;
 use presenced::dot11::{self, FrameControl};
 use presenced::frame::{classify, DropReason, Probe};
 use presenced::mac::MacAddr;

@@ -10,8 +10,8 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-mod common;
-use common::{shared_data, tshark_fields};
+mod support;
+use support::data::{shared_data, tshark_fields};
 
 fn captures() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(shared_data().join("captures"))

@@ -6,12 +6,17 @@
 //! - `frames`: radiotap + 802.11 frames built byte by byte.
 //! - `hostapd_rig`: real hostapd BSSes with authenticated wpa_supplicant
 //!   stations, in network namespaces.
+//! - `data`: the shared captures and test vectors, a pcap reader, tshark.
+//! - `daemon_process`: `presenced` run as a child process, its log collected.
+//! - `TempDir`: a directory removed on drop.
 //! - `python_hmac_sha256`: the expected `Signature`, from Python's `hmac`
 //!   module rather than from presenced's own code.
 
 // Each test crate uses only part of this module.
 #![allow(dead_code)]
 
+pub mod daemon_process;
+pub mod data;
 pub mod frames;
 pub mod hostapd_rig;
 pub mod receiver_process;
@@ -64,4 +69,22 @@ pub fn require_root(what: &str) {
         euid, 0,
         "{what} needs root (it creates network interfaces); run `make test` as root, e.g. `sudo make test`"
     );
+}
+
+/// A directory of one test run, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("presenced-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -1,7 +1,5 @@
-//! Helpers shared by the integration tests: where the shared data lives, a
-//! minimal pcap reader, and tshark as the independent reference decoder.
-
-#![allow(dead_code)]
+//! Where the shared data lives, a minimal pcap reader, and tshark as the
+//! independent reference decoder.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
