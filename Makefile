@@ -11,8 +11,9 @@ SHARED ?= $(abspath $(CURDIR)/../shared)
 export PRESENCED_SHARED := $(SHARED)
 
 # Debian packages the tests use: libpcap to build, tshark as the independent
-# reference decoder, scapy to write frames, iproute2/iw for interfaces.
-APT_PACKAGES := libpcap-dev tshark python3-scapy iproute2 procps
+# reference decoder (editcap converts to pcapng), openssl makes test certificates,
+# iproute2 manages interfaces.
+APT_PACKAGES := libpcap-dev tshark openssl iproute2 procps
 TEST_TARGETS := test-rust
 
 .PHONY: all build deps test test-rust bench demo
