@@ -343,7 +343,8 @@ fn lexopt_error(e: lexopt::Error) -> ConfigError {
     }
 }
 
-fn os_bytes(s: OsString) -> Vec<u8> {
+/// An environment value as bytes, unchanged (a key need not be UTF-8).
+pub(crate) fn os_bytes(s: OsString) -> Vec<u8> {
     use std::os::unix::ffi::OsStringExt;
     s.into_vec()
 }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{ReceiverConfig, Sink};
-use crate::config::key_from_file;
+use crate::config::{key_from_file, os_bytes};
 
 pub const USAGE: &str = "\
 usage: presenced-receiver --listen ADDR:PORT [--key-file FILE] [--out FILE] [--status CODE] [-q]
@@ -33,8 +33,9 @@ not a report, 405 to anything but POST, 413 to a body over 16 MiB.
   -h, --help          this text
 ";
 
-/// The environment variable that holds the key when `--key-file` is not given.
-pub const KEY_ENV: &str = "PRESENCED_KEY";
+/// The environment variable that holds the key when `--key-file` is not
+/// given: the daemon's, so that both sides of a test or demo share it.
+pub use crate::config::KEY_ENV;
 
 /// A command line that cannot run; `option` is what the user has to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,17 +230,6 @@ impl Options {
                 }),
         }
     }
-}
-
-#[cfg(unix)]
-fn os_bytes(value: OsString) -> Vec<u8> {
-    use std::os::unix::ffi::OsStringExt;
-    value.into_vec()
-}
-
-#[cfg(not(unix))]
-fn os_bytes(value: OsString) -> Vec<u8> {
-    value.to_string_lossy().into_owned().into_bytes()
 }
 
 #[cfg(test)]
