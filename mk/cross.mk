@@ -19,9 +19,10 @@ SIZE_TARGETS ?= $(CROSS_TARGETS)
 
 # qemu-user runs the cross builds in tests; flex and bison build libpcap's
 # filter compiler; dpkg-dev unpacks its source package; shellcheck and
-# binutils (readelf) check the package; busybox runs the init script in
+# binutils (readelf) check the package; busybox (the static build, which
+# conflicts with the dynamic one and is what the OpenWrt rig needs) runs the init script in
 # the shell OpenWrt has (ash).
-APT_PACKAGES += qemu-user flex bison dpkg-dev shellcheck binutils busybox
+APT_PACKAGES += qemu-user flex bison dpkg-dev shellcheck binutils busybox-static
 TEST_TARGETS += test-cross test-ipk test-init test-feed
 
 .PHONY: cross cross-all ipk size test-cross test-ipk test-init test-feed
