@@ -60,8 +60,8 @@ fn usage_error(e: presenced::config::ConfigError) -> ExitCode {
 /// seconds; any change is logged as a warning again.
 fn hostapd_lookup(cfg: HostapdConfig) -> AssociatedLookup {
     let mut previous: Vec<String> = Vec::new();
-    Box::new(move || {
-        let found = associated_stations(&cfg);
+    Box::new(move |deadline| {
+        let found = associated_stations(&cfg, deadline);
         for w in &found.warnings {
             if previous.contains(w) {
                 log::debug!("{w} (again)");

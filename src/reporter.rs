@@ -17,7 +17,7 @@ use crate::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
 /// before the report is built.
-pub type AssociatedLookup = Box<dyn FnMut() -> BTreeSet<MacAddr> + Send>;
+pub type AssociatedLookup = Box<dyn FnMut(Instant) -> BTreeSet<MacAddr> + Send>;
 
 /// One finished window and what the capture side knows about it.
 pub struct Batch {
@@ -103,7 +103,7 @@ impl Drop for Reporter {
 impl ReporterSettings {
     fn deliver(&mut self, batch: Batch) {
         let associated = match self.associated.as_mut() {
-            Some(lookup) => lookup(),
+            Some(lookup) => lookup(Instant::now() + crate::hostapd::LOOKUP_BUDGET),
             None => BTreeSet::new(),
         };
         let window = &batch.window;

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use presenced::hostapd::associated_stations;
+use presenced::hostapd::{associated_stations, LOOKUP_BUDGET};
 use presenced::hostapd::command::{self as ctrl_command, Command as CtrlCommand};
 use presenced::hostapd::socket::CtrlSocket;
 use presenced::hostapd::stations::{self, WalkLimits};
@@ -58,7 +58,7 @@ fn hostapd_real_two_bss_three_authorized_stations() {
     let [bss0, bss1] = rig.bss.clone();
 
     // hostapd up, nobody authenticated yet: the empty datagram, no warning.
-    let before = associated_stations(&cfg);
+    let before = associated_stations(&cfg, Instant::now() + LOOKUP_BUDGET);
     assert_eq!(before.warnings, Vec::<String>::new());
     assert_eq!(before.stations, BTreeSet::new());
 

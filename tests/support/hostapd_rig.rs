@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use presenced::hostapd::command as ctrl_command;
 use presenced::hostapd::socket::CtrlSocket;
-use presenced::hostapd::{associated_stations, Associated, HostapdConfig};
+use presenced::hostapd::{associated_stations, Associated, HostapdConfig, LOOKUP_BUDGET};
 use presenced::mac::MacAddr;
 
 pub const HOSTAPD: &str = "/usr/sbin/hostapd";
@@ -252,7 +252,7 @@ impl HostapdRig {
         let deadline = Instant::now() + within;
         loop {
             self.check_alive();
-            let got = associated_stations(&cfg);
+            let got = associated_stations(&cfg, Instant::now() + LOOKUP_BUDGET);
             if &got.stations == expected || Instant::now() > deadline {
                 return got;
             }
