@@ -28,7 +28,13 @@ pub struct DaemonProcess {
 impl DaemonProcess {
     /// Runs the `presenced` binary with `args` and `PRESENCED_KEY=key`.
     pub fn start(args: &[&str], key: &str) -> DaemonProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_presenced"))
+        DaemonProcess::start_command(Command::new(env!("CARGO_BIN_EXE_presenced")), args, key)
+    }
+
+    /// As `start`, with a command prepared by the caller (another build of
+    /// presenced, resource limits).
+    pub fn start_command(mut command: Command, args: &[&str], key: &str) -> DaemonProcess {
+        let mut child = command
             .args(args)
             .env("PRESENCED_KEY", key)
             .stdin(Stdio::null())
@@ -56,6 +62,20 @@ impl DaemonProcess {
                 return line;
             }
             assert!(Instant::now() < until, "no log line with {text:?} in {timeout:?}:\n{}", self.log.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits, bounded, for the process to end by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("presenced running");
+        let until = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < until, "presenced still running after {timeout:?}:\n{}", self.log.text());
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -6,6 +6,8 @@
 //! - `frames`: radiotap + 802.11 frames built byte by byte.
 //! - `hostapd_rig`: real hostapd BSSes with authenticated wpa_supplicant
 //!   stations, in network namespaces.
+//! - `hostapd_stand_in`: hung and slow hostapd sockets, where the real one
+//!   cannot be made to misbehave.
 //! - `data`: the shared captures and test vectors, a pcap reader, tshark.
 //! - `daemon_process`: `presenced` run as a child process, its log collected.
 //! - `TempDir`: a directory removed on drop.
@@ -19,6 +21,7 @@ pub mod daemon_process;
 pub mod data;
 pub mod frames;
 pub mod hostapd_rig;
+pub mod hostapd_stand_in;
 pub mod receiver_process;
 pub mod tap;
 
