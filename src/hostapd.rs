@@ -55,6 +55,9 @@ pub const LOOKUP_BUDGET: Duration = Duration::from_secs(1);
 /// are counted, so that a thousand of them make one readable line.
 const MAX_NAMED: usize = 8;
 
+const NEVER_ANSWERED_HINT: &str =
+    "; hostapd hung, or it cannot write to our sockets: see README, troubleshooting";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostapdConfig {
     /// hostapd's `ctrl_interface` directory, every socket in it is read.
@@ -256,6 +259,11 @@ pub fn cut_off_warning(
             "; the {n} associated station(s) read from them before that count, any others are reported as not associated"
         )),
     }
+    // A socket that took no request at all is the troubleshooting entry's
+    // case; one that went quiet mid-walk did write to us.
+    if cut.iter().any(|c| c.stations_read == Some(0)) {
+        line.push_str(NEVER_ANSWERED_HINT);
+    }
     Some(line)
 }
 
@@ -439,7 +447,7 @@ mod tests {
         assert_eq!(
             got.warnings,
             [format!(
-                "hostapd: no answer within 300 ms from 1 of 1 BSS sockets: {}; their stations are reported as not associated",
+                "hostapd: no answer within 300 ms from 1 of 1 BSS sockets: {}; their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting",
                 bss.path.display()
             )]
         );
@@ -501,7 +509,7 @@ mod tests {
         assert_eq!(
             got.warnings,
             [format!(
-                "hostapd: no answer within 1000 ms from 10 of 12 BSS sockets: {} (and 2 more); their stations are reported as not associated",
+                "hostapd: no answer within 1000 ms from 10 of 12 BSS sockets: {} (and 2 more); their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting",
                 named.join(", ")
             )]
         );
@@ -559,7 +567,7 @@ mod tests {
             "{w}"
         );
         assert!(
-            w.ends_with(" (and 992 more); their stations are reported as not associated"),
+            w.ends_with(" (and 992 more); their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting"),
             "{w}"
         );
         assert!(w.len() < 1500, "{} bytes: {w}", w.len());
@@ -662,7 +670,7 @@ mod tests {
             got.warnings,
             [format!(
                 "hostapd: no answer within 300 ms from 2 of 2 BSS sockets (1 not asked for lack of time): \
-                 {}, {} (not asked); their stations are reported as not associated",
+                 {}, {} (not asked); their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting",
                 silent.path.display(),
                 after.path.display()
             )]
@@ -690,7 +698,7 @@ mod tests {
             cut_off_warning(Duration::from_micros(999_990), 20, &cut, 2).unwrap(),
             "hostapd: no answer within 1000 ms from 12 of 20 BSS sockets (2 not asked for lack of time): \
              /h/s0, /h/s1 (after 3 station(s)), /h/s2, /h/s3, /h/s4, /h/s5, /h/s6, /h/s7 (and 4 more); \
-             the 2 associated station(s) read from them before that count, any others are reported as not associated"
+             the 2 associated station(s) read from them before that count, any others are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting"
         );
         assert_eq!(cut_off_warning(LOOKUP_BUDGET, 3, &[], 0), None);
         // The same budget less a few milliseconds reads the same.

@@ -97,7 +97,7 @@ fn expected_warning(silent: &SilentSockets, not_asked: usize) -> String {
     let named: Vec<String> = silent.paths.iter().take(8).map(|p| p.display().to_string()).collect();
     let more = silent.paths.len().saturating_sub(8);
     format!(
-        "presenced: warning: hostapd: no answer within 1000 ms from {n} of {n} BSS sockets{}: {}{}; their stations are reported as not associated",
+        "presenced: warning: hostapd: no answer within 1000 ms from {n} of {n} BSS sockets{}: {}{}; their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting",
         if not_asked > 0 { format!(" ({not_asked} not asked for lack of time)") } else { String::new() },
         named.join(", "),
         if more > 0 { format!(" (and {more} more)") } else { String::new() },

@@ -296,6 +296,20 @@ impl HostapdRig {
         pid
     }
 
+    /// Sends `signal` to the hostapd instance `n` (0 serves `bss[0]`, 1
+    /// `bss[1]`); `ip netns exec` execs hostapd, so the child is hostapd.
+    pub fn signal_hostapd(&self, n: usize, signal: libc::c_int) {
+        let label = format!("hostapd{n}");
+        let (_, child) = self
+            .processes
+            .iter()
+            .find(|(l, _)| *l == label)
+            .unwrap_or_else(|| panic!("{label} is not running"));
+        // SAFETY: kill(2) on a PID we spawned and have not reaped.
+        let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "kill -{signal} {label} ({})", child.id());
+    }
+
     fn add_namespace(&mut self, name: &str) {
         // A namespace of this exact name can only be left by an earlier run
         // with the same pid, killed before its cleanup.
