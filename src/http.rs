@@ -529,5 +529,56 @@ mod tests {
         drop(held.join().unwrap());
     }
 
+    /// A server that trickles its answer one byte at a time, never ending
+    /// the head: the POST's own timeout still ends it.
+    #[test]
+    fn a_trickling_answer_cannot_outlast_the_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let poster = Poster::new(&url, b"k", Duration::from_secs(1), Path::new("/nonexistent"), Arc::default()).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            for b in b"HTTP/1.1 200 OK\r\nX: ".iter().cycle().take(200) {
+                if s.write_all(&[*b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let started = Instant::now();
+        assert_eq!(poster.post(b"{}"), PostOutcome::Failed("no answer within the timeout (1000 ms)".into()));
+        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn garbage_from_the_server_is_quoted() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let poster = Poster::new(&url, b"k", Duration::from_secs(5), Path::new("/nonexistent"), Arc::default()).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n\r\n");
+        });
+        assert_eq!(
+            poster.post(b"{}"),
+            PostOutcome::Failed("the server's answer is not HTTP/1.x: \"SSH-2.0-OpenSSH_9.2\"".into())
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_refused_connection_says_so() {
+        // Bound, then closed: nothing listens on the port now.
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}/");
+        let poster = Poster::new(&url, b"k", Duration::from_secs(5), Path::new("/nonexistent"), Arc::default()).unwrap();
+        match poster.post(b"{}") {
+            PostOutcome::Failed(why) => assert!(why.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")) && why.contains("refused"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    use std::io::Write as _;
     use std::path::Path;
 }
