@@ -377,11 +377,15 @@ impl<'a> Iterator for Fields<'a> {
                 }
                 continue;
             }
-            let bit = self.bit;
-            self.bit += 1;
-            if self.word & (1 << bit) == 0 {
+            // Straight to the next set bit: most of a present word is zeros,
+            // and testing them one by one was half the cost of a frame.
+            let unvisited = self.word & (u32::MAX << self.bit);
+            if unvisited == 0 {
+                self.bit = 32;
                 continue;
             }
+            let bit = unvisited.trailing_zeros();
+            self.bit = bit + 1;
             match bit {
                 // Followed when the word is used up, in next_word.
                 BIT_EXTENDED => {}
