@@ -191,7 +191,7 @@ impl Reporter {
 impl ReporterSettings {
     fn deliver(&mut self, batch: Batch) {
         let associated = match self.associated.as_mut() {
-            Some(lookup) => lookup(Instant::now() + crate::hostapd::LOOKUP_BUDGET),
+            Some(lookup) => lookup(self.cutoff.bound(Instant::now() + crate::hostapd::LOOKUP_BUDGET)),
             None => BTreeSet::new(),
         };
         let window = &batch.window;
