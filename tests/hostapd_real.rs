@@ -120,7 +120,7 @@ fn hostapd_real_stopped_instance_costs_one_deadline_and_one_warning() {
     for round in 0..12 {
         let got = associated_stations(&cfg, Instant::now() + Duration::from_millis(200));
         assert_eq!(names(&got.stations), [STATION_3], "round {round}");
-        assert_eq!(got.warnings, [expected_warning.clone()], "round {round}");
+        assert_eq!(got.warnings, std::slice::from_ref(&expected_warning), "round {round}");
     }
     // Liveness: twelve lookups of 200 ms each.
     assert!(started.elapsed() < Duration::from_secs(20));
