@@ -13,7 +13,7 @@ use pcap::{Active, Capture, Linktype, Offline};
 
 use crate::bpf::install_probe_request_filter;
 use crate::config::{Config, Source};
-use crate::frame::classify;
+use crate::frame::Classifier;
 use crate::http::{timeout_for_rate, Cutoff, Poster};
 use crate::mac::MacAddr;
 use crate::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
@@ -189,6 +189,7 @@ fn timestamp(ts: &pcap::PacketHeader) -> Timestamp {
 fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &StopSignal, reporter: &Reporter) -> Result<(), DaemonError> {
     let rate = Duration::from_secs(cfg.rate_secs as u64);
     let mut table = Table::new(cfg.max_clients);
+    let mut classifier = Classifier::default();
     let mut deadline = Instant::now() + rate;
     let mut kernel_dropped_before = 0u64;
     let mut failure = None;
@@ -199,7 +200,7 @@ fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &StopSignal, reporter
         loop {
             match cap.next_packet() {
                 Ok(packet) => {
-                    table.record(classify(packet.data), timestamp(packet.header));
+                    table.record(classifier.classify(packet.data), timestamp(packet.header));
                     batch += 1;
                     if batch % 256 == 0 && Instant::now() >= deadline {
                         break;
@@ -270,6 +271,7 @@ fn replay_loop(
     reporter: &Reporter,
 ) -> Result<(), DaemonError> {
     let mut table = Table::new(cfg.max_clients);
+    let mut classifier = Classifier::default();
     let mut windows = ReplayWindows::new(cfg.rate_secs);
     let mut frames = 0u64;
     let mut jumps = 0u64;
@@ -305,7 +307,7 @@ fn replay_loop(
         for _ in 0..advance.windows_to_close {
             reporter.submit(Batch { window: table.take_window(), kernel_drops: None }, &|| stop_reason(stop));
         }
-        table.record(classify(packet.data), at);
+        table.record(classifier.classify(packet.data), at);
     }
     if jumps > MAX_JUMP_WARNINGS {
         log::warn!("{}: the capture clock jumped {jumps} times in all", path.display());
