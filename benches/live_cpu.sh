@@ -3,7 +3,8 @@
 # the same filter capture the same probe requests from one virtual monitor
 # interface (benches/tap_inject.c writes them at a fixed rate), and the CPU
 # time each used (user + system, from /proc) is printed with the kernel's
-# drop counts. Printed, never asserted. Needs root.
+# drop counts; then presenced's peak resident memory over windows of 10,000
+# clients. Printed, never asserted. Needs root.
 # Usage: benches/live_cpu.sh PRESENCED WORKDIR [RATE...]
 set -euo pipefail
 presenced=$1 work=$2
@@ -51,3 +52,20 @@ print(f"{rate}/s asked, injected {injected}: presenced {ours:.2f} s CPU ({of} fr
       f"tcpdump {theirs:.2f} s ({tf} frames, {td} dropped); presenced/tcpdump = {ratio:.2f} (goal <= 1.5)")
 PY
 done
+
+# Peak memory: windows of 10,000 clients (the default --max-clients).
+iface=pdbench$$
+coproc INJECT { "$work/tap_inject" "$iface" 20000 12 10000; }
+read -r iface <&"${INJECT[0]}"
+"$presenced" -i "$iface" --stdout --no-hostapd --node-mac 02:00:00:00:00:01 --rate 2 \
+    >/dev/null 2>"$work/presenced-memory.log" &
+ours=$!
+sleep 1
+echo go >&"${INJECT[1]}"
+read -r injected <&"${INJECT[0]}"
+hwm=$(sed -n 's/^VmHWM:[[:space:]]*//p' "/proc/$ours/status")
+clients=$(grep -o 'report: [0-9]* clients' "$work/presenced-memory.log" | awk '{print $2}' | sort -n | tail -1)
+kill -TERM $ours; wait $ours || true
+echo done >&"${INJECT[1]}"
+wait "$INJECT_PID" 2>/dev/null || true
+echo "live, windows of up to $clients clients ($injected): presenced peak RSS (VmHWM) $hwm (goal < 8 MB on x86)"

@@ -2,8 +2,9 @@
  * live CPU benchmark (benches/live_cpu.sh). Creates a TAP (IFF_TAP|IFF_NO_PI)
  * with the radiotap link type (TUNSETLINK 803, before it is up), brings it
  * up, prints its name, waits for a line on stdin (the captures are open),
- * then writes RATE frames a second for SECONDS seconds from 256 clients,
- * and prints how many it wrote and how fast. */
+ * then writes RATE frames a second for SECONDS seconds from CLIENTS
+ * clients (default 256, at most 65536), and prints how many it wrote and
+ * how fast. */
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -27,7 +28,7 @@ int main(int argc, char **argv)
 {
 	struct ifreq ifr;
 	int fd, s;
-	long rate, seconds, sent = 0;
+	long rate, seconds, clients = 256, sent = 0;
 	unsigned char frame[15 + 24 + 2] = {
 		0x00, 0x00, 15, 0x00, 0x2a, 0x00, 0x00, 0x00, /* radiotap: Flags, Channel, dBm signal */
 		0x00, 0x00, 0x6c, 0x09, 0xa0, 0x00, 0xc0,     /* flags 0, pad, 2412 MHz, 2.4 GHz CCK, -64 dBm */
@@ -39,12 +40,18 @@ int main(int argc, char **argv)
 	};
 	char line[16];
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s IFNAME RATE SECONDS\n", argv[0]);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s IFNAME RATE SECONDS [CLIENTS]\n", argv[0]);
 		return 2;
 	}
 	rate = atol(argv[2]);
 	seconds = atol(argv[3]);
+	if (argc == 5)
+		clients = atol(argv[4]);
+	if (clients < 1 || clients > 65536) {
+		fprintf(stderr, "CLIENTS must be 1 to 65536\n");
+		return 2;
+	}
 	fd = open("/dev/net/tun", O_RDWR);
 	if (fd < 0) { perror("/dev/net/tun"); return 1; }
 	memset(&ifr, 0, sizeof ifr);
@@ -68,7 +75,8 @@ int main(int argc, char **argv)
 			break;
 		long due = (long)((t - start) * rate);
 		while (sent < due) {
-			frame[15 + 10 + 5] = (unsigned char)sent;
+			frame[15 + 10 + 4] = (unsigned char)((sent % clients) >> 8);
+			frame[15 + 10 + 5] = (unsigned char)(sent % clients);
 			frame[15 + 22] = (unsigned char)(sent << 4);
 			if (write(fd, frame, sizeof frame) < 0) { perror("write"); return 1; }
 			sent++;
