@@ -94,6 +94,101 @@ pub fn describe_micros(micros: i128) -> String {
     }
 }
 
+/// Where windows end in live capture.
+///
+/// Windows are cut every Rate seconds on the monotonic clock, from the
+/// start. The kernel hands frames over in blocks, up to a block timeout after
+/// they arrived, so a frame received just before a window's end may reach
+/// presenced after it. Each frame therefore goes to a window by its own
+/// capture timestamp: at each deadline the wall clock is read (the clock
+/// capture timestamps are taken on) and the window is held open for
+/// `grace` more, taking the frames stamped before that reading; frames
+/// stamped after it start the next window. Pure: the caller passes both
+/// clocks' readings in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveWindows {
+    rate: std::time::Duration,
+    grace: std::time::Duration,
+    deadline: std::time::Instant,
+    closing: Option<Closing>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Closing {
+    /// Frames stamped before this belong to the closing window.
+    ends_before: crate::table::Timestamp,
+    report_at: std::time::Instant,
+}
+
+/// Which window a frame counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Current,
+    /// The window that ended at the last deadline and is still taking late
+    /// frames.
+    Closing,
+}
+
+/// What the caller does after `tick`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tick {
+    /// A deadline passed: the current window becomes the closing one, and a
+    /// new current window starts (empty).
+    pub close_current: bool,
+    /// The closing window's grace is over: report it.
+    pub report_closing: bool,
+}
+
+impl LiveWindows {
+    pub fn new(rate: std::time::Duration, grace: std::time::Duration, started: std::time::Instant) -> Self {
+        LiveWindows { rate, grace, deadline: started + rate, closing: None }
+    }
+
+    pub fn slot(&self, stamped: crate::table::Timestamp) -> Slot {
+        match &self.closing {
+            Some(c) if stamped < c.ends_before => Slot::Closing,
+            _ => Slot::Current,
+        }
+    }
+
+    /// Call after each batch of frames, with the monotonic and the wall
+    /// clock read once. A closing window is reported before the next one
+    /// closes, even if both fall due at once (after a stall).
+    pub fn tick(&mut self, now: std::time::Instant, wall: crate::table::Timestamp) -> Tick {
+        let mut tick = Tick::default();
+        if let Some(c) = self.closing {
+            if now >= c.report_at || now >= self.deadline {
+                self.closing = None;
+                tick.report_closing = true;
+            }
+        }
+        if now >= self.deadline && self.closing.is_none() {
+            self.closing = Some(Closing { ends_before: wall, report_at: now + self.grace });
+            tick.close_current = true;
+            self.deadline += self.rate;
+            if self.deadline <= now {
+                // Suspended or starved for longer than a window: start afresh
+                // rather than firing a burst of reports.
+                self.deadline = now + self.rate;
+            }
+        }
+        tick
+    }
+
+    /// How long the caller may sleep before the next `tick` is due.
+    pub fn until_next(&self, now: std::time::Instant) -> std::time::Duration {
+        let next = match &self.closing {
+            Some(c) => c.report_at.min(self.deadline),
+            None => self.deadline,
+        };
+        next.saturating_duration_since(now)
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +294,51 @@ mod tests {
         let a = w.advance(i64::MIN);
         assert_eq!(a.windows_to_close, 1);
         assert!(a.jump.is_some());
+    }
+
+    mod live {
+        use super::super::*;
+        use crate::table::Timestamp;
+        use std::time::{Duration, Instant};
+
+        const RATE: Duration = Duration::from_secs(10);
+        const GRACE: Duration = Duration::from_millis(250);
+
+        #[test]
+        fn a_frame_stamped_before_the_deadline_but_delivered_after_counts_in_its_window() {
+            let t0 = Instant::now();
+            let mut w = LiveWindows::new(RATE, GRACE, t0);
+            assert_eq!(w.tick(t0 + Duration::from_secs(9), Timestamp::new(1_700_000_009, 0)), Tick::default());
+            // The deadline passes at wall time ...010.000120.
+            let at_deadline = Timestamp::new(1_700_000_010, 120);
+            let tick = w.tick(t0 + RATE, at_deadline);
+            assert_eq!(tick, Tick { close_current: true, report_closing: false });
+            // Delivered now, stamped 1 us before the reading: the old window.
+            assert_eq!(w.slot(Timestamp::new(1_700_000_010, 119)), Slot::Closing);
+            assert_eq!(w.slot(at_deadline), Slot::Current);
+            assert_eq!(w.slot(Timestamp::new(1_700_000_010, 200)), Slot::Current);
+            // Grace not over yet: nothing to do.
+            assert_eq!(w.until_next(t0 + RATE), GRACE);
+            assert_eq!(w.tick(t0 + RATE + GRACE - Duration::from_millis(1), at_deadline), Tick::default());
+            assert_eq!(w.tick(t0 + RATE + GRACE, at_deadline), Tick { close_current: false, report_closing: true });
+            assert_eq!(w.slot(Timestamp::new(1_700_000_010, 0)), Slot::Current, "after the grace, all frames go to the current window");
+            assert_eq!(w.until_next(t0 + RATE + GRACE), RATE - GRACE);
+        }
+
+        #[test]
+        fn after_a_stall_the_closing_window_is_reported_before_the_next_closes() {
+            let t0 = Instant::now();
+            let mut w = LiveWindows::new(RATE, GRACE, t0);
+            assert!(w.tick(t0 + RATE, Timestamp::new(10, 0)).close_current);
+            // Nothing ran for 25 s: the closing window goes out, the current
+            // one closes, and the schedule restarts from now.
+            let late = t0 + RATE + Duration::from_secs(25);
+            assert_eq!(w.tick(late, Timestamp::new(35, 0)), Tick { close_current: true, report_closing: true });
+            assert!(w.is_closing());
+            assert_eq!(w.until_next(late), GRACE);
+            assert_eq!(w.tick(late + GRACE, Timestamp::new(35, 1)), Tick { close_current: false, report_closing: true });
+            assert_eq!(w.until_next(late + GRACE), RATE - GRACE);
+        }
     }
 
     #[test]
