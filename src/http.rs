@@ -579,6 +579,6 @@ mod tests {
         }
     }
 
-    use std::io::Write as _;
+
     use std::path::Path;
 }
