@@ -24,7 +24,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 RIG = os.path.join(HERE, "rig.sh")
-FILES = os.path.join(TOP, "openwrt", "presenced", "files")
+# Another package's files (e.g. an older checkout's) can be tried in the rig.
+FILES = os.environ.get("PRESENCED_OPENWRT_FILES", os.path.join(TOP, "openwrt", "presenced", "files"))
 PRESENCED = os.path.join(TOP, "target", "release", "presenced")
 RECEIVER = os.path.join(TOP, "target", "release", "presenced-receiver")
 REPORT_SERVER = os.path.join(TOP, "tests", "support", "report_server.py")
@@ -213,6 +214,8 @@ def run_test(work, rig_dir):
         ("presenced.capabilities.json", "etc/capabilities/presenced.json", 0o644),
         ("presenced.monitor", "usr/libexec/presenced-monitor", 0o755),
     ]:
+        if not check(os.path.exists(os.path.join(FILES, source)), f"the package has {source}"):
+            continue
         path = os.path.join(root, target)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         shutil.copyfile(os.path.join(FILES, source), path)
