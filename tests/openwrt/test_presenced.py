@@ -342,8 +342,20 @@ uci commit presenced
           flush=True)
     stop(writer)
 
-    # --- enabled=0 -----------------------------------------------------------------------------------
+    # --- out-of-range network_id: OpenWrt's validate_data refuses it ---------------------------------
     key_path = os.path.join(rig_root, "tmp/run/presenced/key")
+    inside(rig_dir, "uci set presenced.main.network_id=2147483648; uci commit presenced; reload_config")
+    refused = wait_for("presenced to stop", lambda: "instance1" not in service(rig_dir)[1]
+                       and not presenced_processes(procd_pid), 15)
+    check(refused, "network_id 2147483648 (over 2^31 - 1): validate_data refuses it, procd stops presenced")
+    check(not os.path.exists(key_path), "... and the key file is removed")
+    log = inside(rig_dir, "/sbin/logread", check_rc=False).stdout
+    check("invalid settings in /etc/config/presenced" in log, "... and logread says why")
+    inside(rig_dir, f"uci set presenced.main.network_id={NETWORK_ID}; uci commit presenced; reload_config")
+    check(wait_for("presenced back", lambda: presenced_processes(procd_pid), 15),
+          f"network_id {NETWORK_ID} again: presenced runs again")
+
+    # --- enabled=0 -----------------------------------------------------------------------------------
     check(os.path.exists(key_path), "while running, /var/run/presenced/key exists")
     inside(rig_dir, "uci set presenced.main.enabled=0; uci commit presenced; reload_config")
     stopped = wait_for("presenced to stop", lambda: not service(rig_dir)[1] and not presenced_processes(procd_pid),
