@@ -75,9 +75,14 @@ record() {
 config_load() { record config_load "$@"; }
 # As functions too: Debian's static busybox ash runs its own applets (ip,
 # logger, chown, ...) before anything in PATH.
-for tool in iw ip logger chown chgrp; do
+for tool in ip logger chown chgrp; do
 	eval "$tool() { record $tool \"\$@\"; }"
 done
+# A phy named phydown refuses new interfaces, as a radio that is not up.
+iw() {
+	record iw "$@"
+	[ "$2" != phydown ]
+}
 user_exists() { case " $TEST_USERS " in *" $1 "*) return 0 ;; esac; return 1; }
 group_exists() { user_exists "$@"; }
 
@@ -342,6 +347,18 @@ for shell in "sh" "busybox sh"; do
 	option $bad"
         assert_case "bad-$bad_tag-$tag" "$key" no-instance no-key-file
     done
+
+    # The phy does not take the interface yet: presenced and the keeper start
+    # anyway (presenced is respawned until the keeper has created it).
+    run_case "phydown-$tag" "$shell" "network" "$work/ujail" "
+	option enabled '1'
+	option interface 'mon8'
+	option phy 'phydown'
+	option url 'http://192.0.2.1/r'
+	option key '$key'"
+    assert_case "phydown-$tag" "$key" instance key-safe --interface=mon8 \
+        "call:iw|phy|phydown|interface|add|mon8|type|monitor" "!call:ip|link|set|dev|mon8|up" \
+        "call:procd_set_param|command|/usr/libexec/presenced-monitor|mon8|phydown"
 
     # Missing interface and no phy: nothing to capture on, nothing started.
     run_case "noiface-$tag" "$shell" "network" "$work/ujail" "

@@ -153,6 +153,8 @@ def start(name, argv, **kw):
 
 
 def stop_all():
+    """Stops what the test started; the names of those that would not stop."""
+    stuck = []
     for name, p in reversed(started):
         if p.poll() is None:
             p.terminate()
@@ -160,8 +162,12 @@ def stop_all():
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
-                p.wait(timeout=5)
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    stuck.append(f"{name} ({p.pid})")
     started.clear()
+    return stuck
 
 
 def main():
@@ -187,7 +193,8 @@ def main():
             print(inside(rig_dir, "/sbin/logread | tail -n 60", check_rc=False).stdout[-8000:])
         procd_pid = open(os.path.join(rig_dir, "procd.pid")).read().strip() if os.path.exists(
             os.path.join(rig_dir, "procd.pid")) else None
-        stop_all()
+        stuck = stop_all()
+        check(not stuck, f"teardown: every helper process the test started has exited {stuck}")
         rig("down", rig_dir, check_rc=False)
         check_nothing_left(procd_pid, rig_dir)
         shutil.rmtree(work, ignore_errors=True)
