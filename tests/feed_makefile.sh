@@ -132,8 +132,8 @@ else
     fail "Build/Prepare copies Cargo.toml, Cargo.lock and src/"
 fi
 # cargo parses the whole manifest (every target it names) before it fetches;
-# offline, from the crates the native build already downloaded.
-if (cd "$prepared" && cargo fetch --offline --locked) >"$work/fetch.log" 2>&1; then
+# offline from the crates a native build already downloaded, else from crates.io.
+if (cd "$prepared" && { cargo fetch --offline --locked || cargo fetch --locked; }) >"$work/fetch.log" 2>&1; then
     pass "the prepared copy is a cargo package on its own (cargo fetch --locked accepts it)"
 else
     sed 's/^/     /' "$work/fetch.log" | head -n 8
