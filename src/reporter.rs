@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::http::{PostOutcome, Poster};
 use crate::mac::MacAddr;
-use crate::report::Report;
+use crate::report::{FromWindow, Report};
 use crate::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
