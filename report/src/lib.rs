@@ -161,6 +161,17 @@ pub fn is_colon_mac(s: &str) -> bool {
         })
 }
 
+
+/// A key file's bytes less trailing line ends: `echo key > file` or an editor
+/// adds one, and it is never meant as part of the key. Both sides read key
+/// files this way, or signatures would not match.
+pub fn key_from_file(mut bytes: Vec<u8>) -> Vec<u8> {
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
