@@ -88,13 +88,13 @@ pub fn rows_page(v: &RowsView) -> String {
         ("network_id", "Network id", "221234"),
     ] {
         html.push_str(&format!(
-            r#"<label>{label}<input type="text" name="{name}" id="f-{name}" value="{}" placeholder="{placeholder}"></label>"#,
+            r#"<label>{label}<input type="text" name="{name}" id="f-{name}" value="{}" placeholder="e.g. {placeholder}"></label>"#,
             escape(value(name))
         ));
     }
     for (name, label) in [("since", "Received since (UTC)"), ("until", "Received until (UTC)")] {
         html.push_str(&format!(
-            r#"<label>{label}<input type="text" name="{name}" id="f-{name}" value="{}" placeholder="2026-12-01T18:00"></label>"#,
+            r#"<label>{label}<input type="text" name="{name}" id="f-{name}" value="{}" placeholder="e.g. 2026-12-01T18:00"></label>"#,
             escape(value(name))
         ));
     }
