@@ -17,7 +17,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// Debian's PostgreSQL server binaries: PRESENCED_PG_BIN, else the newest
+/// /usr/lib/postgresql/N/bin (15 on bookworm).
+pub fn pg_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PRESENCED_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .max();
+    match newest {
+        Some(v) => PathBuf::from(format!("/usr/lib/postgresql/{v}/bin")),
+        None => panic!("no /usr/lib/postgresql/N/bin: install Debian's postgresql (make deps)"),
+    }
+}
 
 pub fn python_hmac_sha256(key: &[u8], body: &[u8]) -> String {
     let script = "import hashlib, hmac, sys; \
@@ -93,14 +109,14 @@ impl Postgres {
         );
         let as_postgres = |program: &str| {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(Path::new(PG_BIN).join(program));
+            c.args(["-u", "postgres", "--"]).arg(pg_bin().join(program));
             c
         };
         let out = as_postgres("initdb")
             .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "-D"])
             .arg(&data)
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {PG_BIN}/initdb as postgres: {e} (make deps installs postgresql)"));
+            .unwrap_or_else(|e| panic!("cannot run {}/initdb as postgres: {e} (make deps installs postgresql)", pg_bin().display()));
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         let log = dir.path().join("postgres.log");
         std::fs::write(&log, "").unwrap();
