@@ -30,5 +30,11 @@ serve: deps
 	@mkdir -p build
 	@test -s $(SERVE_KEY_FILE) || { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(SERVE_KEY_FILE); \
 	  chmod 600 $(SERVE_KEY_FILE); echo "made a key in $(SERVE_KEY_FILE): give the same file to presenced (--key-file)"; }
-	$(CARGO) run --release --locked -p presenced-server -- --listen $(SERVE_LISTEN) \
+	$(CARGO) run --profile server --locked -p presenced-server -- --listen $(SERVE_LISTEN) \
 	  --database $(SERVE_DATABASE) --key-file $(SERVE_KEY_FILE)
+
+BENCH_VENV := build/venv
+bench-server: deps
+	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/python -c 'import flask' 2>/dev/null || $(BENCH_VENV)/bin/pip install -q flask
+	BENCH_FLASK_PYTHON=$(abspath $(BENCH_VENV))/bin/python $(CARGO) bench --locked --profile server -p presenced-server --bench load

@@ -27,15 +27,23 @@ pub type StoreError = sqlx::Error;
 
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    /// SQLite takes one writer at a time; with several, the losers sleep in
+    /// SQLite's busy handler (in steps of up to 100 ms) and throughput
+    /// collapses. So writes queue for the one connection of `writer`, in
+    /// order, while `reader`'s connections serve the pages alongside (WAL).
+    Sqlite { reader: SqlitePool, writer: SqlitePool },
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool the store has.
+/// Runs `$body` with `$pool` bound to the store's pool for reads or for
+/// writes.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
+        on_pool!($store, reader, $pool => $body)
+    };
+    ($store:expr, $role:ident, $pool:ident => $body:expr) => {
         match $store {
-            Store::Sqlite($pool) => $body,
+            Store::Sqlite { $role: $pool, .. } => $body,
             Store::Postgres($pool) => $body,
         }
     };
@@ -156,13 +164,20 @@ impl Store {
                     // WAL with NORMAL: a power cut may lose the last
                     // transactions, never corrupt the file.
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10));
-                let pool = SqlitePoolOptions::new()
+                    .busy_timeout(Duration::from_secs(10))
+                    // The WAL file is truncated back to this after a checkpoint.
+                    .pragma("journal_size_limit", "67108864");
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options.clone())
+                    .await?;
+                let reader = SqlitePoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?;
-                Store::Sqlite(pool)
+                Store::Sqlite { reader, writer }
             }
             Database::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url)?;
@@ -180,7 +195,7 @@ impl Store {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let (migrator, result) = match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite { writer: pool, .. } => {
                 let m = Migrator::new(SQLITE_MIGRATIONS).await?;
                 let r = m.run(pool).await;
                 (m, r)
@@ -197,12 +212,15 @@ impl Store {
 
     pub fn kind(&self) -> &'static str {
         match self {
-            Store::Sqlite(_) => "SQLite",
+            Store::Sqlite { .. } => "SQLite",
             Store::Postgres(_) => "PostgreSQL",
         }
     }
 
     pub async fn close(&self) {
+        if let Store::Sqlite { writer, .. } = self {
+            writer.close().await;
+        }
         on_pool!(self, pool => pool.close().await)
     }
 
@@ -214,7 +232,7 @@ impl Store {
             .map_err(|_| sqlx::Error::Protocol(format!("network_id {} is out of range", report.network_id)))?;
         let node_upper = report.node_mac.to_ascii_uppercase();
         let signature = signature.trim().to_ascii_lowercase();
-        on_pool!(self, pool => {
+        on_pool!(self, writer, pool => {
             let mut tx = pool.begin().await?;
             let fresh = sqlx::query(
                 "INSERT INTO report_signatures (signature, received_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
@@ -301,7 +319,7 @@ impl Store {
             (Some(id), true) => id,
             _ => UNKNOWN_NETWORK,
         };
-        on_pool!(self, pool => {
+        on_pool!(self, writer, pool => {
             let mut tx = pool.begin().await?;
             let mut target = (bucket_network, String::new());
             if let (Some(network_id), Some(node)) = (source.network_id, &source.node_mac) {
@@ -500,7 +518,7 @@ impl Store {
     async fn delete_in_batches(&self, sql: &str, cutoff: i64) -> Result<u64, StoreError> {
         let mut total = 0;
         loop {
-            let n = on_pool!(self, pool => sqlx::query(sql).bind(cutoff).bind(PRUNE_BATCH).execute(pool).await?.rows_affected());
+            let n = on_pool!(self, writer, pool => sqlx::query(sql).bind(cutoff).bind(PRUNE_BATCH).execute(pool).await?.rows_affected());
             total += n;
             if n < PRUNE_BATCH as u64 {
                 return Ok(total);

@@ -184,7 +184,7 @@ async fn sqlite() {
     suite(store).await;
     // The journal mode is WAL (a fresh connection reads it from the file).
     let store = Store::open(&Database::Sqlite(dir.path().join("rows.sqlite"))).await.unwrap();
-    if let Store::Sqlite(pool) = &store {
+    if let Store::Sqlite { reader: pool, .. } = &store {
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
         assert_eq!(mode, "wal");
     }

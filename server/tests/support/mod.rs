@@ -207,6 +207,10 @@ impl Server {
         Server { addr: addr.parse().unwrap(), child, log }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
