@@ -18,6 +18,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::analytics::{infer_interval, is_silent, INTERVAL_SAMPLE};
 use crate::config::Database;
@@ -31,7 +32,11 @@ pub enum Store {
     /// SQLite's busy handler (in steps of up to 100 ms) and throughput
     /// collapses. So writes queue for the one connection of `writer`, in
     /// order, while `reader`'s connections serve the pages alongside (WAL).
-    Sqlite { reader: SqlitePool, writer: SqlitePool },
+    ///
+    /// Reports go to `queue`: one task takes what has arrived (up to
+    /// `WRITE_BATCH_MAX` reports) and stores it in one transaction, so that
+    /// a commit and the driver's round trips are shared by many reports.
+    Sqlite { reader: SqlitePool, writer: SqlitePool, queue: mpsc::Sender<IngestJob> },
     Postgres(PgPool),
 }
 
@@ -117,6 +122,21 @@ pub struct Pruned {
 /// Rows per INSERT: 13 parameters each stays far below SQLite's 32766 and
 /// PostgreSQL's 65535 bound parameters.
 const INSERT_CHUNK: usize = 1000;
+/// Reports per SQLite transaction at most.
+const WRITE_BATCH_MAX: usize = 64;
+/// The longest a report waits for the SQLite writer.
+const WRITE_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+pub struct IngestJob {
+    report: Report,
+    network_id: i64,
+    node_upper: String,
+    signature: String,
+    received_at: i64,
+    reply: oneshot::Sender<Result<IngestOutcome, StoreError>>,
+}
+
 /// Rows per DELETE while pruning, so that ingest waits at most for one batch.
 const PRUNE_BATCH: i64 = 5000;
 
@@ -151,6 +171,88 @@ impl<'s> MigrationSource<'s> for Embedded {
     }
 }
 
+/// The statements that store one report, inside the caller's transaction
+/// `$tx`; evaluates to its `IngestOutcome`. A macro, like `on_pool!`, so
+/// that the same text is checked against each database's driver.
+macro_rules! ingest_in_tx {
+    ($tx:ident, $report:expr, $network_id:expr, $node_upper:expr, $signature:expr, $received_at:expr) => {{
+            let fresh = sqlx::query(
+                "INSERT INTO report_signatures (signature, received_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
+            )
+            .bind(&$signature)
+            .bind($received_at)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let mut rows_added = 0;
+            if fresh {
+                for chunk in $report.probe_requests.chunks(INSERT_CHUNK) {
+                    let mut sql = String::from(
+                        "INSERT INTO probe_rows (network_id, node_mac, mac, count, min_signal, max_signal, avg_signal, \
+                         last_seen_signal, first_seen, last_seen, associated, received_at) VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        let b = i * 12;
+                        if i > 0 {
+                            sql.push(',');
+                        }
+                        sql.push('(');
+                        for k in 1..=12 {
+                            if k > 1 {
+                                sql.push(',');
+                            }
+                            sql.push('$');
+                            sql.push_str(&(b + k).to_string());
+                        }
+                        sql.push(')');
+                    }
+                    let mut q = sqlx::query(&sql);
+                    for row in chunk {
+                        q = q
+                            .bind($network_id)
+                            .bind(&$report.node_mac)
+                            .bind(&row.mac)
+                            .bind(i64::from(row.count))
+                            .bind(row.min_signal)
+                            .bind(row.max_signal)
+                            .bind(row.avg_signal)
+                            .bind(row.last_seen_signal)
+                            .bind(row.first_seen)
+                            .bind(row.last_seen)
+                            .bind(row.associated)
+                            .bind($received_at);
+                    }
+                    rows_added += q.execute(&mut *$tx).await?.rows_affected();
+                }
+            }
+            sqlx::query(
+                "INSERT INTO reports (network_id, node_mac, received_at, row_count, duplicate) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind($network_id)
+            .bind(&$node_upper)
+            .bind($received_at)
+            .bind($report.probe_requests.len() as i32)
+            .bind(!fresh)
+            .execute(&mut *$tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO access_points (network_id, node_mac, first_report, last_report, reports) VALUES ($1, $2, $3, $3, 1) \
+                 ON CONFLICT (network_id, node_mac) DO UPDATE SET \
+                 first_report = COALESCE(access_points.first_report, excluded.first_report), \
+                 last_report = CASE WHEN access_points.last_report IS NULL OR access_points.last_report < excluded.last_report \
+                               THEN excluded.last_report ELSE access_points.last_report END, \
+                 reports = access_points.reports + 1",
+            )
+            .bind($network_id)
+            .bind(&$node_upper)
+            .bind($received_at)
+            .execute(&mut *$tx)
+            .await?;
+            Ok::<IngestOutcome, StoreError>(IngestOutcome { rows_added, duplicate: !fresh })
+    }};
+}
+
 impl Store {
     /// Connects (creating an SQLite file if missing) and brings the schema up
     /// to date.
@@ -177,7 +279,9 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?;
-                Store::Sqlite { reader, writer }
+                let (queue, jobs) = mpsc::channel(1024);
+                tokio::spawn(sqlite_writer(writer.clone(), jobs));
+                Store::Sqlite { reader, writer, queue }
             }
             Database::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url)?;
@@ -226,90 +330,30 @@ impl Store {
 
     /// Stores an authenticated report: its rows unless its signature was
     /// stored before, and in every case a sign of life of its access point.
-    /// One transaction: all of it or nothing.
+    /// One transaction: all of it or nothing. On SQLite the report joins
+    /// the writer's next batch (see `sqlite_writer`).
     pub async fn ingest(&self, report: &Report, signature: &str, received_at: i64) -> Result<IngestOutcome, StoreError> {
         let network_id = i64::try_from(report.network_id)
             .map_err(|_| sqlx::Error::Protocol(format!("network_id {} is out of range", report.network_id)))?;
         let node_upper = report.node_mac.to_ascii_uppercase();
         let signature = signature.trim().to_ascii_lowercase();
-        on_pool!(self, writer, pool => {
-            let mut tx = pool.begin().await?;
-            let fresh = sqlx::query(
-                "INSERT INTO report_signatures (signature, received_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
-            )
-            .bind(&signature)
-            .bind(received_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            let mut rows_added = 0;
-            if fresh {
-                for chunk in report.probe_requests.chunks(INSERT_CHUNK) {
-                    let mut sql = String::from(
-                        "INSERT INTO probe_rows (network_id, node_mac, mac, count, min_signal, max_signal, avg_signal, \
-                         last_seen_signal, first_seen, last_seen, associated, received_at) VALUES ",
-                    );
-                    for i in 0..chunk.len() {
-                        let b = i * 12;
-                        if i > 0 {
-                            sql.push(',');
-                        }
-                        sql.push('(');
-                        for k in 1..=12 {
-                            if k > 1 {
-                                sql.push(',');
-                            }
-                            sql.push('$');
-                            sql.push_str(&(b + k).to_string());
-                        }
-                        sql.push(')');
-                    }
-                    let mut q = sqlx::query(&sql);
-                    for row in chunk {
-                        q = q
-                            .bind(network_id)
-                            .bind(&report.node_mac)
-                            .bind(&row.mac)
-                            .bind(i64::from(row.count))
-                            .bind(row.min_signal)
-                            .bind(row.max_signal)
-                            .bind(row.avg_signal)
-                            .bind(row.last_seen_signal)
-                            .bind(row.first_seen)
-                            .bind(row.last_seen)
-                            .bind(row.associated)
-                            .bind(received_at);
-                    }
-                    rows_added += q.execute(&mut *tx).await?.rows_affected();
-                }
+        match self {
+            Store::Sqlite { queue, .. } => {
+                let (reply, answer) = oneshot::channel();
+                let job = IngestJob { report: report.clone(), network_id, node_upper, signature, received_at, reply };
+                let queued = async {
+                    queue.send(job).await.map_err(|_| sqlx::Error::PoolClosed)?;
+                    answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+                };
+                tokio::time::timeout(WRITE_WAIT, queued).await.map_err(|_| sqlx::Error::PoolTimedOut)?
             }
-            sqlx::query(
-                "INSERT INTO reports (network_id, node_mac, received_at, row_count, duplicate) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(network_id)
-            .bind(&node_upper)
-            .bind(received_at)
-            .bind(report.probe_requests.len() as i32)
-            .bind(!fresh)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO access_points (network_id, node_mac, first_report, last_report, reports) VALUES ($1, $2, $3, $3, 1) \
-                 ON CONFLICT (network_id, node_mac) DO UPDATE SET \
-                 first_report = COALESCE(access_points.first_report, excluded.first_report), \
-                 last_report = CASE WHEN access_points.last_report IS NULL OR access_points.last_report < excluded.last_report \
-                               THEN excluded.last_report ELSE access_points.last_report END, \
-                 reports = access_points.reports + 1",
-            )
-            .bind(network_id)
-            .bind(&node_upper)
-            .bind(received_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(IngestOutcome { rows_added, duplicate: !fresh })
-        })
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let outcome = ingest_in_tx!(tx, report, network_id, node_upper, signature, received_at)?;
+                tx.commit().await?;
+                Ok(outcome)
+            }
+        }
     }
 
     /// Counts a report refused for its signature, on the access point it
@@ -566,4 +610,41 @@ fn where_clause(filter: &RowFilter) -> (String, Vec<Param>) {
     } else {
         (format!(" WHERE {}", conditions.join(" AND ")), params)
     }
+}
+
+async fn sqlite_writer(writer: SqlitePool, mut queue: mpsc::Receiver<IngestJob>) {
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < WRITE_BATCH_MAX {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        match write_batch(&writer, &jobs).await {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                // The transaction rolled back: none of these reports is
+                // stored, and each sender hears so.
+                let message = e.to_string();
+                for job in jobs {
+                    let _ = job.reply.send(Err(sqlx::Error::Protocol(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn write_batch(pool: &SqlitePool, jobs: &[IngestJob]) -> Result<Vec<IngestOutcome>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        outcomes.push(ingest_in_tx!(tx, j.report, j.network_id, j.node_upper, j.signature, j.received_at)?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
 }

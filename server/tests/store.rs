@@ -173,6 +173,30 @@ async fn suite(store: Store) {
     // memory of seen signatures too.
     assert_eq!(store.ingest(&report(1, NODE_B, &[row(1, "0c:00:00:00:00:01", true)]), &"dd".repeat(32), 5001).await.unwrap().rows_added, 1);
 
+    // Many reports at once (on SQLite they share transactions), retries
+    // among them: each distinct report's rows once, every report counted.
+    let before = store.count_rows(&RowFilter::default()).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let distinct = i % 20;
+            let r = report(3, "02:00:00:00:00:33", &[row(distinct, &format!("0d:00:00:00:00:{distinct:02x}"), false), row(1, "0d:ff:00:00:00:01", true)]);
+            store.ingest(&r, &format!("{distinct:064x}"), 6000 + i as i64).await.unwrap()
+        }));
+    }
+    let mut added = 0;
+    let mut duplicates = 0;
+    for t in tasks {
+        let o = t.await.unwrap();
+        added += o.rows_added;
+        duplicates += o.duplicate as u32;
+    }
+    assert_eq!((added, duplicates), (40, 20));
+    assert_eq!(store.count_rows(&RowFilter::default()).await.unwrap(), before + 40);
+    let ap = store.access_points(6100).await.unwrap().into_iter().find(|a| a.node_mac == "02:00:00:00:00:33").unwrap();
+    assert_eq!(ap.reports_total, 40);
+
     store.close().await;
 }
 
