@@ -24,7 +24,7 @@ SERVE_KEY_FILE ?= build/serve.key
 # The end-to-end test runs the agent's release binary.
 test-server: deps
 	$(CARGO) build --release --locked
-	$(CARGO) test --locked -p presenced-report -p presenced-server
+	$(CARGO) test --locked -p presenced-server
 
 serve: deps
 	@mkdir -p build
