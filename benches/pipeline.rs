@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use presenced::frame::{classify, Probe};
 use presenced::mac::MacAddr;
-use presenced::report::{signature, Report};
+use presenced::report::{signature, FromWindow, Report};
 use presenced::table::{Table, Timestamp};
 
 /// Counts live heap bytes and their peak, to measure the table's footprint.

@@ -1,46 +1,27 @@
-//! The Presence Reporting API document and its signature.
-//!
-//! The body is the compact JSON of the CloudTrax / Datto / EnGenius documents,
-//! keys in their order; `Signature` is the lower-case hex HMAC-SHA256 of the
-//! exact body bytes, keyed with the shared Key.
+//! The Presence Reporting API document and its signature: defined once in the
+//! `presenced-report` crate (shared with presenced-server); what is here builds
+//! a report from the agent's window.
 
-use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+pub use presenced_report::{signature, verify_signature, FormatError, ProbeRow, Report, VERSION};
 
 use crate::mac::MacAddr;
 use crate::table::Window;
 
-/// Field order is the order the documents print, and serde keeps it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Report {
-    pub network_id: u64,
-    pub node_mac: String,
-    pub version: u32,
-    pub probe_requests: Vec<ProbeRow>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ProbeRow {
-    pub mac: String,
-    pub count: u32,
-    pub min_signal: i32,
-    pub max_signal: i32,
-    pub avg_signal: i32,
-    pub last_seen_signal: i32,
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub associated: bool,
-}
-
-pub const VERSION: u32 = 1;
-
-impl Report {
+/// A trait only because `Report` lives in the shared crate and the window in
+/// this one: `Report::from_window(...)` reads as before with it in scope.
+pub trait FromWindow {
     /// `is_associated` answers for each client; it is the hostapd station
     /// list where there is one.
-    pub fn from_window(
+    fn from_window(
+        network_id: u64,
+        node_mac: MacAddr,
+        window: &Window,
+        is_associated: impl Fn(&MacAddr) -> bool,
+    ) -> Report;
+}
+
+impl FromWindow for Report {
+    fn from_window(
         network_id: u64,
         node_mac: MacAddr,
         window: &Window,
@@ -68,59 +49,6 @@ impl Report {
                 .collect(),
         }
     }
-
-    /// The body exactly as sent: compact JSON, no trailing newline.
-    pub fn to_body(&self) -> Vec<u8> {
-        // Serializing plain integers, strings and bools into a Vec cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-}
-
-/// Lower-case hex HMAC-SHA256 of `body` keyed with `key`: the `Signature` header.
-pub fn signature(key: &[u8], body: &[u8]) -> String {
-    hex_lower(&hmac_sha256(key, body))
-}
-
-fn hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so new_from_slice cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(body);
-    mac.finalize().into_bytes().into()
-}
-
-/// Checks a `Signature` header value in constant time (the comparison does not
-/// stop at the first differing byte). Upper-case hex is accepted too.
-pub fn verify_signature(key: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(claimed) = parse_hex32(header.trim()) else {
-        return false;
-    };
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(body);
-    mac.verify_slice(&claimed).is_ok()
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0x0f) as usize] as char);
-    }
-    s
-}
-
-fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let bytes = s.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = (hi * 16 + lo) as u8;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -129,60 +57,37 @@ mod tests {
     use crate::frame::Probe;
     use crate::table::{Table, Timestamp};
 
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
-
-    // RFC 4231, HMAC-SHA-256 test cases 1, 2, 3, 4, 6 and 7 (case 5 is truncated output).
-    #[test]
-    fn rfc4231_known_answers() {
-        let cases: [(Vec<u8>, Vec<u8>, &str); 6] = [
-            (vec![0x0b; 20], b"Hi There".to_vec(),
-             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
-            (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec(),
-             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
-            (vec![0xaa; 20], vec![0xdd; 50],
-             "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
-            (unhex("0102030405060708090a0b0c0d0e0f10111213141516171819"), vec![0xcd; 50],
-             "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
-            (vec![0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
-             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
-            (vec![0xaa; 131],
-             b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.".to_vec(),
-             "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
-        ];
-        for (key, data, expected) in cases {
-            assert_eq!(signature(&key, &data), expected);
-            assert!(verify_signature(&key, &data, expected));
-            assert!(verify_signature(&key, &data, &expected.to_uppercase()));
-        }
-    }
-
-    #[test]
-    fn verify_rejects_wrong_or_malformed_signatures() {
-        let good = signature(b"k", b"body");
-        assert!(!verify_signature(b"k", b"body!", &good));
-        assert!(!verify_signature(b"other", b"body", &good));
-        assert!(!verify_signature(b"k", b"body", &good[..63]));
-        assert!(!verify_signature(b"k", b"body", ""));
-        assert!(!verify_signature(b"k", b"body", &format!("{}zz", &good[..62])));
-    }
-
     /// The first two rows of the documented sample, rebuilt from probes whose
     /// signals and times give the documented aggregates.
     #[test]
     fn body_bytes_match_the_documented_format() {
         let mut t = Table::new(100);
         // 5c:dc:96:66:24:e3: one probe, -74 at 1475860702.
-        t.record(Ok(Probe { client: "5c:dc:96:66:24:e3".parse().unwrap(), signal_dbm: -74 }),
-                 Timestamp::new(1475860702, 10));
+        t.record(
+            Ok(Probe {
+                client: "5c:dc:96:66:24:e3".parse().unwrap(),
+                signal_dbm: -74,
+            }),
+            Timestamp::new(1475860702, 10),
+        );
         // 98:01:a7:a7:1d:d3: count 2, min -84, max -80, avg -82, last -84, both at 1475860689.
-        t.record(Ok(Probe { client: "98:01:a7:a7:1d:d3".parse().unwrap(), signal_dbm: -80 }),
-                 Timestamp::new(1475860689, 100));
-        t.record(Ok(Probe { client: "98:01:a7:a7:1d:d3".parse().unwrap(), signal_dbm: -84 }),
-                 Timestamp::new(1475860689, 900));
+        t.record(
+            Ok(Probe {
+                client: "98:01:a7:a7:1d:d3".parse().unwrap(),
+                signal_dbm: -80,
+            }),
+            Timestamp::new(1475860689, 100),
+        );
+        t.record(
+            Ok(Probe {
+                client: "98:01:a7:a7:1d:d3".parse().unwrap(),
+                signal_dbm: -84,
+            }),
+            Timestamp::new(1475860689, 900),
+        );
         let w = t.take_window();
-        let report = Report::from_window(221234, "ac:86:74:82:9a:30".parse().unwrap(), &w, |_| false);
+        let report =
+            Report::from_window(221234, "ac:86:74:82:9a:30".parse().unwrap(), &w, |_| false);
         let expected = concat!(
             r#"{"network_id":221234,"node_mac":"AC:86:74:82:9A:30","version":1,"probe_requests":["#,
             r#"{"mac":"5c:dc:96:66:24:e3","count":1,"min_signal":-74,"max_signal":-74,"avg_signal":-74,"last_seen_signal":-74,"first_seen":1475860702,"last_seen":1475860702,"associated":false},"#,
@@ -199,12 +104,5 @@ mod tests {
             String::from_utf8(report.to_body()).unwrap(),
             r#"{"network_id":7,"node_mac":"02:00:00:00:00:0A","version":1,"probe_requests":[]}"#
         );
-    }
-
-    #[test]
-    fn the_documented_sample_parses_and_reserializes_byte_for_byte() {
-        let sample = r#"{"network_id":221234,"node_mac":"AC:86:74:82:9A:30","version":1,"probe_requests":[{"mac":"00:9a:cd:e3:15:49","count":11,"min_signal":-77,"max_signal":-36,"avg_signal":-55,"last_seen_signal":-77,"first_seen":1475860695,"last_seen":1475860718,"associated":false},{"mac":"e2:9f:fc:7f:1f:42","count":1,"min_signal":-65,"max_signal":-65,"avg_signal":-65,"last_seen_signal":-65,"first_seen":1475860714,"last_seen":1475860714,"associated":false}]}"#;
-        let report: Report = serde_json::from_str(sample).unwrap();
-        assert_eq!(report.to_body(), sample.as_bytes());
     }
 }

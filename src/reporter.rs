@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::http::{Cutoff, PostOutcome, Poster};
 use crate::mac::MacAddr;
-use crate::report::Report;
+use crate::report::{FromWindow, Report};
 use crate::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just

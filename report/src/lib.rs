@@ -1,0 +1,254 @@
+//! The Presence Reporting API document and its signature, defined once for
+//! the access point (presenced) and the servers that receive it.
+//!
+//! The body is the compact JSON of the CloudTrax / Datto / EnGenius documents,
+//! keys in their order; `Signature` is the lower-case hex HMAC-SHA256 of the
+//! exact body bytes, keyed with the shared Key.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// Field order is the order the documents print, and serde keeps it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub network_id: u64,
+    pub node_mac: String,
+    pub version: u32,
+    pub probe_requests: Vec<ProbeRow>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeRow {
+    pub mac: String,
+    pub count: u32,
+    pub min_signal: i32,
+    pub max_signal: i32,
+    pub avg_signal: i32,
+    pub last_seen_signal: i32,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub associated: bool,
+}
+
+pub const VERSION: u32 = 1;
+
+impl Report {
+    /// The body exactly as sent: compact JSON, no trailing newline.
+    pub fn to_body(&self) -> Vec<u8> {
+        // Serializing plain integers, strings and bools into a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Lower-case hex HMAC-SHA256 of `body` keyed with `key`: the `Signature` header.
+pub fn signature(key: &[u8], body: &[u8]) -> String {
+    hex_lower(&hmac_sha256(key, body))
+}
+
+fn hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so new_from_slice cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+/// Checks a `Signature` header value in constant time (the comparison does not
+/// stop at the first differing byte). Upper-case hex is accepted too.
+pub fn verify_signature(key: &[u8], body: &[u8], header: &str) -> bool {
+    let Some(claimed) = parse_hex32(header.trim()) else {
+        return false;
+    };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(body);
+    mac.verify_slice(&claimed).is_ok()
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 0x0f) as usize] as char);
+    }
+    s
+}
+
+fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = (hi * 16 + lo) as u8;
+    }
+    Some(out)
+}
+
+
+/// Why a body is not a Presence Reporting API document, in words a sender's
+/// operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError(pub String);
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+impl Report {
+    /// Parses and checks a received body: every documented field present with
+    /// its type (serde names the missing or mistyped one), no unknown ones,
+    /// version 1, MAC addresses in the colon form.
+    pub fn from_body(body: &[u8]) -> Result<Report, FormatError> {
+        let report: Report = serde_json::from_slice(body)
+            .map_err(|e| FormatError(format!("not a Presence Reporting API report: {e}")))?;
+        report.validate()?;
+        Ok(report)
+    }
+
+    pub fn validate(&self) -> Result<(), FormatError> {
+        if self.version != VERSION {
+            return Err(FormatError(format!(
+                "version {} is not supported (only {VERSION})",
+                self.version
+            )));
+        }
+        if !is_colon_mac(&self.node_mac) {
+            return Err(FormatError(format!(
+                "node_mac {:?} is not a MAC address like AC:86:74:82:9A:30",
+                self.node_mac
+            )));
+        }
+        for (i, row) in self.probe_requests.iter().enumerate() {
+            if !is_colon_mac(&row.mac) {
+                return Err(FormatError(format!(
+                    "probe_requests[{i}].mac {:?} is not a MAC address like 00:9a:cd:e3:15:49",
+                    row.mac
+                )));
+            }
+            if row.first_seen > row.last_seen {
+                return Err(FormatError(format!(
+                    "probe_requests[{i}]: first_seen {} is after last_seen {}",
+                    row.first_seen, row.last_seen
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Six two-digit hex octets separated by colons, either case.
+pub fn is_colon_mac(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 17
+        && b.iter().enumerate().all(|(i, c)| {
+            if i % 3 == 2 {
+                *c == b':'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+
+/// A key file's bytes less trailing line ends: `echo key > file` or an editor
+/// adds one, and it is never meant as part of the key. Both sides read key
+/// files this way, or signatures would not match.
+pub fn key_from_file(mut bytes: Vec<u8>) -> Vec<u8> {
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    // RFC 4231, HMAC-SHA-256 test cases 1, 2, 3, 4, 6 and 7 (case 5 is truncated output).
+    #[test]
+    fn rfc4231_known_answers() {
+        let cases: [(Vec<u8>, Vec<u8>, &str); 6] = [
+            (vec![0x0b; 20], b"Hi There".to_vec(),
+             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+            (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec(),
+             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+            (vec![0xaa; 20], vec![0xdd; 50],
+             "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
+            (unhex("0102030405060708090a0b0c0d0e0f10111213141516171819"), vec![0xcd; 50],
+             "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
+            (vec![0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
+             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+            (vec![0xaa; 131],
+             b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.".to_vec(),
+             "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
+        ];
+        for (key, data, expected) in cases {
+            assert_eq!(signature(&key, &data), expected);
+            assert!(verify_signature(&key, &data, expected));
+            assert!(verify_signature(&key, &data, &expected.to_uppercase()));
+        }
+    }
+
+    #[test]
+    fn verify_rejects_wrong_or_malformed_signatures() {
+        let good = signature(b"k", b"body");
+        assert!(!verify_signature(b"k", b"body!", &good));
+        assert!(!verify_signature(b"other", b"body", &good));
+        assert!(!verify_signature(b"k", b"body", &good[..63]));
+        assert!(!verify_signature(b"k", b"body", ""));
+        assert!(!verify_signature(b"k", b"body", &format!("{}zz", &good[..62])));
+    }
+
+    #[test]
+    fn the_documented_sample_parses_and_reserializes_byte_for_byte() {
+        let sample = r#"{"network_id":221234,"node_mac":"AC:86:74:82:9A:30","version":1,"probe_requests":[{"mac":"00:9a:cd:e3:15:49","count":11,"min_signal":-77,"max_signal":-36,"avg_signal":-55,"last_seen_signal":-77,"first_seen":1475860695,"last_seen":1475860718,"associated":false},{"mac":"e2:9f:fc:7f:1f:42","count":1,"min_signal":-65,"max_signal":-65,"avg_signal":-65,"last_seen_signal":-65,"first_seen":1475860714,"last_seen":1475860714,"associated":false}]}"#;
+        let report: Report = serde_json::from_str(sample).unwrap();
+        assert_eq!(report.to_body(), sample.as_bytes());
+    }
+
+    #[test]
+    fn from_body_names_what_is_wrong() {
+        let row = r#"{"mac":"00:9a:cd:e3:15:49","count":1,"min_signal":-65,"max_signal":-65,"avg_signal":-65,"last_seen_signal":-65,"first_seen":1,"last_seen":2,"associated":false}"#;
+        let ok = format!(r#"{{"network_id":1,"node_mac":"AC:86:74:82:9A:30","version":1,"probe_requests":[{row}]}}"#);
+        assert!(Report::from_body(ok.as_bytes()).is_ok());
+        let cases = [
+            (ok.replace(r#","last_seen_signal":-65"#, ""), "last_seen_signal"),
+            (ok.replace(r#""count":1"#, r#""count":"1""#), "invalid type"),
+            (ok.replace(r#""associated":false"#, r#""associated":0"#), "invalid type"),
+            (ok.replace(r#""version":1"#, r#""version":2"#), "version 2"),
+            (ok.replace("AC:86:74:82:9A:30", "AC-86-74-82-9A-30"), "node_mac"),
+            (ok.replace("00:9a:cd:e3:15:49", "00:9a:cd:e3:15"), "probe_requests[0].mac"),
+            (ok.replace(r#""first_seen":1"#, r#""first_seen":3"#), "first_seen 3 is after"),
+            (ok.replace(r#""network_id":1"#, r#""network_id":1,"extra":1"#), "unknown field `extra`"),
+            ("{".to_string(), "EOF"),
+        ];
+        for (body, expected) in cases {
+            let err = Report::from_body(body.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{body}: {err} lacks {expected}");
+        }
+    }
+
+    #[test]
+    fn colon_macs() {
+        assert!(is_colon_mac("ac:86:74:82:9A:30"));
+        for bad in ["", "ac:86:74:82:9a", "ac:86:74:82:9a:3g", "ac:86:74:82:9a:300", "ac86:74:82:9a:30:"] {
+            assert!(!is_colon_mac(bad), "{bad}");
+        }
+    }
+}

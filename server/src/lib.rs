@@ -1,0 +1,45 @@
+//! presenced-server: signed Presence Reporting API reports in, stored rows and
+//! a web page out.
+//!
+//! `config` checks the command line; `http` is the router and thin handlers
+//! over plain functions (`http::ingest::accept_report`, the pages); `store`
+//! is one interface over SQLite and PostgreSQL; `filter`, `analytics` and
+//! `time` are pure; `web` renders HTML from the assets in web/.
+
+pub mod analytics;
+pub mod config;
+pub mod filter;
+pub mod http;
+pub mod store;
+pub mod time;
+pub mod web;
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<config::Config>,
+    pub store: store::Store,
+    /// Permits to read a request body: bounds the memory that senders not
+    /// yet authenticated can make the server hold (bodies_in_flight times
+    /// body_bytes).
+    pub body_budget: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(config: config::Config, store: store::Store) -> AppState {
+        let permits = config.limits.bodies_in_flight;
+        AppState { config: Arc::new(config), store, body_budget: Arc::new(Semaphore::new(permits)) }
+    }
+}
+
+/// Unix seconds now: read only by the I/O layers, passed to the pure ones.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,105 @@
+//! presenced-server: receive, store and show Presence Reporting API reports.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use presenced_server::config::{Args, Command, Config, Database, KEY_ENV, USAGE};
+use presenced_server::store::Store;
+use presenced_server::{http, unix_now, AppState};
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("presenced-server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return usage_error(e),
+    };
+    let config = match args.validate(std::env::var_os(KEY_ENV)) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("presenced-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config))
+}
+
+fn usage_error(e: presenced_server::config::ConfigError) -> ExitCode {
+    eprintln!("presenced-server: {e}");
+    ExitCode::from(2)
+}
+
+async fn run(config: Config) -> ExitCode {
+    let store = match Store::open(&config.database).await {
+        Ok(s) => s,
+        Err(e) => {
+            let what = match &config.database {
+                Database::Sqlite(p) => format!("cannot open the SQLite database {}", p.display()),
+                Database::Postgres(_) => "cannot connect to PostgreSQL".to_string(),
+            };
+            return usage_error(presenced_server::config::ConfigError::new("--database", format!("{what}: {e}")));
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return usage_error(presenced_server::config::ConfigError::new(
+                "--listen",
+                format!("cannot listen on {}: {e}", config.listen),
+            ))
+        }
+    };
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    eprintln!(
+        "presenced-server: listening on http://{address} (reports: POST {} and /receive), {} database",
+        config.ingest_path,
+        store.kind()
+    );
+    if let Some(days) = config.retention_days {
+        tokio::spawn(prune_forever(store.clone(), days));
+    }
+    let limits = config.limits.clone();
+    let app = http::router(AppState::new(config, store.clone()));
+    http::serve(listener, app, &limits, shutdown_signal(), Duration::from_secs(5)).await;
+    store.close().await;
+    eprintln!("presenced-server: stopped");
+    ExitCode::SUCCESS
+}
+
+/// Every ten minutes (and at start), rows older than `days` go.
+async fn prune_forever(store: Store, days: u32) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let cutoff = unix_now() - i64::from(days) * 86_400;
+        match store.prune(cutoff).await {
+            Ok(p) if p.rows + p.reports > 0 => {
+                eprintln!("presenced-server: retention: deleted {} rows and {} report records older than {days} days", p.rows, p.reports)
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("presenced-server: retention: {e}"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the process still ends on SIGTERM, abruptly.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,233 @@
+//! The web page in a real browser: Debian's chromium driven through
+//! chromedriver (WebDriver, the fantoccini crate). Load, filter (the client
+//! MAC typed in another case), page, export, a bad filter, the access points
+//! page with a silent one. Screenshots go to build/screenshots/.
+
+mod support;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use support::{get, post_signed, report_body, row, Server, TempDir};
+
+const KEY: &[u8] = b"browser-key";
+
+struct ChromeDriver(Child);
+
+impl ChromeDriver {
+    fn start(port: u16) -> ChromeDriver {
+        let child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run /usr/bin/chromedriver: {e} (make deps installs chromium-driver)"));
+        let until = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "chromedriver did not listen on {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ChromeDriver(child)
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn screenshots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn texts(client: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in client.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(e.text().await.unwrap());
+    }
+    out
+}
+
+async fn session(client: &Client, server: &Server, _profile: &TempDir) {
+    let base = server.url("");
+    client.set_window_size(1500, 1000).await.unwrap();
+
+    // Load: 80 rows, newest first, pages of 50.
+    client.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(client.find(Locator::Id("summary")).await.unwrap().text().await.unwrap(), "80 rows match; showing 1–50, newest first");
+    assert_eq!(texts(client, "#rows tbody tr").await.len(), 50);
+    shot(client, "01-rows").await;
+
+    // Filter: the client MAC's beginning typed in upper case; rows were
+    // sent in lower case. 55 of them start with 0a:bb.
+    client.find(Locator::Id("f-mac")).await.unwrap().send_keys("0A:BB").await.unwrap();
+    client.find(Locator::Id("apply")).await.unwrap().click().await.unwrap();
+    let summary = client.find(Locator::Id("summary")).await.unwrap().text().await.unwrap();
+    assert_eq!(summary, "55 rows match; showing 1–50, newest first");
+    let url = client.current_url().await.unwrap();
+    assert!(url.query().unwrap_or("").contains("mac=0A%3ABB"), "{url}");
+    let first_page = texts(client, "#rows tbody tr td:nth-child(4)").await;
+    assert_eq!(first_page.len(), 50);
+    assert!(first_page.iter().all(|m| m.starts_with("0a:bb")), "{first_page:?}");
+    shot(client, "02-filtered").await;
+
+    // Page: the older page holds the other 5, and a way back.
+    client.find(Locator::Id("older")).await.unwrap().click().await.unwrap();
+    let second_page = texts(client, "#rows tbody tr td:nth-child(4)").await;
+    assert_eq!(second_page.len(), 5);
+    assert_eq!(client.find(Locator::Id("page-number")).await.unwrap().text().await.unwrap(), "page 2");
+    assert!(client.find(Locator::Id("newer")).await.is_ok());
+    assert!(client.find(Locator::Id("older")).await.is_err(), "no page after the last");
+    shot(client, "03-page-2").await;
+
+    // Export: the page's link gives exactly the filtered rows, all pages.
+    let href = client.find(Locator::Id("export")).await.unwrap().attr("href").await.unwrap().unwrap();
+    assert!(href.starts_with("/export.csv?") || href.contains("/export.csv?"), "{href}");
+    let path = href.strip_prefix(&base).unwrap_or(&href).to_string();
+    let csv = get(server.addr, &path);
+    assert_eq!(csv.status, 200);
+    let mut exported: Vec<String> =
+        csv.text().lines().skip(1).map(|l| l.split(',').nth(2).unwrap().to_string()).collect();
+    let mut shown: Vec<String> = first_page.iter().chain(second_page.iter()).cloned().collect();
+    exported.sort();
+    shown.sort();
+    assert_eq!(exported, shown);
+
+    // Associated filter through the select, combined with the MAC.
+    client.goto(&format!("{base}/?mac=0a:bb")).await.unwrap();
+    client.find(Locator::Css("#f-associated option[value='true']")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("apply")).await.unwrap().click().await.unwrap();
+    let assoc = texts(client, "#rows tbody tr td:nth-child(12)").await;
+    // Rows 0..55 with i % 5 == 0 are associated: 11 of them.
+    assert_eq!(assoc.len(), 11);
+    assert!(assoc.iter().all(|a| a == "yes"));
+
+    // A bad filter value: a clear message on the page, not an error page.
+    client.goto(&format!("{base}/")).await.unwrap();
+    client.find(Locator::Id("f-since")).await.unwrap().send_keys("yesterday").await.unwrap();
+    client.find(Locator::Id("apply")).await.unwrap().click().await.unwrap();
+    let error = client.find(Locator::Id("filter-error")).await.unwrap().text().await.unwrap();
+    assert!(error.starts_with("since: \"yesterday\" is not a time"), "{error}");
+    assert_eq!(client.find(Locator::Id("f-since")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("yesterday"));
+    shot(client, "04-bad-filter").await;
+
+    // Access points: the one that stopped is marked silent.
+    client.goto(&format!("{base}/access-points")).await.unwrap();
+    let silent = client
+        .find(Locator::Css("tr[data-node='02:00:00:00:00:5A'] td.status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(silent.starts_with("SILENT"), "{silent}");
+    let reporting =
+        client.find(Locator::Css("tr[data-node='02:00:00:00:00:0B'] td.status")).await.unwrap().text().await.unwrap();
+    assert_eq!(reporting, "reporting");
+    shot(client, "05-access-points").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_filter_page_export() {
+    let dir = TempDir::new("browser");
+    std::fs::write(dir.path().join("key"), "browser-key").unwrap();
+    let db = dir.path().join("rows.sqlite");
+    let server = Server::start(
+        &["--database", db.to_str().unwrap(), "--key-file", dir.path().join("key").to_str().unwrap()],
+        None,
+    );
+    // 80 rows: 55 clients 0a:bb:..., 25 others; every fifth associated.
+    let rows: Vec<_> = (0..80u32)
+        .map(|i| {
+            let mac = if i < 55 { format!("0a:bb:00:00:00:{i:02x}") } else { format!("0c:dd:00:00:00:{i:02x}") };
+            row(i, &mac, i % 5 == 0)
+        })
+        .collect();
+    for (n, chunk) in rows.chunks(20).enumerate() {
+        let body = report_body(42, "02:00:00:00:00:0A", chunk);
+        let r = post_signed(server.addr, "/presence", KEY, body.as_bytes());
+        assert_eq!(r.status, 200, "report {n}: {}", r.text());
+    }
+    // An access point that reported every second, three times, then
+    // stopped: silent after more than three of its intervals.
+    let empty = report_body(42, "02:00:00:00:00:5A", &[]);
+    for _ in 0..3 {
+        assert_eq!(post_signed(server.addr, "/presence", KEY, empty.as_bytes()).status, 200);
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    // One report tells no interval yet: never marked silent.
+    let body = report_body(42, "02:00:00:00:00:0B", &[]);
+    assert_eq!(post_signed(server.addr, "/presence", KEY, body.as_bytes()).status, 200);
+
+    let port = free_port();
+    let _driver = ChromeDriver::start(port);
+    let profile = TempDir::new("browser-profile");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_string(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap_or_else(|e| panic!("chromium did not start through chromedriver: {e}"));
+    // The session ends (and chromium with it) whatever the outcome.
+    let result = futures_catch(std::panic::AssertUnwindSafe(session(&client, &server, &profile))).await;
+    let _ = client.close().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Runs a future, catching a panic in it so that the browser session is
+/// closed before the test fails.
+async fn futures_catch<F: std::future::Future<Output = ()>>(
+    fut: std::panic::AssertUnwindSafe<F>,
+) -> Result<(), Box<dyn std::any::Any + Send>> {
+    use std::pin::pin;
+    use std::task::Poll;
+    let mut fut = pin!(fut.0);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(p)),
+        }
+    })
+    .await
+}

@@ -1,0 +1,277 @@
+//! presenced-server as a process, over real sockets, on SQLite and on
+//! PostgreSQL: ingest, signatures (expected values from Python's hmac),
+//! limits, the pages and the CSV export, and configuration errors.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{expected_csv_prefix, get, post_signed, report_body, request, row, Postgres, Server, TempDir};
+
+const KEY: &[u8] = b"fleet-secret";
+const NODE: &str = "AC:86:74:82:9A:30";
+
+/// The vendor documents' sample, verbatim (two of its rows).
+const SAMPLE: &str = r#"{"network_id":221234,"node_mac":"AC:86:74:82:9A:30","version":1,"probe_requests":[{"mac":"00:9a:cd:e3:15:49","count":11,"min_signal":-77,"max_signal":-36,"avg_signal":-55,"last_seen_signal":-77,"first_seen":1475860695,"last_seen":1475860718,"associated":false},{"mac":"e2:9f:fc:7f:1f:42","count":1,"min_signal":-65,"max_signal":-65,"avg_signal":-65,"last_seen_signal":-65,"first_seen":1475860714,"last_seen":1475860714,"associated":false}]}"#;
+
+fn csv_lines(server: &Server, query: &str) -> Vec<String> {
+    let r = get(server.addr, &format!("/export.csv{query}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(
+        lines.remove(0),
+        "network_id,node_mac,mac,count,min_signal,max_signal,avg_signal,last_seen_signal,first_seen,last_seen,associated,received_at"
+    );
+    lines
+}
+
+/// The CSV line less its received_at, which the test checks separately.
+fn without_received_at(line: &str) -> String {
+    let (head, received) = line.rsplit_once(',').unwrap();
+    let received: i64 = received.parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!((now - 600..=now + 5).contains(&received), "received_at {received} is not about now ({now})");
+    format!("{head},")
+}
+
+fn scenarios(database: &str) {
+    let server = Server::start(&["--database", database, "--header-timeout", "5"], Some("fleet-secret"));
+    let addr = server.addr;
+
+    // The documented sample, signed as an access point signs it.
+    let r = post_signed(addr, "/presence", KEY, SAMPLE.as_bytes());
+    assert_eq!((r.status, r.text().trim()), (200, "stored 2 rows"));
+    let lines: Vec<String> = csv_lines(&server, "").iter().map(|l| without_received_at(l)).collect();
+    assert_eq!(
+        lines,
+        [
+            "221234,AC:86:74:82:9A:30,e2:9f:fc:7f:1f:42,1,-65,-65,-65,-65,1475860714,1475860714,false,",
+            "221234,AC:86:74:82:9A:30,00:9a:cd:e3:15:49,11,-77,-36,-55,-77,1475860695,1475860718,false,",
+        ]
+    );
+
+    // NCompass's path; the same body again is a retry: no new rows.
+    let r = post_signed(addr, "/receive", KEY, SAMPLE.as_bytes());
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("duplicate"), "{}", r.text());
+    assert_eq!(csv_lines(&server, "").len(), 2);
+
+    // Wrong key, tampered body, missing header, garbage header: 403, nothing stored.
+    let other = report_body(221234, NODE, &[row(1, "11:22:33:44:55:66", true)]);
+    let bad_key = support::python_hmac_sha256(b"not-the-key", other.as_bytes());
+    let tampered = support::python_hmac_sha256(KEY, SAMPLE.as_bytes());
+    for (headers, what) in [
+        (vec![("Signature", bad_key.as_str())], "the Signature does not match"),
+        (vec![("Signature", tampered.as_str())], "the Signature does not match"),
+        (vec![], "missing Signature"),
+        (vec![("Signature", "not-hex")], "the Signature does not match"),
+    ] {
+        let r = request(addr, "POST", "/presence", &headers, other.as_bytes());
+        assert_eq!(r.status, 403, "{what}: {}", r.text());
+        assert!(r.text().contains(what), "{}", r.text());
+    }
+    assert!(csv_lines(&server, "?mac=11:22").is_empty(), "an unauthenticated row was stored");
+    // Counted on the access point the body names.
+    let aps = get(addr, "/access-points").text();
+    let ap_row = aps.split("<tr data-node=\"AC:86:74:82:9A:30\">").nth(1).expect("the access point is listed");
+    let failures = ap_row.split("class=\"num failures\">").nth(1).unwrap().split('<').next().unwrap();
+    assert_eq!(failures, "4");
+
+    // A body that is signed but not a report: 400 naming the field.
+    let missing = SAMPLE.replacen(r#","last_seen_signal":-77"#, "", 1);
+    let r = post_signed(addr, "/presence", KEY, missing.as_bytes());
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("missing field `last_seen_signal`"), "{}", r.text());
+    let text_count = SAMPLE.replacen(r#""count":11"#, r#""count":"11""#, 1);
+    let r = post_signed(addr, "/presence", KEY, text_count.as_bytes());
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("invalid type"), "{}", r.text());
+
+    // Every field of many rows, typed, in both boolean values.
+    let rows: Vec<_> = (0..60).map(|i| row(i, &format!("02:11:22:33:44:{i:02x}"), i % 3 == 0)).collect();
+    let body = report_body(5, "02:00:00:00:00:05", &rows);
+    let r = post_signed(addr, "/presence", KEY, body.as_bytes());
+    assert_eq!((r.status, r.text().trim()), (200, "stored 60 rows"));
+    let got: Vec<String> = csv_lines(&server, "?network_id=5").iter().map(|l| without_received_at(l)).collect();
+    let expected: Vec<String> = rows.iter().rev().map(|r| expected_csv_prefix(5, "02:00:00:00:00:05", r)).collect();
+    assert_eq!(got, expected);
+    // The export's filters are the page's.
+    assert_eq!(csv_lines(&server, "?network_id=5&associated=true").len(), 20);
+    assert_eq!(csv_lines(&server, "?mac=02:11:22:33:44:0A").len(), 1);
+    assert_eq!(csv_lines(&server, "?node_mac=ac:86:74:82:9a:30").len(), 2);
+    assert_eq!(csv_lines(&server, "?since=2000-01-01&until=2000-01-02").len(), 0);
+
+    // Bad filters: a clear message, 400, never a 500.
+    for (query, message) in [
+        ("?mac=zz", "mac: &quot;zz&quot; is not a MAC address"),
+        ("?since=yesterday", "since: &quot;yesterday&quot; is not a time"),
+        ("?associated=maybe", "associated: &quot;maybe&quot; is not true, false or any"),
+        ("?network_id=x", "network_id"),
+        ("?page=0", "page"),
+    ] {
+        let r = get(addr, &format!("/{query}"));
+        assert_eq!(r.status, 400, "{query}");
+        assert!(r.text().contains(message), "{query}: {}", r.text());
+        let r = get(addr, &format!("/export.csv{query}"));
+        if query != "?page=0" {
+            assert_eq!(r.status, 400, "export {query}");
+        }
+    }
+    let r = get(addr, "/");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("62 rows match"), "{}", r.text());
+
+    // An empty report, repeated: a sign of life each time.
+    let empty = report_body(5, "02:00:00:00:00:0E", &[]);
+    for _ in 0..3 {
+        assert_eq!(post_signed(addr, "/presence", KEY, empty.as_bytes()).status, 200);
+    }
+    let aps = get(addr, "/access-points").text();
+    let ap_row = aps.split("<tr data-node=\"02:00:00:00:00:0E\">").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(ap_row.contains("<td class=\"num\">3</td><td class=\"num\">3</td>"), "reports last hour / all: {ap_row}");
+
+    // Limits: a body over 4 MiB, declared or chunked, is refused.
+    let big = vec![b' '; 4 * 1024 * 1024 + 1];
+    let r = request(addr, "POST", "/presence", &[("Signature", &"0".repeat(64))], &big);
+    assert_eq!(r.status, 413, "{}", r.text());
+    let mut chunked = Vec::new();
+    for _ in 0..5 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 1024 * 1024).as_bytes());
+        chunked.extend(std::iter::repeat_n(b' ', 1024 * 1024));
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let r = request(addr, "POST", "/presence", &[("Transfer-Encoding", "chunked"), ("Signature", &"0".repeat(64))], &chunked);
+    assert_eq!(r.status, 413, "{}", r.text());
+
+    // 80 idle connections (more than the old receiver's 64 workers) do not
+    // lock out a real access point.
+    let idle: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    // Half of them start a request and stall in its headers.
+    for s in idle.iter().take(40) {
+        (&*s).write_all(b"POST /presence HTTP/1.1\r\nHost: x\r\n").unwrap();
+    }
+    let body = report_body(5, "02:00:00:00:00:05", &[row(99, "0e:00:00:00:00:01", false)]);
+    let started = Instant::now();
+    let r = post_signed(addr, "/presence", KEY, body.as_bytes());
+    assert_eq!((r.status, r.text().trim()), (200, "stored 1 rows"));
+    // Well within the header timeout, which would free the idle ones' slots.
+    assert!(started.elapsed() < Duration::from_secs(3), "the signed POST waited {:?}", started.elapsed());
+    // And the idle ones are closed after the header timeout (5 s here).
+    let mut closed = 0;
+    for mut s in idle {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 512];
+        // EOF (or a 408 then EOF) within the bound, not a read timeout.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) if Instant::now() < deadline => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    closed += 1;
+                    break;
+                }
+                _ => break,
+            }
+        }
+    }
+    assert_eq!(closed, 80, "idle connections still open after the header timeout");
+
+    // The page and the stylesheet come from the binary.
+    let css = get(addr, "/static/style.css");
+    assert_eq!(css.status, 200);
+    assert!(css.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("text/css")));
+    assert!(!get(addr, "/").text().contains("http://") && !get(addr, "/").text().contains("https://"), "no external assets");
+    assert_eq!(get(addr, "/presence").status, 405);
+    drop(server);
+}
+
+#[test]
+fn sqlite() {
+    let dir = TempDir::new("http-sqlite");
+    scenarios(dir.path().join("rows.sqlite").to_str().unwrap());
+}
+
+#[test]
+fn postgres() {
+    let pg = Postgres::start("http");
+    scenarios(&pg.url);
+}
+
+/// Per-network keys from the config file, a default key for the rest, and
+/// failures of an unconfigured sender counted in a bucket.
+#[test]
+fn keys_per_network() {
+    let dir = TempDir::new("http-keys");
+    std::fs::write(dir.path().join("a.key"), "alpha-key\n").unwrap();
+    std::fs::write(dir.path().join("default.key"), "default-key").unwrap();
+    let config = dir.path().join("server.toml");
+    std::fs::write(&config, "[[network]]\nid = 10\nname = \"Venue A\"\nkey_file = \"a.key\"\n").unwrap();
+    let db = dir.path().join("rows.sqlite");
+    let only_config = Server::start(&["--database", db.to_str().unwrap(), "--config", config.to_str().unwrap()], None);
+    let a = report_body(10, "02:00:00:00:00:0A", &[row(1, "0a:0a:0a:0a:0a:0a", true)]);
+    let b = report_body(11, "02:00:00:00:00:0B", &[row(2, "0b:0b:0b:0b:0b:0b", true)]);
+    assert_eq!(post_signed(only_config.addr, "/presence", b"alpha-key", a.as_bytes()).status, 200);
+    let r = post_signed(only_config.addr, "/presence", b"alpha-key", b.as_bytes());
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("no key for network_id 11"), "{}", r.text());
+    // Network 10's key is its own: the default key does not open it.
+    assert_eq!(post_signed(only_config.addr, "/presence", b"default-key", a.as_bytes()).status, 403);
+    let page = get(only_config.addr, "/").text();
+    assert!(page.contains("Venue A (10)"), "the network's name is shown");
+    drop(only_config);
+
+    let with_default = Server::start(
+        &[
+            "--database",
+            db.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--key-file",
+            dir.path().join("default.key").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(post_signed(with_default.addr, "/presence", b"default-key", b.as_bytes()).status, 200);
+    assert_eq!(post_signed(with_default.addr, "/presence", b"default-key", a.as_bytes()).status, 403);
+    let r = request(with_default.addr, "POST", "/presence", &[("Signature", &"0".repeat(64))], b"not json at all");
+    assert_eq!(r.status, 403);
+    let aps = get(with_default.addr, "/access-points").text();
+    assert!(aps.contains("(unidentified)") && aps.contains("(not configured)"), "{aps}");
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_option() {
+    let dir = TempDir::new("http-config");
+    let bin = env!("CARGO_BIN_EXE_presenced-server");
+    let key = dir.path().join("k");
+    std::fs::write(&key, "k").unwrap();
+    let key = key.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--listen", "127.0.0.1:0", "--database", "x.db"], "--key-file"),
+        (vec!["--key-file", "/nonexistent/key"], "--key-file"),
+        (vec!["--key-file", key, "--database", "/nonexistent/dir/rows.sqlite", "--listen", "127.0.0.1:0"], "--database"),
+        (vec!["--key-file", key, "--database", "mysql://h/db"], "--database"),
+        (vec!["--key-file", key, "--database", "postgres://u@127.0.0.1:1/db", "--listen", "127.0.0.1:0"], "--database"),
+        (vec!["--key-file", key, "--listen", "nowhere"], "--listen"),
+        (vec!["--key-file", key, "--listen", "192.0.2.1:80", "--database", ":memory:"], "--listen"),
+        (vec!["--key-file", key, "--config", "/nonexistent.toml"], "--config"),
+        (vec!["--key-file", key, "--retention-days", "soon"], "--retention-days"),
+        (vec!["--bogus"], "command line"),
+    ];
+    for (args, option) in cases {
+        let out = Command::new(bin).args(&args).env_remove("PRESENCED_KEY").current_dir(dir.path()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line, got {stderr}");
+        assert!(stderr.starts_with(&format!("presenced-server: {option}")), "{args:?}: {stderr}");
+    }
+}

@@ -1,0 +1,363 @@
+//! Helpers for the server's integration tests.
+//!
+//! - `python_hmac_sha256`: expected signatures from Python's `hmac`, not
+//!   from the code under test.
+//! - `TempDir`: removed on drop.
+//! - `Postgres`: a private PostgreSQL cluster (Debian's binaries, run as the
+//!   `postgres` user) on a unix socket in a temp dir, stopped by PID on drop.
+//! - `Server`: `presenced-server` as a child process on a free port.
+//! - `http`: a small blocking HTTP/1.1 client over a TcpStream, so that the
+//!   tests see exactly the bytes on the wire.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Debian's PostgreSQL server binaries: PRESENCED_PG_BIN, else the newest
+/// /usr/lib/postgresql/N/bin (15 on bookworm).
+pub fn pg_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PRESENCED_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .max();
+    match newest {
+        Some(v) => PathBuf::from(format!("/usr/lib/postgresql/{v}/bin")),
+        None => panic!("no /usr/lib/postgresql/N/bin: install Debian's postgresql (make deps)"),
+    }
+}
+
+pub fn python_hmac_sha256(key: &[u8], body: &[u8]) -> String {
+    let script = "import hashlib, hmac, sys; \
+                  print(hmac.new(bytes.fromhex(sys.argv[1]), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())";
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let out = run_with_stdin(Command::new("python3").args(["-c", script, &key_hex]), body);
+    let hex = String::from_utf8(out).unwrap().trim().to_string();
+    assert_eq!(hex.len(), 64, "python3 printed {hex:?}");
+    hex
+}
+
+/// Runs `cmd` with `input` on stdin (written from a thread, so a large input
+/// cannot deadlock against stdout) and returns stdout; panics on failure.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Vec<u8> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "{cmd:?} failed: {:?}", out.status);
+    out.stdout
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("presenced-server-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A PostgreSQL cluster of this test alone. Fails (never skips) when it
+/// cannot start: `make test` must not pass without having run the tests on
+/// PostgreSQL.
+pub struct Postgres {
+    pid: i32,
+    pub url: String,
+    dir: TempDir,
+}
+
+impl Postgres {
+    pub fn start(tag: &str) -> Postgres {
+        let dir = TempDir::new(&format!("pg-{tag}"));
+        let data = dir.path().join("data");
+        let socket = dir.path().join("socket");
+        for d in [&data, &socket] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        // The postgres user must reach the socket and data directories.
+        chmod(dir.path(), 0o755);
+        let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "cannot chown the test cluster to user postgres: is Debian's postgresql installed (make deps)?"
+        );
+        let as_postgres = |program: &str| {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(pg_bin().join(program));
+            c
+        };
+        let out = as_postgres("initdb")
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "-D"])
+            .arg(&data)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}/initdb as postgres: {e} (make deps installs postgresql)", pg_bin().display()));
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let log = dir.path().join("postgres.log");
+        std::fs::write(&log, "").unwrap();
+        let _ = Command::new("chown").args(["postgres:postgres"]).arg(&log).status();
+        let options = format!("-k {} -c listen_addresses='' -c fsync=off -c synchronous_commit=off", socket.display());
+        let out = as_postgres("pg_ctl")
+            .args(["start", "-w", "-t", "60", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-o", &options])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "PostgreSQL did not start: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let pid_text = std::fs::read_to_string(data.join("postmaster.pid")).unwrap();
+        let pid: i32 = pid_text.lines().next().unwrap().trim().parse().unwrap();
+        let url = format!("postgres://postgres@localhost/postgres?host={}", socket.display());
+        Postgres { pid, url, dir }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGQUIT: immediate shutdown; nothing here needs to survive.
+        let _ = Command::new("kill").args(["-QUIT", &self.pid.to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Path::new(&format!("/proc/{}", self.pid)).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = &self.dir;
+    }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `presenced-server` as a child process, killed by PID on drop.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    /// `args` come after `--listen 127.0.0.1:0`; the address is read from
+    /// the server's first log line.
+    pub fn start(args: &[&str], env_key: Option<&str>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_presenced-server"));
+        cmd.args(["--listen", "127.0.0.1:0"]).args(args).stderr(Stdio::piped()).stdout(Stdio::null());
+        cmd.env_remove("PRESENCED_KEY");
+        if let Some(k) = env_key {
+            cmd.env("PRESENCED_KEY", k);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    let _ = tx.send(line.clone());
+                    sent = true;
+                }
+                log2.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let first = rx.recv_timeout(Duration::from_secs(30));
+        let Ok(first) = first else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("presenced-server printed nothing within 30 s");
+        };
+        let Some(addr) = first.split("http://").nth(1).and_then(|s| s.split_whitespace().next()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("presenced-server did not start: {first}");
+        };
+        Server { addr: addr.parse().unwrap(), child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One request on a new connection (`Connection: close`), the response read
+/// to its end; every read has a 30 s bound.
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method == "POST" && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding")) {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    // A server may answer and close before the whole body is written (413).
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+pub fn parse_response(raw: &[u8]) -> Response {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete response: {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Response { status, headers, body }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else { return out };
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..eol]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+}
+
+pub fn post_signed(addr: SocketAddr, path: &str, key: &[u8], body: &[u8]) -> Response {
+    let sig = python_hmac_sha256(key, body);
+    request(addr, "POST", path, &[("Signature", &sig), ("Content-Type", "application/json")], body)
+}
+
+pub fn get(addr: SocketAddr, path: &str) -> Response {
+    request(addr, "GET", path, &[], b"")
+}
+
+/// A report body written out as text, the way the vendor documents print it.
+pub fn report_body(network_id: u64, node_mac: &str, rows: &[RowSpec]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                r#"{{"mac":"{}","count":{},"min_signal":{},"max_signal":{},"avg_signal":{},"last_seen_signal":{},"first_seen":{},"last_seen":{},"associated":{}}}"#,
+                r.mac, r.count, r.min, r.max, r.avg, r.last, r.first_seen, r.last_seen, r.associated
+            )
+        })
+        .collect();
+    format!(r#"{{"network_id":{network_id},"node_mac":"{node_mac}","version":1,"probe_requests":[{}]}}"#, rows.join(","))
+}
+
+#[derive(Clone, Debug)]
+pub struct RowSpec {
+    pub mac: String,
+    pub count: u32,
+    pub min: i32,
+    pub max: i32,
+    pub avg: i32,
+    pub last: i32,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub associated: bool,
+}
+
+/// A row whose fields all differ from each other, derived from `i`, so that
+/// a column stored in the wrong place shows.
+pub fn row(i: u32, mac: &str, associated: bool) -> RowSpec {
+    RowSpec {
+        mac: mac.to_string(),
+        count: 3 + i,
+        min: -90 + i as i32,
+        max: -40 - i as i32,
+        avg: -60,
+        last: -70 + i as i32,
+        first_seen: 1_475_860_000 + i as i64,
+        last_seen: 1_475_860_100 + i as i64,
+        associated,
+    }
+}
+
+/// The CSV line the export must give for `r` sent in a report of
+/// `network_id` from `node_mac`: the issue's column order, built here from
+/// the test's own values.
+pub fn expected_csv_prefix(network_id: u64, node_mac: &str, r: &RowSpec) -> String {
+    format!(
+        "{network_id},{node_mac},{},{},{},{},{},{},{},{},{},",
+        r.mac, r.count, r.min, r.max, r.avg, r.last, r.first_seen, r.last_seen, r.associated
+    )
+}
