@@ -12,8 +12,9 @@ export PRESENCED_SHARED := $(SHARED)
 
 # Debian packages the tests use: libpcap to build, tshark as the independent
 # reference decoder (editcap converts to pcapng), openssl makes test certificates,
-# iproute2 manages interfaces.
-APT_PACKAGES := libpcap-dev tshark openssl iproute2 procps
+# iproute2 manages interfaces, php-cli runs a receiver as the vendors' PHP users
+# write one (tests/request_head.rs).
+APT_PACKAGES := libpcap-dev tshark openssl iproute2 procps php-cli
 TEST_TARGETS := test-rust
 
 .PHONY: all build deps test test-rust bench demo

@@ -69,11 +69,18 @@ fn main() {
     println!("classify+record: {} frames x {rounds} rounds ({accepted} accepted): {:.0} ns/frame, {:.2} M frames/s",
         frames.len(), elapsed.as_nanos() as f64 / n, n / elapsed.as_secs_f64() / 1e6);
 
-    // A full table: 10 000 clients, as the default --max-clients allows.
+    // A full table: 10 000 clients, as the default --max-clients allows,
+    // then the largest table --max-clients accepts.
+    for clients in [10_000u32, presenced::config::MAX_MAX_CLIENTS as u32] {
+        full_table_report(clients);
+    }
+}
+
+fn full_table_report(clients: u32) {
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
     let base = LIVE.load(Ordering::Relaxed);
-    let mut table = Table::new(10_000);
-    for c in 0..10_000u32 {
+    let mut table = Table::new(clients as usize);
+    for c in 0..clients {
         let b = c.to_be_bytes();
         let mac = MacAddr([0x02, 0, b[0], b[1], b[2], b[3]]);
         for k in 0..3 {
@@ -87,8 +94,10 @@ fn main() {
     let body = report.to_body();
     let sig = signature(b"bench key", &body);
     let build = started.elapsed();
-    println!("table of 10000 clients: {:.1} KiB on the heap", table_bytes as f64 / 1024.0);
-    println!("report of 10000 clients: {:.1} KiB body, built and signed in {:.1} ms (peak heap {:.1} MiB), signature {}...",
+    let peak = PEAK.load(Ordering::Relaxed) - base;
+    println!("table of {clients} clients: {:.1} KiB on the heap", table_bytes as f64 / 1024.0);
+    println!("report of {clients} clients: {:.1} KiB body, built and signed in {:.1} ms (peak heap {:.1} MiB = {:.2}x the body, {} bytes per client; config::MEMORY_PER_CLIENT says {}), signature {}...",
         body.len() as f64 / 1024.0, build.as_secs_f64() * 1e3,
-        (PEAK.load(Ordering::Relaxed) - base) as f64 / (1024.0 * 1024.0), &sig[..8]);
+        peak as f64 / (1024.0 * 1024.0), peak as f64 / body.len() as f64, peak / clients as usize,
+        presenced::config::MEMORY_PER_CLIENT, &sig[..8]);
 }

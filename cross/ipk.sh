@@ -38,9 +38,10 @@ mtime=$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 0)
 out=$BUILD/$target/ipk$variant
 work=$out/work
 rm -rf "$work"
-mkdir -p "$work/data/usr/sbin" "$work/data/etc/init.d" "$work/data/etc/config" \
+mkdir -p "$work/data/usr/sbin" "$work/data/usr/libexec" "$work/data/etc/init.d" "$work/data/etc/config" \
          "$work/data/etc/capabilities" "$work/control"
 install -m 0755 "$binary" "$work/data/usr/sbin/presenced"
+install -m 0755 "$files/presenced.monitor" "$work/data/usr/libexec/presenced-monitor"
 install -m 0755 "$files/presenced.init" "$work/data/etc/init.d/presenced"
 install -m 0600 "$files/presenced.config" "$work/data/etc/config/presenced" # holds the key
 install -m 0644 "$files/presenced.capabilities.json" "$work/data/etc/capabilities/presenced.json"

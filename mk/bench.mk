@@ -3,7 +3,7 @@ BENCH_CAPTURE ?= $(SHARED)/data/captures/esp32-sc6-61-2024-03-31.pcap
 
 .PHONY: bench bench-deps
 bench-deps:
-	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) hyperfine time"
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) hyperfine time valgrind gcc tcpdump bc"
 
 bench: bench-deps
 	$(CARGO) bench --locked --bench pipeline
@@ -15,3 +15,7 @@ bench: bench-deps
 	@/usr/bin/time -f "%M KiB" target/release/presenced -r $(BENCH_CAPTURE) --stdout --no-hostapd \
 	  --node-mac 02:00:00:00:00:01 --rate 4294967295 -q >/dev/null
 	@echo "--- release binary (x86_64): $$(stat -c %s target/release/presenced) bytes"
+	@echo "--- instructions per frame (callgrind): presenced beside a bare libpcap+BPF loop on the same file"
+	benches/callgrind.sh target/release/presenced $(BENCH_CAPTURE) build/bench
+	@echo "--- live capture CPU beside tcpdump -w /dev/null, same filter, same TAP (root)"
+	benches/live_cpu.sh target/release/presenced build/bench 100000 200000

@@ -14,8 +14,19 @@ use crate::mac::MacAddr;
 
 pub const DEFAULT_RATE_SECS: u32 = 30;
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
-/// Beyond this a table could outgrow a 64 MB access point's memory.
-pub const MAX_MAX_CLIENTS: usize = 1_000_000;
+/// Peak memory grows by about MEMORY_PER_CLIENT bytes per client row at
+/// report time (the table entry, the report row and its JSON, measured by
+/// `make bench`); at this cap that is about 11 MB, which a 64 MB access point
+/// running hostapd and the rest of OpenWrt can spare.
+pub const MAX_MAX_CLIENTS: usize = 20_000;
+/// Bytes of peak memory per client row, measured (see `make bench`).
+pub const MEMORY_PER_CLIENT: usize = 560;
+/// Receivers keep network_id in a signed 32-bit column or a PHP int on a
+/// 32-bit build; above this they would store a different number.
+pub const MAX_NETWORK_ID: u64 = i32::MAX as u64;
+/// A key is a secret of some bytes; a larger "key file" is a mistake
+/// (`/dev/zero`, a log file), and reading it must not exhaust memory.
+pub const MAX_KEY_FILE_BYTES: u64 = 4096;
 /// Debian's and OpenWrt's (package ca-bundle) system CA bundle.
 pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub const KEY_ENV: &str = "PRESENCED_KEY";
@@ -36,14 +47,17 @@ Destination (one or both):
       --stdout            print each report body as one JSON line
 
 Options:
-      --key-file FILE     HMAC key for the Signature header (or set the
-                          environment variable PRESENCED_KEY); needed with --url
+      --key-file FILE     HMAC key for the Signature header: a regular file of
+                          at most 4096 bytes, less a trailing newline (or set
+                          the environment variable PRESENCED_KEY); needed
+                          with --url
       --rate SECS         seconds per report [default: 30]
-      --network-id N      network_id of the report [default: 0]
+      --network-id N      network_id of the report, 0 to 2147483647 [default: 0]
       --node-mac MAC      node_mac of the report [default: the MAC of IFACE;
                           required with -r]
-      --max-clients N     clients per report; new ones beyond are counted
-                          and left out [default: 10000]
+      --max-clients N     clients per report, 1 to 20000 (each costs about
+                          560 bytes of memory at report time); new ones
+                          beyond are counted and left out [default: 10000]
       --hostapd-dir DIR   hostapd control sockets, read for `associated`
                           [default: /var/run/hostapd]
       --no-hostapd        do not ask hostapd: `associated` is always false
@@ -80,6 +94,9 @@ pub struct Config {
     pub hostapd: Option<HostapdConfig>,
     pub ca_file: PathBuf,
     pub log_level: log::LevelFilter,
+    /// Things worth a warning that do not stop presenced (a key file others
+    /// can read); logged once the logger is up.
+    pub warnings: Vec<String>,
 }
 
 /// Never prints the key.
@@ -97,6 +114,7 @@ impl fmt::Debug for Config {
             .field("hostapd", &self.hostapd)
             .field("ca_file", &self.ca_file)
             .field("log_level", &self.log_level)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -230,9 +248,14 @@ impl Args {
             Some(u) => Some(validate_url(&u)?),
             None => None,
         };
+        let mut warnings = Vec::new();
         let key = match (&url, self.key_file) {
             (None, _) => None,
-            (Some(_), Some(path)) => Some(read_key_file(&path)?),
+            (Some(_), Some(path)) => {
+                let key = read_key_file(&path).map_err(|problem| ConfigError::new("--key-file", problem))?;
+                warnings.extend(key.warning);
+                Some(key.bytes)
+            }
             (Some(_), None) => match env_key {
                 Some(k) if !k.is_empty() => Some(os_bytes(k)),
                 Some(_) => return Err(ConfigError::new(KEY_ENV, "is empty")),
@@ -259,9 +282,18 @@ impl Args {
         };
         let network_id = match self.network_id {
             None => 0,
-            Some(n) => n.parse::<u64>().map_err(|_| {
-                ConfigError::new("--network-id", format!("'{n}' is not a non-negative whole number"))
-            })?,
+            Some(n) => match n.parse::<u64>() {
+                Ok(id) if id <= MAX_NETWORK_ID => id,
+                _ => {
+                    return Err(ConfigError::new(
+                        "--network-id",
+                        format!(
+                            "'{n}' is not a whole number from 0 to {MAX_NETWORK_ID} \
+                             (receivers store network_id as a signed 32-bit number)"
+                        ),
+                    ))
+                }
+            },
         };
         let node_mac = match self.node_mac {
             Some(m) => Some(m.parse::<MacAddr>().map_err(|e| ConfigError::new("--node-mac", e.to_string()))?),
@@ -280,7 +312,11 @@ impl Args {
                 _ => {
                     return Err(ConfigError::new(
                         "--max-clients",
-                        format!("'{m}' is not a whole number from 1 to {MAX_MAX_CLIENTS}"),
+                        format!(
+                            "'{m}' is not a whole number from 1 to {MAX_MAX_CLIENTS} \
+                             (each client costs about {MEMORY_PER_CLIENT} bytes at report time; \
+                             more would not fit a 64 MB access point)"
+                        ),
                     ))
                 }
             },
@@ -324,6 +360,7 @@ impl Args {
             hostapd,
             ca_file: self.ca_file.unwrap_or_else(|| DEFAULT_CA_FILE.into()),
             log_level,
+            warnings,
         })
     }
 }
@@ -359,30 +396,65 @@ pub fn key_from_file(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-fn read_key_file(path: &PathBuf) -> Result<Vec<u8>, ConfigError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| ConfigError::new("--key-file", format!("cannot read {}: {e}", path.display())))?;
+/// A key read from a file, and a warning when others may read it too.
+pub struct KeyFile {
+    pub bytes: Vec<u8>,
+    pub warning: Option<String>,
+}
+
+/// Reads a key file for `--key-file` (the daemon's and the receiver's).
+/// Only a regular file of at most `MAX_KEY_FILE_BYTES` is read: a FIFO would
+/// block for ever, `/dev/zero` would fill memory. The file is opened without
+/// blocking, so even a FIFO named here is refused rather than waited on.
+/// The error is the problem only; the caller names the option.
+pub fn read_key_file(path: &std::path::Path) -> Result<KeyFile, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot open {shown}: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot look at {shown}: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err(format!("{shown} is not a regular file (the key must be in a plain file)"));
+    }
+    if meta.len() > MAX_KEY_FILE_BYTES {
+        return Err(format!(
+            "{shown} is {} bytes; a key file holds at most {MAX_KEY_FILE_BYTES} bytes",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The bound holds even if the file grows after the size was read.
+    file.take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(format!("{shown} grew past {MAX_KEY_FILE_BYTES} bytes while it was read"));
+    }
     let key = key_from_file(bytes);
     if key.is_empty() {
-        return Err(ConfigError::new("--key-file", format!("{} holds no key", path.display())));
+        return Err(format!("{shown} holds no key"));
     }
-    Ok(key)
+    let warning = (meta.mode() & 0o044 != 0).then(|| {
+        format!(
+            "--key-file: {shown} can be read by {} (mode {:04o}); chmod 600 it",
+            if meta.mode() & 0o004 != 0 { "every user" } else { "its group" },
+            meta.mode() & 0o7777
+        )
+    });
+    Ok(KeyFile { bytes: key, warning })
 }
 
 /// http:// or https:// with a host; https only in builds with TLS.
 fn validate_url(url: &str) -> Result<String, ConfigError> {
-    let bad = |why: &str| ConfigError::new("--url", format!("'{url}' {why}"));
-    let uri: ureq::http::Uri = url.parse().map_err(|_| bad("is not a URL"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") if cfg!(feature = "tls") => {}
-        Some("https") => return Err(bad("is https, but this build of presenced has no TLS")),
-        _ => return Err(bad("must start with http:// or https://")),
+    let target = crate::http::Target::parse(url).map_err(|e| ConfigError::new("--url", e.0))?;
+    if target.https && !cfg!(feature = "tls") {
+        return Err(ConfigError::new("--url", format!("'{url}' is https, but this build of presenced has no TLS")));
     }
-    match uri.host() {
-        Some(h) if !h.is_empty() => Ok(url.to_string()),
-        _ => Err(bad("has no host")),
-    }
+    Ok(url.to_string())
 }
 
 #[cfg(test)]
@@ -448,6 +520,11 @@ mod tests {
         assert_eq!(opt(with(&["--stdout", "--network-id", "-1"]), None), "--network-id");
         assert_eq!(opt(with(&["--stdout", "--node-mac", "02:00:00:00:00"]), None), "--node-mac");
         assert_eq!(opt(with(&["--stdout", "--max-clients", "0"]), None), "--max-clients");
+        assert_eq!(opt(with(&["--stdout", "--max-clients", "20001"]), None), "--max-clients");
+        assert_eq!(opt(with(&["--stdout", "--max-clients", "1000000"]), None), "--max-clients");
+        assert_eq!(opt(with(&["--stdout", "--network-id", "2147483648"]), None), "--network-id");
+        assert_eq!(opt(with(&["--stdout", "--network-id", "9007199254740993"]), None), "--network-id");
+        assert_eq!(opt(with(&["--url", "http://u:p@h/"]), Some("k")), "--url");
         assert_eq!(opt(with(&["--stdout", "--no-hostapd", "--hostapd-dir", "/x"]), None), "--no-hostapd");
         assert_eq!(opt(with(&["--stdout", "-q", "-v"]), None), "--quiet");
         assert_eq!(opt(with(&["--stdout", "--run-dir", "/run/h", "--hostapd-dir", "/run/h"]), None), "--run-dir");
@@ -480,6 +557,69 @@ mod tests {
         assert_eq!(error_option(&["-i", "w", "--url", "http://h/", "--key-file", p], None), "--key-file");
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(error_option(&["-i", "w", "--url", "http://h/", "--key-file", p], None), "--key-file");
+    }
+
+    fn key_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("presenced-key-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn key_problem(path: &std::path::Path) -> String {
+        let e = config(&["-i", "w", "--url", "http://h/", "--key-file", path.to_str().unwrap()], None).unwrap_err();
+        assert_eq!(e.option, "--key-file");
+        e.problem
+    }
+
+    #[test]
+    fn only_a_small_regular_file_is_a_key_file() {
+        // /dev/zero would be read until memory runs out.
+        assert!(key_problem(std::path::Path::new("/dev/zero")).contains("not a regular file"));
+        let dir = key_dir("kinds");
+        assert!(key_problem(&dir).contains("not a regular file"));
+        // A FIFO with no writer: opening it to read would block for ever.
+        let fifo = dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(key_problem(&fifo).contains("not a regular file"));
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'k'; 4097]).unwrap();
+        assert!(key_problem(&big).contains("4097 bytes"), "{}", key_problem(&big));
+        std::fs::write(&big, vec![b'k'; 4096]).unwrap();
+        let c = config(&["-i", "w", "--url", "http://h/", "--key-file", big.to_str().unwrap()], None).unwrap();
+        assert_eq!(c.key.map(|k| k.len()), Some(4096));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_is_taken_with_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = key_dir("modes");
+        let path = dir.join("key");
+        std::fs::write(&path, b"k\n").unwrap();
+        let run = |mode: u32| {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            config(&["-i", "w", "--url", "http://h/", "--key-file", path.to_str().unwrap()], None).unwrap().warnings
+        };
+        assert_eq!(run(0o600), Vec::<String>::new());
+        assert_eq!(run(0o400), Vec::<String>::new());
+        let w = run(0o640);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("--key-file: ") && w[0].contains("its group") && w[0].contains("0640"), "{w:?}");
+        assert!(run(0o644)[0].contains("every user"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_largest_accepted_values_are_the_documented_caps() {
+        let c = config(
+            &["-r", "x", "--stdout", "--node-mac", "02:00:00:00:00:01", "--network-id", "2147483647", "--max-clients", "20000"],
+            None,
+        )
+        .unwrap();
+        assert_eq!((c.network_id, c.max_clients), (2_147_483_647, 20_000));
     }
 
     #[test]

@@ -80,7 +80,24 @@ const FCS_LEN: usize = 4;
 /// Classifies one frame as captured with link type 127 (radiotap + 802.11),
 /// in the order given in the module doc. Never panics.
 pub fn classify(frame: &[u8]) -> Result<Probe, DropReason> {
-    let summary = radiotap::summarize(frame).map_err(|_| DropReason::BadRadiotap)?;
+    classify_with(frame, radiotap::summarize(frame))
+}
+
+/// `classify` for the frames of one capture: the same answers, with the
+/// radiotap walk done once per layout (see `radiotap::LayoutCache`).
+#[derive(Clone, Debug, Default)]
+pub struct Classifier {
+    layouts: radiotap::LayoutCache,
+}
+
+impl Classifier {
+    pub fn classify(&mut self, frame: &[u8]) -> Result<Probe, DropReason> {
+        classify_with(frame, self.layouts.summarize(frame))
+    }
+}
+
+fn classify_with(frame: &[u8], summary: Result<radiotap::Summary, radiotap::Error>) -> Result<Probe, DropReason> {
+    let summary = summary.map_err(|_| DropReason::BadRadiotap)?;
     let flags = summary.flags.unwrap_or(0);
     if flags & FLAG_BAD_FCS != 0 {
         return Err(DropReason::BadFcs);

@@ -1,7 +1,7 @@
 //! presenced: probe requests in, signed Presence Reporting API reports out.
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use presenced::config::{Args, Command, KEY_ENV, USAGE};
@@ -27,12 +27,24 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     logger::init(config.log_level);
+    for w in &config.warnings {
+        log::warn!("{w}");
+    }
+    let proxies = presenced::http::proxy_variables_set(|n| std::env::var(n).ok());
+    if config.url.is_some() && !proxies.is_empty() {
+        log::info!("{} set, and ignored: presenced posts to --url directly", proxies.join(", "));
+    }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+    // SIGHUP too: procd and shells send it, and presenced has no
+    // configuration file to reread, so it stops as for SIGTERM.
+    let stop = Arc::new(AtomicUsize::new(0));
+    let stop_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    for signal in [SIGTERM, SIGINT, SIGHUP] {
         // A second signal while the last report is on its way ends at once.
-        let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)));
+        let registered = signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop_flag))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop_flag)))
+            .and_then(|_| signal_hook::flag::register_usize(signal, Arc::clone(&stop), signal as usize));
         if let Err(e) = registered {
             log::error!("cannot handle signal {signal}: {e}");
             return ExitCode::FAILURE;
@@ -60,8 +72,8 @@ fn usage_error(e: presenced::config::ConfigError) -> ExitCode {
 /// seconds; any change is logged as a warning again.
 fn hostapd_lookup(cfg: HostapdConfig) -> AssociatedLookup {
     let mut previous: Vec<String> = Vec::new();
-    Box::new(move || {
-        let found = associated_stations(&cfg);
+    Box::new(move |deadline| {
+        let found = associated_stations(&cfg, deadline);
         for w in &found.warnings {
             if previous.contains(w) {
                 log::debug!("{w} (again)");

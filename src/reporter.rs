@@ -6,18 +6,20 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::http::{PostOutcome, Poster};
+use crate::http::{Cutoff, PostOutcome, Poster};
 use crate::mac::MacAddr;
 use crate::report::{FromWindow, Report};
 use crate::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
 /// before the report is built.
-pub type AssociatedLookup = Box<dyn FnMut() -> BTreeSet<MacAddr> + Send>;
+pub type AssociatedLookup = Box<dyn FnMut(Instant) -> BTreeSet<MacAddr> + Send>;
 
 /// One finished window and what the capture side knows about it.
 pub struct Batch {
@@ -32,12 +34,34 @@ pub struct ReporterSettings {
     pub stdout: bool,
     pub poster: Option<Poster>,
     pub associated: Option<AssociatedLookup>,
+    /// Shared with the `poster`: the end of the shutdown budget, once set.
+    pub cutoff: Arc<Cutoff>,
 }
 
 pub struct Reporter {
     tx: Option<SyncSender<Batch>>,
     thread: Option<JoinHandle<()>>,
+    /// Dropped by the thread when it ends: a wait on it can have a bound,
+    /// where `JoinHandle::join` cannot.
+    ended: Receiver<()>,
+    /// Windows handed over and not yet delivered.
+    pending: Arc<AtomicUsize>,
+    cutoff: Arc<Cutoff>,
+    shutdown_announced: std::sync::atomic::AtomicBool,
 }
+
+/// Asked while the capture side waits for the reporter: the name of the
+/// signal that asks presenced to stop, if one came.
+pub type StopCheck<'a> = &'a dyn Fn() -> Option<String>;
+
+/// After a stop signal, the window in progress and any POST in flight share
+/// this much time; procd sends SIGKILL 5 s after SIGTERM (the init script's
+/// `term_timeout`), so what is not done by then would be lost anyway.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(3);
+/// Beyond the budget, for the reporter to write its last log lines.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
+/// How often a wait for the reporter looks at the stop flag.
+const FINISH_POLL: Duration = Duration::from_millis(50);
 
 /// Windows waiting while one is being sent. Each POST is bounded by a
 /// timeout below the rate, so in live capture the queue only fills when the
@@ -47,20 +71,36 @@ const QUEUE: usize = 2;
 impl Reporter {
     pub fn spawn(mut settings: ReporterSettings) -> std::io::Result<Reporter> {
         let (tx, rx) = sync_channel::<Batch>(QUEUE);
-        let thread = std::thread::Builder::new().name("reporter".into()).spawn(move || {
-            for batch in rx {
-                settings.deliver(batch);
-            }
-        })?;
-        Ok(Reporter { tx: Some(tx), thread: Some(thread) })
+        let (ended_tx, ended) = channel::<()>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let cutoff = Arc::clone(&settings.cutoff);
+        let thread = {
+            let pending = Arc::clone(&pending);
+            std::thread::Builder::new().name("reporter".into()).spawn(move || {
+                let _ended = ended_tx;
+                for batch in rx {
+                    settings.deliver(batch);
+                    pending.fetch_sub(1, Ordering::Relaxed);
+                }
+            })?
+        };
+        Ok(Reporter {
+            tx: Some(tx),
+            thread: Some(thread),
+            ended,
+            pending,
+            cutoff,
+            shutdown_announced: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// Live capture: never waits. If the reporter is still busy with earlier
     /// windows, this one is dropped and said so.
     pub fn offer(&self, batch: Batch) {
         let Some(tx) = &self.tx else { return };
+        self.pending.fetch_add(1, Ordering::Relaxed);
         match tx.try_send(batch) {
-            Ok(()) => {}
+            Ok(()) => return,
             Err(TrySendError::Full(b)) => log::warn!(
                 "report dropped: the reporter is still busy with earlier reports (slow server or hostapd); {} clients, {} frames lost",
                 b.window.rows.len(),
@@ -68,24 +108,78 @@ impl Reporter {
             ),
             Err(TrySendError::Disconnected(_)) => log::error!("report dropped: the reporter thread has stopped"),
         }
+        self.pending.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Replay: waits for room, so that no window of a file is lost.
-    pub fn submit(&self, batch: Batch) {
-        if let Some(tx) = &self.tx {
-            if tx.send(batch).is_err() {
-                log::error!("report dropped: the reporter thread has stopped");
+    /// Replay: waits for room, so that no window of a file is lost. A stop
+    /// signal during the wait starts the shutdown budget, which bounds the
+    /// POST in flight, so the wait ends soon after.
+    pub fn submit(&self, batch: Batch, stop: StopCheck) {
+        let Some(tx) = &self.tx else { return };
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let mut batch = batch;
+        loop {
+            match tx.try_send(batch) {
+                Ok(()) => return,
+                Err(TrySendError::Full(b)) => {
+                    batch = b;
+                    if let Some(why) = stop() {
+                        self.begin_shutdown(&why);
+                    }
+                    std::thread::sleep(FINISH_POLL);
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.pending.fetch_sub(1, Ordering::Relaxed);
+                    log::error!("report dropped: the reporter thread has stopped");
+                    return;
+                }
             }
         }
     }
 
-    /// Delivers what is queued, then stops the thread.
-    pub fn finish(mut self) {
-        self.shut_down();
+    /// A stop signal came: every POST and hostapd lookup from here on ends
+    /// by the end of the shutdown budget. Logged once.
+    pub fn begin_shutdown(&self, why: &str) {
+        if self.shutdown_announced.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.cutoff.set(Instant::now() + SHUTDOWN_BUDGET);
+        log::info!(
+            "{why}: stopping; the window in progress is reported within {} s",
+            SHUTDOWN_BUDGET.as_secs()
+        );
     }
 
-    fn shut_down(&mut self) {
+    /// Delivers what is queued, then stops the thread. Without a stop signal
+    /// this waits as long as the queued reports take (each POST is bounded by
+    /// its own timeout); once `stop` says a signal came, everything left
+    /// shares the shutdown budget, and what is not sent by its end is
+    /// abandoned with one warning.
+    pub fn finish(mut self, stop: StopCheck) {
         self.tx.take();
+        loop {
+            if let Some(why) = stop() {
+                self.begin_shutdown(&why);
+            }
+            let wait = match self.cutoff.get() {
+                Some(c) => (c + SHUTDOWN_GRACE).saturating_duration_since(Instant::now()).min(FINISH_POLL),
+                None => FINISH_POLL,
+            };
+            if wait.is_zero() {
+                let left = self.pending.load(Ordering::Relaxed);
+                log::warn!(
+                    "stopping: the shutdown budget ({} s) is spent; {left} report(s) not sent",
+                    SHUTDOWN_BUDGET.as_secs()
+                );
+                // The thread is left to the end of the process.
+                self.thread.take();
+                return;
+            }
+            match self.ended.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => continue,
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 log::error!("the reporter thread failed");
@@ -94,16 +188,10 @@ impl Reporter {
     }
 }
 
-impl Drop for Reporter {
-    fn drop(&mut self) {
-        self.shut_down();
-    }
-}
-
 impl ReporterSettings {
     fn deliver(&mut self, batch: Batch) {
         let associated = match self.associated.as_mut() {
-            Some(lookup) => lookup(),
+            Some(lookup) => lookup(self.cutoff.bound(Instant::now() + crate::hostapd::LOOKUP_BUDGET)),
             None => BTreeSet::new(),
         };
         let window = &batch.window;

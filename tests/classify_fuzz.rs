@@ -6,7 +6,7 @@
 mod support;
 
 use presenced::dot11::{self, FrameControl};
-use presenced::frame::classify;
+use presenced::frame::{classify, Classifier};
 use presenced::radiotap::{self, Header};
 
 /// xorshift64*: small, fast, good enough to spread bytes; not for secrets.
@@ -135,6 +135,9 @@ fn two_hundred_thousand_random_and_mutated_frames_do_not_panic() {
     let seeds = seeds();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut probes = 0;
+    // One classifier for the whole stream: its remembered layout is hit by
+    // mutants of the same seed and must never answer differently.
+    let mut classifier = Classifier::default();
     for round in 0..200_000 {
         let frame = if round % 4 == 0 {
             // Pure noise, mostly short, sometimes starting like radiotap v0.
@@ -149,9 +152,56 @@ fn two_hundred_thousand_random_and_mutated_frames_do_not_panic() {
             frame
         };
         exercise(&frame);
+        assert_eq!(classifier.classify(&frame), classify(&frame), "{frame:02x?}");
         probes += usize::from(classify(&frame).is_ok());
     }
     // Mutations must leave some frames valid, or the checks above on valid
     // probes exercised nothing.
     assert!(probes > 1000, "only {probes} probes survived mutation");
+}
+
+/// Every frame of every shared capture, in file order as a live stream would
+/// bring them, and every radiotap test vector: the remembering classifier
+/// answers as the walk of each header alone does.
+#[test]
+fn the_remembering_classifier_agrees_with_classify_on_every_shared_frame() {
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let dir = support::data::shared_data().join("captures");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for f in files.iter().filter(|p| p.extension().is_some_and(|e| e == "pcap")) {
+        frames.extend(support::data::read_pcap(f).records);
+    }
+    let shared = frames.len();
+    frames.extend(seeds());
+    let mut classifier = Classifier::default();
+    let mut probes = 0;
+    for frame in &frames {
+        let expected = classify(frame);
+        assert_eq!(classifier.classify(frame), expected, "{frame:02x?}");
+        probes += usize::from(expected.is_ok());
+    }
+    assert!(shared > 8000 && probes > 4000, "{shared} frames, {probes} probes");
+}
+
+/// The remembered layout is one of `it_len` and the present words: a frame
+/// with the same words but cut short of `it_len`, or with another version,
+/// is still refused, and a header with a vendor namespace (whose layout
+/// depends on its skip length) is walked every time.
+#[test]
+fn a_remembered_layout_is_never_stretched_over_another_header() {
+    let mut classifier = Classifier::default();
+    assert!(classifier.classify(&PROBE).is_ok());
+    assert!(classifier.classify(&PROBE[..9]).is_err());
+    let mut v1 = PROBE;
+    v1[0] = 1;
+    assert_eq!(classifier.classify(&v1), classify(&v1));
+    assert!(classify(&v1).is_err());
+    // Same words, other signal and Flags (bad FCS): read afresh.
+    let mut other = PROBE;
+    other[9] = 0xb0; // -80 dBm
+    assert_eq!(classifier.classify(&other).map(|p| p.signal_dbm), Ok(-80));
+    other[8] = 0x50; // FCS at end + bad FCS
+    assert_eq!(classifier.classify(&other), classify(&other));
+    assert!(classify(&other).is_err());
 }

@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+mod support;
+
 fn presenced(args: &[&str], key_env: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_presenced"));
     cmd.args(args).env_remove("PRESENCED_KEY");
@@ -78,4 +80,33 @@ fn effective_uid() -> u32 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+/// A key file that is not a small regular file is refused at once with
+/// exit 2: a FIFO would have blocked for ever, `/dev/zero` filled memory.
+#[test]
+fn a_key_file_must_be_a_small_regular_file() {
+    let dir = std::env::temp_dir().join(format!("presenced-cli-key-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let big = dir.join("big");
+    std::fs::write(&big, vec![b'k'; 100 * 1024 * 1024]).unwrap();
+    for (path, problem) in [
+        (fifo.to_str().unwrap(), "is not a regular file (the key must be in a plain file)".to_string()),
+        ("/dev/zero", "is not a regular file (the key must be in a plain file)".to_string()),
+        (big.to_str().unwrap(), "is 104857600 bytes; a key file holds at most 4096 bytes".to_string()),
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_presenced"))
+            .args(["-i", "mon0", "--url", "http://127.0.0.1:1/", "--key-file", path])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = support::wait_with_timeout(child, std::time::Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), format!("presenced: --key-file: {path} {problem}"));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

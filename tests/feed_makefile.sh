@@ -17,7 +17,7 @@ sdk=$work/sdk
 mkdir -p "$sdk/include" "$sdk/feeds/packages/lang/rust"
 cat >"$sdk/rules.mk" <<'EOF'
 INCLUDE_DIR:=$(TOPDIR)/include
-STAGING_DIR:=/sdk/staging_dir/target
+STAGING_DIR:=$(TOPDIR)/staging_dir/target
 BUILD_DIR:=$(TOPDIR)/build_dir
 toupper=$(shell echo '$(1)' | tr a-z A-Z)
 EOF
@@ -39,6 +39,7 @@ dump:
 	@echo 'USERID=$$(strip $$(USERID))'
 	@echo 'CONFFILES=$$(strip $$(Package/$(1)/conffiles))'
 	@echo 'PKG_BUILD_DEPENDS=$$(PKG_BUILD_DEPENDS)'
+	@echo 'PKG_FILE_DEPENDS=$$(strip $$(PKG_FILE_DEPENDS))'
 	@echo 'PKG_RELEASE=$$(PKG_RELEASE)'
 	@echo 'CARGO_RUSTFLAGS=$$(strip $$(CARGO_RUSTFLAGS))'
 	@echo 'CARGO_PKG_VARS=$$(strip $$(CARGO_PKG_VARS))'
@@ -66,6 +67,12 @@ define RustBinPackage
 endef
 EOF
 
+# What the libpcap package's InstallDev stages (libpcap.{a,so*}).
+mkdir -p "$sdk/staging_dir/target/usr/lib"
+touch "$sdk/staging_dir/target/usr/lib/libpcap.a" "$sdk/staging_dir/target/usr/lib/libpcap.so.1.10.5"
+ln -s libpcap.so.1.10.5 "$sdk/staging_dir/target/usr/lib/libpcap.so.1"
+ln -s libpcap.so.1 "$sdk/staging_dir/target/usr/lib/libpcap.so"
+
 feed=$top/openwrt/presenced
 pkgmake() { make -s -C "$feed" TOPDIR="$sdk" "$@" 2>&1; }
 
@@ -82,7 +89,21 @@ if [ $status -eq 0 ]; then pass "make evaluates the feed Makefile (32-bit, TLS)"
 expect "32-bit musl: --cfg libc_unstable_musl_v1_2 in CARGO_RUSTFLAGS" -- '^CARGO_RUSTFLAGS=.*--cfg libc_unstable_musl_v1_2'
 expect "the cfg reaches cargo's RUSTFLAGS" -- 'RUSTFLAGS=".*--cfg libc_unstable_musl_v1_2'
 expect "TLS on: --features tls --no-default-features --bin presenced" -- '^COMPILE=.*--features "tls" --no-default-features --bin presenced'
-expect "pcap crate pointed at the staging libpcap" -- '^CARGO_PKG_VARS=.*LIBPCAP_LIBDIR=/sdk/staging_dir/target/usr/lib'
+expect "pcap crate pointed at the staging libpcap" -- "^CARGO_PKG_VARS=.*LIBPCAP_LIBDIR=$sdk/staging_dir/target/usr/lib"
+# Without it the pcap crate's build script, unable to load a target library,
+# assumes the newest libpcap.
+expect "LIBPCAP_VER next to LIBPCAP_LIBDIR: the staged library's version" -- '^CARGO_PKG_VARS=.*LIBPCAP_VER=1\.10\.5\( \|$\)'
+# package.mk rebuilds when a file under PKG_FILE_DEPENDS is newer than the
+# prepared stamp: the sources Build/Prepare copies must all be there.
+file_depends=$(sed -n 's/^PKG_FILE_DEPENDS=//p' <<<"$out")
+for source in Cargo.toml Cargo.lock src; do
+    if grep -qw -- "$top/$source" <<<"$file_depends"; then pass "PKG_FILE_DEPENDS has $source (edits rebuild)"
+    else fail "PKG_FILE_DEPENDS has $source (edits rebuild): '$file_depends'"; fi
+done
+missing=""
+for path in $file_depends; do [ -e "$path" ] || missing="$missing $path"; done
+if [ -n "$file_depends" ] && [ -z "$missing" ]; then pass "every PKG_FILE_DEPENDS path exists"
+else fail "every PKG_FILE_DEPENDS path exists (missing:$missing)"; fi
 expect "DEPENDS is \$(RUST_ARCH_DEPENDS) +libpcap" -x -- 'DEPENDS=@(aarch64||arm||mips||mipsel) +libpcap'
 expect "USERID network (hostapd's user)" -x -- 'USERID=network=101:network=101'
 expect "conffiles /etc/config/presenced" -x -- 'CONFFILES=/etc/config/presenced'
@@ -98,17 +119,25 @@ dest=$work/root
 mkdir -p "$sdk/build_dir/presenced-0.1.0/ipkg-install/bin"
 printf 'ELF' >"$sdk/build_dir/presenced-0.1.0/ipkg-install/bin/presenced"
 if pkgmake install DEST="$dest" >/dev/null; then pass "install step runs"; else fail "install step runs"; fi
-for entry in usr/sbin/presenced:755 etc/init.d/presenced:755 etc/config/presenced:600 \
-    etc/capabilities/presenced.json:644; do
+for entry in usr/sbin/presenced:755 usr/libexec/presenced-monitor:755 etc/init.d/presenced:755 \
+    etc/config/presenced:600 etc/capabilities/presenced.json:644; do
     path=${entry%:*} mode=${entry#*:}
     if [ "$(stat -c %a "$dest/$path" 2>/dev/null)" = "$mode" ]; then pass "installs /$path mode $mode"
     else fail "installs /$path mode $mode"; fi
 done
-if pkgmake prepare >/dev/null && [ -f "$sdk/build_dir/presenced-0.1.0/Cargo.lock" ] &&
-    [ -f "$sdk/build_dir/presenced-0.1.0/src/main.rs" ]; then
+prepared=$sdk/build_dir/presenced-0.1.0
+if pkgmake prepare >/dev/null && [ -f "$prepared/Cargo.lock" ] && [ -f "$prepared/src/main.rs" ]; then
     pass "Build/Prepare copies Cargo.toml, Cargo.lock and src/"
 else
     fail "Build/Prepare copies Cargo.toml, Cargo.lock and src/"
+fi
+# cargo parses the whole manifest (every target it names) before it fetches;
+# offline from the crates a native build already downloaded, else from crates.io.
+if (cd "$prepared" && { cargo fetch --offline --locked || cargo fetch --locked; }) >"$work/fetch.log" 2>&1; then
+    pass "the prepared copy is a cargo package on its own (cargo fetch --locked accepts it)"
+else
+    sed 's/^/     /' "$work/fetch.log" | head -n 8
+    fail "the prepared copy is a cargo package on its own (cargo fetch --locked accepts it)"
 fi
 
 echo "$passed passed, $failed failed"

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use presenced::hostapd::associated_stations;
+use presenced::hostapd::{associated_stations, LOOKUP_BUDGET};
 use presenced::hostapd::command::{self as ctrl_command, Command as CtrlCommand};
 use presenced::hostapd::socket::CtrlSocket;
 use presenced::hostapd::stations::{self, WalkLimits};
@@ -58,7 +58,7 @@ fn hostapd_real_two_bss_three_authorized_stations() {
     let [bss0, bss1] = rig.bss.clone();
 
     // hostapd up, nobody authenticated yet: the empty datagram, no warning.
-    let before = associated_stations(&cfg);
+    let before = associated_stations(&cfg, Instant::now() + LOOKUP_BUDGET);
     assert_eq!(before.warnings, Vec::<String>::new());
     assert_eq!(before.stations, BTreeSet::new());
 
@@ -94,4 +94,40 @@ fn hostapd_real_two_bss_three_authorized_stations() {
     );
     // Our client sockets were all unlinked.
     assert_eq!(fs::read_dir(&client_dir).unwrap().count(), 0);
+}
+
+/// A real hung hostapd: instance 0 (the first BSS, stations 1 and 2)
+/// stopped with SIGSTOP. Each lookup still ends by its deadline with the
+/// second BSS's station, and one warning names the stopped BSS, the same
+/// every time: also after its queue is full and our requests cannot even
+/// be sent (the kernel queues 10 datagrams per socket).
+#[test]
+fn hostapd_real_stopped_instance_costs_one_deadline_and_one_warning() {
+    hostapd_rig::require_prerequisites("hostapd_real");
+    let mut rig = HostapdRig::start("hostapd-stopped");
+    let cfg = rig.hostapd_config();
+    rig.start_supplicants();
+    let all = BTreeSet::from([mac(STATION_1), mac(STATION_2), mac(STATION_3)]);
+    let got = rig.wait_for_stations(&all, SETTLE);
+    assert_eq!(names(&got.stations), names(&all), "\n{}", rig.logs());
+
+    rig.signal_hostapd(0, libc::SIGSTOP);
+    let expected_warning = format!(
+        "hostapd: no answer within 200 ms from 1 of 2 BSS sockets: {}; their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting",
+        rig.bss[0].display()
+    );
+    let started = Instant::now();
+    for round in 0..12 {
+        let got = associated_stations(&cfg, Instant::now() + Duration::from_millis(200));
+        assert_eq!(names(&got.stations), [STATION_3], "round {round}");
+        assert_eq!(got.warnings, std::slice::from_ref(&expected_warning), "round {round}");
+    }
+    // Liveness: twelve lookups of 200 ms each.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    rig.signal_hostapd(0, libc::SIGCONT);
+
+    let got = rig.wait_for_stations(&all, SETTLE);
+    assert_eq!(got.warnings, Vec::<String>::new(), "\n{}", rig.logs());
+    assert_eq!(names(&got.stations), names(&all), "\n{}", rig.logs());
+    assert_eq!(fs::read_dir(&rig.client_dir).unwrap().count(), 0);
 }

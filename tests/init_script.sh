@@ -16,7 +16,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 init=$top/openwrt/presenced/files/presenced.init
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 
 passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "ok   $*"; }
@@ -26,6 +26,9 @@ fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 if sh -n "$init"; then pass "sh -n"; else fail "sh -n"; fi
 if busybox sh -n "$init"; then pass "busybox ash -n"; else fail "busybox ash -n"; fi
 if shellcheck "$init"; then pass "shellcheck"; else fail "shellcheck"; fi
+keeper=$top/openwrt/presenced/files/presenced.monitor
+if busybox sh -n "$keeper" && shellcheck "$keeper"; then pass "presenced.monitor: busybox ash -n, shellcheck"
+else fail "presenced.monitor: busybox ash -n, shellcheck"; fi
 if grep -q '^USE_PROCD=1$' "$init" && grep -Eq '^START=[0-9]+$' "$init" &&
     [ "$(sed -n 's/^START=//p' "$init")" -gt 20 ]; then
     pass "USE_PROCD=1, START after network (20)"
@@ -70,6 +73,16 @@ record() {
 	printf '\n' >>"$PROCD_LOG"
 }
 config_load() { record config_load "$@"; }
+# As functions too: Debian's static busybox ash runs its own applets (ip,
+# logger, chown, ...) before anything in PATH.
+for tool in ip logger chown chgrp; do
+	eval "$tool() { record $tool \"\$@\"; }"
+done
+# A phy named phydown refuses new interfaces, as a radio that is not up.
+iw() {
+	record iw "$@"
+	[ "$2" != phydown ]
+}
 user_exists() { case " $TEST_USERS " in *" $1 "*) return 0 ;; esac; return 1; }
 group_exists() { user_exists "$@"; }
 
@@ -81,6 +94,11 @@ validate_value() { # TYPE VALUE
 	bool) case "$2" in 0|1|on|off|true|false|yes|no) return 0 ;; esac; return 1 ;;
 	uinteger) case "$2" in ''|*[!0-9]*) return 1 ;; esac ;;
 	'and(uinteger,min(1))') case "$2" in ''|*[!0-9]*) return 1 ;; esac; [ "$2" -ge 1 ] ;;
+	range\(*,*\)) # as validate_data: strtol(value, 0), so 0x10 passes
+		local bounds=${1#range(} n
+		bounds=${bounds%)}
+		n=$(printf '%d' "$2" 2>/dev/null) || return 1
+		[ "$n" -ge "${bounds%,*}" ] && [ "$n" -le "${bounds#*,}" ] ;;
 	macaddr) echo "$2" | grep -Eq '^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$' ;;
 	file) [ -f "$2" ] ;;
 	string) return 0 ;;
@@ -139,10 +157,12 @@ echo '{}' >"$work/capabilities.json"
 echo "-----BEGIN CERTIFICATE-----" >"$work/ca.pem"
 
 # run_case NAME SHELL USERS UJAIL_PATH UCI_BODY: runs `start`, leaves
-# $work/NAME/{log,run,stderr}
+# $work/NAME/{log,run,stderr}. A key file from an earlier start is there
+# before, as it would be on a reload.
 run_case() {
     local name=$1 shell=$2 users=$3 ujail=$4 body=$5 dir=$work/$1
     mkdir -p "$dir/run"
+    printf 'an earlier key' >"$dir/run/key"
     printf "config presenced 'main'\n%s\n" "$body" >"$dir/uci"
     : >"$dir/log"
     PATH="$standin/bin:$PATH" STANDIN=$standin PROCD_LOG=$dir/log TEST_UCI=$dir/uci \
@@ -161,7 +181,11 @@ import os, stat, sys
 directory, key, *wants = sys.argv[1:]
 calls = [line.split("\x1f")[:-1] for line in open(f"{directory}/log").read().splitlines()]
 command, env = [], []
+# The first instance is presenced; a second one (monitor) is the keeper.
+instance = -1
 for c in calls:
+    if c[0] == "procd_open_instance": instance += 1
+    if instance > 0: continue
     if c[:2] == ["procd_set_param", "command"]: command = c[2:]
     if c[:2] == ["procd_append_param", "command"]: command += c[2:]
     if c[:2] in (["procd_set_param", "env"], ["procd_append_param", "env"]): env += c[2:]
@@ -188,12 +212,19 @@ for w in wants:
             want(open(keyfile).read() == key, "key file holds exactly the key")
         else:
             want(False, "key file exists")
+    elif w == "no-key-file":
+        want(not os.path.exists(f"{directory}/run/key"), "no key file is left behind")
     elif w == "procd-basics":
         want(any(c[:2] == ["procd_set_param", "respawn"] for c in calls), "respawn set")
         want(has("procd_set_param", "stdout", "1"), "stdout 1 (logread)")
         want(has("procd_set_param", "stderr", "1"), "stderr 1 (logread)")
         want(has("procd_set_param", "netdev", flag("--interface") or "?"), "netdev is the capture interface")
         want(has("procd_add_reload_trigger", "presenced"), "procd_add_reload_trigger presenced")
+        want(has("procd_set_param", "respawn", "3600", "5", "0"),
+             "respawn 3600 5 0: no retry limit (a wifi reload makes presenced exit)")
+        want(has("procd_set_param", "term_timeout", "5"), "term_timeout 5 (presenced's 3 s shutdown budget)")
+        want(not any(c[0] == "procd_add_jail_mount" and "/etc/resolv.conf" in c[1:] for c in calls),
+             "no jail mount of /etc/resolv.conf (ujail adds it)")
         want(any(c[0] == "procd_add_validation" for c in calls), "validation registered")
     elif "=" in w:  # FLAG=VALUE, FLAG= (absent), or FLAG (present without value)
         name, value = w.split("=", 1)
@@ -254,7 +285,7 @@ for shell in "sh" "busybox sh"; do
         "call:procd_set_param|user|network" "call:procd_set_param|capabilities|$work/capabilities.json" \
         "call:procd_add_jail|presenced|log|sysfs" "call:procd_add_jail_mount_rw|$work/full-$tag/run" \
         "call:procd_add_jail_mount|$work/ca.pem" "call:chown|network|$work/full-$tag/run|$work/full-$tag/run/key" \
-       
+        "call:procd_open_instance|monitor" "call:procd_set_param|command|/usr/libexec/presenced-monitor|mon7|phy7"
 
     # An existing interface (no iw), hostapd off, no ujail: root, no jail.
     run_case "plain-$tag" "$shell" "network" "$work/no-ujail" "
@@ -266,6 +297,7 @@ for shell in "sh" "busybox sh"; do
 	option hostapd '0'
 	option log_level 'error'"
     assert_case "plain-$tag" "$key" instance key-safe procd-basics --interface=lo --rate=30 \
+        "call:procd_set_param|command|/usr/libexec/presenced-monitor|lo|phy0" \
         --network-id=0 --node-mac= --ca-file= --hostapd-dir= arg:--no-hostapd count:-q\|1 \
         '!call:iw' '!call:procd_add_jail' '!call:chown' '!call:chgrp' '!call:procd_set_param|group|network'
 
@@ -285,7 +317,7 @@ for shell in "sh" "busybox sh"; do
 	option enabled '0'
 	option url 'http://192.0.2.1/r'
 	option key '$key'"
-    assert_case "disabled-$tag" "$key" no-instance "call:procd_add_reload_trigger|presenced"
+    assert_case "disabled-$tag" "$key" no-instance no-key-file "call:procd_add_reload_trigger|presenced"
 
     run_case "nokey-$tag" "$shell" "network" "$work/ujail" "
 	option enabled '1'
@@ -301,7 +333,32 @@ for shell in "sh" "busybox sh"; do
 	option url 'http://192.0.2.1/r'
 	option key '$key'
 	option rate '0'"
-    assert_case "badrate-$tag" "$key" no-instance
+    assert_case "badrate-$tag" "$key" no-instance no-key-file
+
+    # network_id is at most 2^31 - 1, max_clients 1..20000, and numbers are
+    # decimal (validate_data's strtol also takes 0x10).
+    for bad in "network_id '2147483648'" "max_clients '20001'" "max_clients '0'" "network_id '0x10'"; do
+        bad_tag=$(echo "$bad" | tr -c 'a-z0-9\n' '_')
+        run_case "bad-$bad_tag-$tag" "$shell" "network" "$work/ujail" "
+	option enabled '1'
+	option interface 'lo'
+	option url 'http://192.0.2.1/r'
+	option key '$key'
+	option $bad"
+        assert_case "bad-$bad_tag-$tag" "$key" no-instance no-key-file
+    done
+
+    # The phy does not take the interface yet: presenced and the keeper start
+    # anyway (presenced is respawned until the keeper has created it).
+    run_case "phydown-$tag" "$shell" "network" "$work/ujail" "
+	option enabled '1'
+	option interface 'mon8'
+	option phy 'phydown'
+	option url 'http://192.0.2.1/r'
+	option key '$key'"
+    assert_case "phydown-$tag" "$key" instance key-safe --interface=mon8 \
+        "call:iw|phy|phydown|interface|add|mon8|type|monitor" "!call:ip|link|set|dev|mon8|up" \
+        "call:procd_set_param|command|/usr/libexec/presenced-monitor|mon8|phydown"
 
     # Missing interface and no phy: nothing to capture on, nothing started.
     run_case "noiface-$tag" "$shell" "network" "$work/ujail" "

@@ -75,7 +75,8 @@ for script in ["./postinst", "./prerm"]:
     check(m.mode == 0o755, f"{script} mode 0755")
 
 # --- data --------------------------------------------------------------------
-expected = {"./usr/sbin/presenced": 0o755, "./etc/init.d/presenced": 0o755,
+expected = {"./usr/sbin/presenced": 0o755, "./usr/libexec/presenced-monitor": 0o755,
+            "./etc/init.d/presenced": 0o755,
             "./etc/config/presenced": 0o600, "./etc/capabilities/presenced.json": 0o644}
 check(sorted(m.name for m in data_files) == sorted(expected),
       f"data holds exactly {sorted(expected)}")

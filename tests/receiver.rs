@@ -823,6 +823,8 @@ fn receiver_binary_appends_to_out_and_reads_the_key_file() {
     let out_path = dir.join("reports.jsonl");
     // The trailing newline an editor leaves is not part of the key.
     std::fs::write(&key_path, "file-key\n").unwrap();
+    // Only its owner may read a key file, or the receiver warns.
+    std::fs::set_permissions(&key_path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     std::fs::write(&out_path, "earlier line\n").unwrap();
     let binary = ReceiverProcess::start(
         &[
@@ -965,29 +967,20 @@ fn receiver_exchange_report_equals_the_parsed_body() {
     assert_eq!(next_exchange(&rx).report, Some(expected));
 }
 
-/// ureq is what presenced posts with: its pooled keep-alive connection must
-/// carry several reports.
+/// presenced's own POST (its hand-written head, `Connection: close`) reaches
+/// the receiver intact, and the receiver honours the close.
 #[test]
-fn receiver_serves_ureq_posts_over_one_pooled_connection() {
+fn receiver_accepts_presenceds_own_post() {
+    use presenced::http::{Cutoff, PostOutcome, Poster};
+    use std::sync::Arc;
     let (receiver, rx) = start(|_| {});
     let url = format!("http://{}/presence", receiver.local_addr());
-    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
-    for _ in 0..3 {
-        let signature = python_hmac_sha256(KEY, SAMPLE.as_bytes());
-        let response = agent
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header("Signature", &signature)
-            .send(SAMPLE.as_bytes())
-            .expect("ureq POST");
-        assert_eq!(response.status().as_u16(), 200);
-        // ureq pools a connection only once its response body has been read.
-        let text = response.into_body().read_to_string().expect("answer text");
-        assert_eq!(text, "report accepted\n");
+    let poster = Poster::new(&url, KEY, GUARD, std::path::Path::new("/nonexistent"), Arc::new(Cutoff::default()))
+        .expect("poster");
+    for _ in 0..2 {
+        assert_eq!(poster.post(SAMPLE.as_bytes()), PostOutcome::Accepted(200));
+        let exchange = next_exchange(&rx);
+        assert_eq!(exchange.signature, SignatureCheck::Ok);
+        assert_eq!(exchange.path, "/presence");
     }
-    let peers: Vec<SocketAddr> = (0..3).map(|_| next_exchange(&rx).peer).collect();
-    assert!(
-        peers.iter().all(|p| *p == peers[0]),
-        "ureq opened new connections: {peers:?}"
-    );
 }

@@ -69,7 +69,15 @@ fn reference_reports(probes: &[TsharkProbe], rate_secs: u64, node: &str) -> Vec<
     let mut end = None;
     for p in probes {
         let e = *end.get_or_insert(p.micros + rate);
-        if p.micros >= e {
+        // README: a frame four or more windows past the end of the current
+        // window, or more than four windows before its start, is a clock
+        // jump: one report for the window so far, and a new schedule that
+        // starts at this frame.
+        let jump = p.micros - e >= 4 * rate || (e - rate) - p.micros > 4 * rate;
+        if jump {
+            windows.push(BTreeMap::new());
+            end = Some(p.micros + rate);
+        } else if p.micros >= e {
             let n = (p.micros - e) / rate + 1;
             for _ in 0..n {
                 windows.push(BTreeMap::new());

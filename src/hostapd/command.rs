@@ -119,7 +119,13 @@ pub fn station(
     transport: &mut impl Transport,
     command: &Command,
 ) -> Result<Option<String>, CommandError> {
-    match classify(&transport.request(command)?) {
+    station_reply(&transport.request(command)?)
+}
+
+/// Pure: what a reply to `STA-FIRST` or `STA-NEXT` means, for callers that
+/// carry the datagrams themselves.
+pub fn station_reply(reply: &[u8]) -> Result<Option<String>, CommandError> {
+    match classify(reply) {
         Reply::Empty => Ok(None),
         Reply::Text(t) => Ok(Some(t)),
         Reply::Fail => Err(CommandError::Fail),

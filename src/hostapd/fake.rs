@@ -107,6 +107,11 @@ impl FakeHostapd {
 
     /// A well-behaved hostapd with these `(mac, flags)` stations, in order.
     pub fn serving(path: PathBuf, stations: &[(&str, &str)]) -> FakeHostapd {
+        FakeHostapd::serving_after(path, stations, Duration::ZERO)
+    }
+
+    /// As `serving`, taking `delay` over each answer, like a busy hostapd.
+    pub fn serving_after(path: PathBuf, stations: &[(&str, &str)], delay: Duration) -> FakeHostapd {
         let stations: Vec<(String, String)> = stations
             .iter()
             .map(|(m, f)| (m.to_string(), f.to_string()))
@@ -123,6 +128,7 @@ impl FakeHostapd {
             }
         };
         FakeHostapd::start(path, move |command| {
+            std::thread::sleep(delay);
             if command == "PING" {
                 Act::Reply(b"PONG\n".to_vec())
             } else if command == "STA-FIRST" {
@@ -161,5 +167,30 @@ impl FakeHostapd {
 impl Drop for FakeHostapd {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// A hung hostapd's socket: bound, and never read. Requests queue up in it
+/// unanswered until its queue is full; then sends to it would block. No
+/// thread, so that a test can hold a thousand of them.
+pub struct SilentSocket {
+    pub path: PathBuf,
+    _socket: UnixDatagram,
+}
+
+impl SilentSocket {
+    pub fn bind(path: PathBuf) -> SilentSocket {
+        let socket =
+            UnixDatagram::bind(&path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+        SilentSocket {
+            path,
+            _socket: socket,
+        }
+    }
+}
+
+impl Drop for SilentSocket {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
     }
 }

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,18 @@ use std::time::Duration;
 
 /// hostapd's control interface never sends a longer reply.
 pub const MAX_REPLY: usize = 8192;
+
+/// One byte more than the protocol allows, because a datagram socket
+/// truncates silently: a full buffer means an over-long reply.
+pub const RECEIVE_BUFFER: usize = MAX_REPLY + 1;
+
+fn check_reply_length(n: usize) -> Result<usize, SocketError> {
+    if n > MAX_REPLY {
+        Err(SocketError::TooLong)
+    } else {
+        Ok(n)
+    }
+}
 
 /// `sun_path` is 108 bytes on Linux, including the terminating NUL.
 pub const MAX_SOCKET_PATH: usize = 107;
@@ -130,7 +143,8 @@ pub struct CtrlSocket {
     socket: UnixDatagram,
     local: PathBuf,
     remote: PathBuf,
-    timeout: Duration,
+    /// `None` for a non-blocking socket, which the caller polls.
+    timeout: Option<Duration>,
 }
 
 impl CtrlSocket {
@@ -151,6 +165,21 @@ impl CtrlSocket {
         remote: &Path,
         local: &Path,
         timeout: Duration,
+    ) -> Result<CtrlSocket, SocketError> {
+        CtrlSocket::bind_and_connect(remote, local, Some(timeout))
+    }
+
+    /// A non-blocking socket for `try_send` and `try_recv`, bound in
+    /// `client_dir`, which must exist already (`ensure_client_dir`): the
+    /// lookup opens one per BSS and checks the directory once.
+    pub fn open_nonblocking(remote: &Path, client_dir: &Path) -> Result<CtrlSocket, SocketError> {
+        CtrlSocket::bind_and_connect(remote, &next_client_path(client_dir), None)
+    }
+
+    fn bind_and_connect(
+        remote: &Path,
+        local: &Path,
+        timeout: Option<Duration>,
     ) -> Result<CtrlSocket, SocketError> {
         let bind_err = |source| SocketError::Bind {
             path: local.to_path_buf(),
@@ -176,43 +205,68 @@ impl CtrlSocket {
         // bind() applied the umask, which usually takes away group write, and
         // a hostapd running as another user of our group needs it to reply.
         fs::set_permissions(local, fs::Permissions::from_mode(CLIENT_MODE)).map_err(bind_err)?;
-        ctrl.socket
-            .set_read_timeout(Some(timeout))
-            .map_err(bind_err)?;
-        // A stopped (SIGSTOP) hostapd stops draining its queue, and a send to
-        // a full datagram queue blocks forever without this.
-        ctrl.socket
-            .set_write_timeout(Some(timeout))
-            .map_err(bind_err)?;
+        match timeout {
+            Some(timeout) => {
+                ctrl.socket
+                    .set_read_timeout(Some(timeout))
+                    .map_err(bind_err)?;
+                // A stopped (SIGSTOP) hostapd stops draining its queue, and a
+                // send to a full datagram queue blocks forever without this.
+                ctrl.socket
+                    .set_write_timeout(Some(timeout))
+                    .map_err(bind_err)?;
+            }
+            None => ctrl.socket.set_nonblocking(true).map_err(bind_err)?,
+        }
         ctrl.socket.connect(remote).map_err(SocketError::Connect)?;
         Ok(ctrl)
     }
 
     /// Sends one command and returns hostapd's reply datagram, which may be
     /// empty (hostapd's "nothing to say", e.g. the end of the station list).
+    /// For a socket from `open`; a non-blocking one fails unless the reply
+    /// is already there.
     pub fn request(&self, command: &str) -> Result<Vec<u8>, SocketError> {
+        let timeout = self.timeout.unwrap_or(Duration::ZERO);
         self.socket
             .send(command.as_bytes())
             .map_err(|e| match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                    SocketError::NotReading(self.timeout)
+                    SocketError::NotReading(timeout)
                 }
                 _ => SocketError::Send(e),
             })?;
-        // One byte more than the protocol allows, because a datagram socket
-        // truncates silently: a full buffer means an over-long reply.
-        let mut buf = vec![0u8; MAX_REPLY + 1];
+        let mut buf = vec![0u8; RECEIVE_BUFFER];
         let n = self.socket.recv(&mut buf).map_err(|e| match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                SocketError::NoReply(self.timeout)
-            }
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => SocketError::NoReply(timeout),
             _ => SocketError::Receive(e),
         })?;
-        if n > MAX_REPLY {
-            return Err(SocketError::TooLong);
-        }
-        buf.truncate(n);
+        let len = check_reply_length(n)?;
+        buf.truncate(len);
         Ok(buf)
+    }
+
+    /// Non-blocking send: `Ok(false)` when hostapd's queue is full, and the
+    /// command must be sent again once the socket polls writable.
+    pub fn try_send(&self, command: &str) -> Result<bool, SocketError> {
+        match self.socket.send(command.as_bytes()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(SocketError::Send(e)),
+        }
+    }
+
+    /// Non-blocking receive into `buf` (`RECEIVE_BUFFER` bytes): `Ok(None)`
+    /// when no reply is waiting.
+    pub fn try_recv<'b>(&self, buf: &'b mut [u8]) -> Result<Option<&'b [u8]>, SocketError> {
+        debug_assert!(buf.len() >= RECEIVE_BUFFER);
+        match self.socket.recv(buf) {
+            Ok(n) => Ok(Some(&buf[..check_reply_length(n)?])),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(SocketError::Receive(e)),
+        }
     }
 
     pub fn local_path(&self) -> &Path {
@@ -221,6 +275,12 @@ impl CtrlSocket {
 
     pub fn remote_path(&self) -> &Path {
         &self.remote
+    }
+}
+
+impl AsRawFd for CtrlSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
     }
 }
 

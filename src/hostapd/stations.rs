@@ -15,6 +15,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::command::{self, excerpt, Command, CommandError, Transport};
+use super::socket::SocketError;
 use crate::mac::MacAddr;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,6 +102,9 @@ pub enum WalkError {
     Repeated(MacAddr),
     TooMany(usize),
     OutOfTime(Duration),
+    /// The lookup's deadline came while this request was unanswered (or
+    /// still waiting to be taken by hostapd).
+    Unanswered(Command),
 }
 
 impl fmt::Display for WalkError {
@@ -115,6 +119,7 @@ impl fmt::Display for WalkError {
                 "station list not read within {} ms, stopped",
                 t.as_millis()
             ),
+            WalkError::Unanswered(command) => write!(f, "{command}: no answer by the deadline"),
         }
     }
 }
@@ -143,61 +148,128 @@ impl Walk {
     }
 }
 
-/// Reads the whole list, or as much of it as hostapd gives before an error.
-pub fn walk(transport: &mut impl Transport, limits: &WalkLimits) -> Walk {
-    let started = Instant::now();
-    let mut stations = Vec::new();
-    let mut seen = HashSet::new();
-    let mut next = Command::StaFirst;
-    let outcome = loop {
-        let text = match command::station(transport, &next) {
-            Ok(None) => break Ok(()),
-            Ok(Some(text)) => text,
-            Err(error) => {
-                break Err(WalkError::Command {
-                    command: next,
-                    error,
-                })
+/// One BSS's walk as a state machine, for a caller that carries the
+/// datagrams itself: the lookup asks many BSSes at once from one thread.
+/// Pure: each reply and the time it arrived come in as arguments.
+#[derive(Debug)]
+pub struct WalkState {
+    limits: WalkLimits,
+    started: Instant,
+    stations: Vec<Station>,
+    seen: HashSet<MacAddr>,
+    /// The request whose reply is awaited next.
+    request: Command,
+    /// `max_stations` have been read: the only acceptable reply now is the
+    /// end of the list.
+    at_limit: bool,
+    outcome: Option<Result<(), WalkError>>,
+}
+
+impl WalkState {
+    pub fn start(limits: WalkLimits, now: Instant) -> WalkState {
+        WalkState {
+            limits,
+            started: now,
+            stations: Vec::new(),
+            seen: HashSet::new(),
+            request: Command::StaFirst,
+            at_limit: false,
+            outcome: None,
+        }
+    }
+
+    /// The request to send, `None` once the walk has ended.
+    pub fn request(&self) -> Option<Command> {
+        match self.outcome {
+            None => Some(self.request),
+            Some(_) => None,
+        }
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// Stations described so far, associated or not.
+    pub fn stations_read(&self) -> usize {
+        self.stations.len()
+    }
+
+    /// hostapd's reply to `request()`, received at `now`. Ignored once the
+    /// walk has ended.
+    pub fn on_reply(&mut self, reply: &[u8], now: Instant) {
+        if self.outcome.is_some() {
+            return;
+        }
+        let command = self.request;
+        let text = match command::station_reply(reply) {
+            Ok(None) => return self.end(Ok(())),
+            Ok(Some(_)) if self.at_limit => {
+                return self.end(Err(WalkError::TooMany(self.limits.max_stations)))
             }
+            Ok(Some(text)) => text,
+            Err(error) => return self.end(Err(WalkError::Command { command, error })),
         };
         let station = match parse_station(&text) {
             Ok(s) => s,
-            Err(error) => {
-                break Err(WalkError::Garbage {
-                    command: next,
-                    error,
-                })
-            }
+            Err(error) => return self.end(Err(WalkError::Garbage { command, error })),
         };
-        if !seen.insert(station.mac) {
-            break Err(WalkError::Repeated(station.mac));
+        if !self.seen.insert(station.mac) {
+            return self.end(Err(WalkError::Repeated(station.mac)));
         }
-        next = Command::StaNext(station.mac);
-        stations.push(station);
-        if stations.len() >= limits.max_stations {
+        self.request = Command::StaNext(station.mac);
+        self.stations.push(station);
+        if self.stations.len() >= self.limits.max_stations {
             // Not an error if hostapd confirms that this was the last one.
-            match command::station(transport, &next) {
-                Ok(None) => break Ok(()),
-                Ok(Some(_)) => break Err(WalkError::TooMany(limits.max_stations)),
-                Err(error) => {
-                    break Err(WalkError::Command {
-                        command: next,
-                        error,
-                    })
-                }
-            }
+            self.at_limit = true;
+            return;
         }
-        if started.elapsed() >= limits.max_time {
-            break Err(WalkError::OutOfTime(limits.max_time));
+        if now.saturating_duration_since(self.started) >= self.limits.max_time {
+            self.end(Err(WalkError::OutOfTime(self.limits.max_time)));
         }
-    };
-    Walk { stations, outcome }
+    }
+
+    /// The request could not be sent, or its reply not received.
+    pub fn on_error(&mut self, error: SocketError) {
+        if self.outcome.is_none() {
+            let command = self.request;
+            self.end(Err(WalkError::Command {
+                command,
+                error: CommandError::Socket(error),
+            }));
+        }
+    }
+
+    fn end(&mut self, outcome: Result<(), WalkError>) {
+        self.outcome = Some(outcome);
+    }
+
+    /// The walk as far as it got; one that had not ended is `Unanswered`.
+    pub fn into_walk(self) -> Walk {
+        let request = self.request;
+        Walk {
+            stations: self.stations,
+            outcome: self.outcome.unwrap_or(Err(WalkError::Unanswered(request))),
+        }
+    }
+}
+
+/// Reads the whole list, or as much of it as hostapd gives before an error,
+/// one blocking request after the other.
+pub fn walk(transport: &mut impl Transport, limits: &WalkLimits) -> Walk {
+    let mut state = WalkState::start(*limits, Instant::now());
+    while let Some(command) = state.request() {
+        match transport.request(&command) {
+            Ok(reply) => state.on_reply(&reply, Instant::now()),
+            Err(error) => state.on_error(error),
+        }
+    }
+    state.into_walk()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hostapd::socket::SocketError;
 
     fn mac(s: &str) -> MacAddr {
         s.parse().unwrap()
@@ -545,5 +617,65 @@ last_eap_type_as=0 (unknown)\nlast_eap_type_sta=4 (MD5)\n";
         assert!(matches!(w.outcome, Err(WalkError::TooMany(2))));
         assert_eq!(w.stations.len(), 2);
         assert_eq!(t.sent.len(), 3);
+    }
+    #[test]
+    fn a_walk_cut_off_keeps_its_stations_and_names_the_unanswered_request() {
+        let t0 = Instant::now();
+        let mut w = WalkState::start(LIMITS, t0);
+        assert_eq!(w.request(), Some(Command::StaFirst));
+        w.on_reply(b"02:00:00:00:00:01\nflags=[ASSOC]\n", t0);
+        let next = Command::StaNext(mac("02:00:00:00:00:01"));
+        assert_eq!(w.request(), Some(next));
+        assert!(!w.is_ended());
+        assert_eq!(w.stations_read(), 1);
+        let walk = w.into_walk();
+        assert_eq!(
+            walk.associated().collect::<Vec<_>>(),
+            [mac("02:00:00:00:00:01")]
+        );
+        assert!(matches!(walk.outcome, Err(WalkError::Unanswered(c)) if c == next));
+        assert_eq!(
+            walk.outcome.unwrap_err().to_string(),
+            "STA-NEXT 02:00:00:00:00:01: no answer by the deadline"
+        );
+    }
+
+    #[test]
+    fn the_time_bound_uses_the_time_given_with_each_reply() {
+        let t0 = Instant::now();
+        let mut w = WalkState::start(LIMITS, t0);
+        w.on_reply(
+            b"02:00:00:00:00:01\nflags=[ASSOC]\n",
+            t0 + Duration::from_secs(59),
+        );
+        assert!(!w.is_ended());
+        w.on_reply(
+            b"02:00:00:00:00:02\nflags=[ASSOC]\n",
+            t0 + Duration::from_secs(60),
+        );
+        assert_eq!(w.request(), None);
+        // A late reply after the end changes nothing.
+        w.on_reply(
+            b"02:00:00:00:00:03\nflags=[ASSOC]\n",
+            t0 + Duration::from_secs(61),
+        );
+        let walk = w.into_walk();
+        assert!(matches!(walk.outcome, Err(WalkError::OutOfTime(_))));
+        assert_eq!(walk.stations.len(), 2);
+    }
+
+    #[test]
+    fn a_socket_error_ends_the_walk_naming_the_request() {
+        let t0 = Instant::now();
+        let mut w = WalkState::start(LIMITS, t0);
+        w.on_reply(b"02:00:00:00:00:01\nflags=[ASSOC]\n", t0);
+        w.on_error(SocketError::TooLong);
+        assert!(w.is_ended());
+        let walk = w.into_walk();
+        assert_eq!(
+            walk.outcome.unwrap_err().to_string(),
+            "STA-NEXT 02:00:00:00:00:01: reply longer than 8192 bytes"
+        );
+        assert_eq!(walk.stations.len(), 1);
     }
 }

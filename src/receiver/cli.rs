@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{ReceiverConfig, Sink};
-use crate::config::{key_from_file, os_bytes};
+use crate::config::{os_bytes, read_key_file};
 
 pub const USAGE: &str = "\
 usage: presenced-receiver --listen ADDR:PORT [--key-file FILE] [--out FILE] [--status CODE] [-q]
@@ -184,10 +184,11 @@ impl Options {
     pub fn receiver_config(&self, env_key: Option<OsString>) -> Result<ReceiverConfig, UsageError> {
         let (key, source) = match &self.key_file {
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    UsageError::new("--key-file", format!("cannot read {}: {e}", path.display()))
-                })?;
-                (key_from_file(bytes), "--key-file")
+                let key = read_key_file(path).map_err(|problem| UsageError::new("--key-file", problem))?;
+                if let Some(w) = key.warning {
+                    eprintln!("presenced-receiver: warning: {w}");
+                }
+                (key.bytes, "--key-file")
             }
             None => match env_key {
                 Some(value) => (os_bytes(value), KEY_ENV),

@@ -28,7 +28,13 @@ pub struct DaemonProcess {
 impl DaemonProcess {
     /// Runs the `presenced` binary with `args` and `PRESENCED_KEY=key`.
     pub fn start(args: &[&str], key: &str) -> DaemonProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_presenced"))
+        DaemonProcess::start_command(Command::new(env!("CARGO_BIN_EXE_presenced")), args, key)
+    }
+
+    /// As `start`, with a command prepared by the caller (another build of
+    /// presenced, resource limits).
+    pub fn start_command(mut command: Command, args: &[&str], key: &str) -> DaemonProcess {
+        let mut child = command
             .args(args)
             .env("PRESENCED_KEY", key)
             .stdin(Stdio::null())
@@ -60,20 +66,39 @@ impl DaemonProcess {
         }
     }
 
-    /// SIGTERM by PID, then a bounded wait for the exit.
-    pub fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+    /// Waits, bounded, for the process to end by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let child = self.child.as_mut().expect("presenced running");
-        // SAFETY: kill(2) with a PID we spawned and have not reaped yet, so
-        // it cannot have been reused.
-        let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(sent, 0, "kill -TERM {}", child.id());
         let until = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 self.child = None;
                 return status;
             }
-            assert!(Instant::now() < until, "presenced still running {timeout:?} after SIGTERM:\n{}", self.log.text());
+            assert!(Instant::now() < until, "presenced still running after {timeout:?}:\n{}", self.log.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM by PID, then a bounded wait for the exit.
+    pub fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        self.signal(libc::SIGTERM, timeout)
+    }
+
+    /// `signal` by PID, then a bounded wait for the exit.
+    pub fn signal(&mut self, signal: libc::c_int, timeout: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("presenced running");
+        // SAFETY: kill(2) with a PID we spawned and have not reaped yet, so
+        // it cannot have been reused.
+        let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "kill -{signal} {}", child.id());
+        let until = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < until, "presenced still running {timeout:?} after signal {signal}:\n{}", self.log.text());
             std::thread::sleep(Duration::from_millis(20));
         }
     }

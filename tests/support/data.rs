@@ -113,3 +113,24 @@ pub fn tshark_fields(file: &Path, args: &[&str]) -> Vec<Vec<String>> {
         .map(|line| line.split('\t').map(str::to_string).collect())
         .collect()
 }
+
+/// Writes a classic little-endian pcap file of radiotap frames, each with
+/// its (seconds, microseconds) timestamp: the format libpcap reads.
+pub fn write_radiotap_pcap(path: &Path, frames: &[(i64, u32, Vec<u8>)]) {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes()); // thiszone
+    out.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
+    out.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
+    out.extend_from_slice(&LINKTYPE_IEEE802_11_RADIOTAP.to_le_bytes());
+    for (secs, micros, frame) in frames {
+        out.extend_from_slice(&(*secs as u32).to_le_bytes());
+        out.extend_from_slice(&micros.to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(frame);
+    }
+    std::fs::write(path, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use presenced::hostapd::command as ctrl_command;
 use presenced::hostapd::socket::CtrlSocket;
-use presenced::hostapd::{associated_stations, Associated, HostapdConfig};
+use presenced::hostapd::{associated_stations, Associated, HostapdConfig, LOOKUP_BUDGET};
 use presenced::mac::MacAddr;
 
 pub const HOSTAPD: &str = "/usr/sbin/hostapd";
@@ -252,7 +252,7 @@ impl HostapdRig {
         let deadline = Instant::now() + within;
         loop {
             self.check_alive();
-            let got = associated_stations(&cfg);
+            let got = associated_stations(&cfg, Instant::now() + LOOKUP_BUDGET);
             if &got.stations == expected || Instant::now() > deadline {
                 return got;
             }
@@ -294,6 +294,20 @@ impl HostapdRig {
         child.kill().unwrap();
         child.wait().unwrap();
         pid
+    }
+
+    /// Sends `signal` to the hostapd instance `n` (0 serves `bss[0]`, 1
+    /// `bss[1]`); `ip netns exec` execs hostapd, so the child is hostapd.
+    pub fn signal_hostapd(&self, n: usize, signal: libc::c_int) {
+        let label = format!("hostapd{n}");
+        let (_, child) = self
+            .processes
+            .iter()
+            .find(|(l, _)| *l == label)
+            .unwrap_or_else(|| panic!("{label} is not running"));
+        // SAFETY: kill(2) on a PID we spawned and have not reaped.
+        let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "kill -{signal} {label} ({})", child.id());
     }
 
     fn add_namespace(&mut self, name: &str) {

@@ -6,6 +6,8 @@
 //! - `frames`: radiotap + 802.11 frames built byte by byte.
 //! - `hostapd_rig`: real hostapd BSSes with authenticated wpa_supplicant
 //!   stations, in network namespaces.
+//! - `hostapd_stand_in`: hung and slow hostapd sockets, where the real one
+//!   cannot be made to misbehave.
 //! - `data`: the shared captures and test vectors, a pcap reader, tshark.
 //! - `daemon_process`: `presenced` run as a child process, its log collected.
 //! - `TempDir`: a directory removed on drop.
@@ -19,6 +21,7 @@ pub mod daemon_process;
 pub mod data;
 pub mod frames;
 pub mod hostapd_rig;
+pub mod hostapd_stand_in;
 pub mod receiver_process;
 pub mod tap;
 
@@ -87,4 +90,42 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+impl TempDir {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+/// Waits for a child with a bound, reading its output meanwhile (a full
+/// pipe must not stall it); on time-out it is killed and the test fails with
+/// what it printed so far.
+pub fn wait_with_timeout(mut child: std::process::Child, timeout: std::time::Duration) -> std::process::Output {
+    use std::io::Read;
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let until = std::time::Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if std::time::Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = stderr.join().unwrap_or_default();
+            panic!("still running after {timeout:?}; stderr:\n{}", String::from_utf8_lossy(&err));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() }
 }

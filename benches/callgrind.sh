@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Instructions per frame, counted by callgrind (repeatable, unlike time):
+# presenced replaying a capture beside a bare C loop of libpcap with the
+# same filter on the same file (benches/bare_pcap_loop.c). Printed, never
+# asserted. Usage: benches/callgrind.sh PRESENCED CAPTURE WORKDIR
+set -euo pipefail
+presenced=$1 capture=$2 work=$3
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$work"
+gcc -O2 -o "$work/bare_pcap_loop" "$here/bare_pcap_loop.c" -lpcap
+python3 "$here/make_captures.py" repeat "$capture" "$work/x100.pcap" 100
+len=$(python3 "$here/make_captures.py" three-words "$work/three-words.pcap" 100000)
+
+instructions() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+
+for file in "$work/x100.pcap" "$work/three-words.pcap"; do
+    frames=$("$work/bare_pcap_loop" "$file" | cut -d' ' -f1)
+    bare=$(instructions "$work/bare_pcap_loop" "$file")
+    ours=$(instructions "$presenced" -r "$file" --stdout --no-hostapd --node-mac 02:00:00:00:00:01 --rate 4294967295 -q)
+    name=$(basename "$file")
+    [ "$name" = three-words.pcap ] && name="$name (radiotap header of three present words, $len bytes)"
+    python3 - "$name" "$frames" "$bare" "$ours" <<'PY'
+import sys
+name, frames, bare, ours = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+b, o = bare / frames, ours / frames
+print(f"{name}: {frames} frames; libpcap+BPF loop {b:.0f} instructions/frame, "
+      f"presenced {o:.0f}; presenced's own work {o - b:.0f}/frame = {100 * (o - b) / b:.0f}% of the loop's (goal <= 25%)")
+PY
+done
