@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::report::signature;
+use crate::report::Signer;
 pub use request::{Target, UrlError};
 use request::{parse_answer, request_head, Answer};
 
@@ -67,6 +67,38 @@ impl Cutoff {
     }
 }
 
+/// A body that can be written more than once, the same bytes each time:
+/// into the signature first (it goes in the head, before the body), then
+/// onto the wire. A report is written straight from its rows both times
+/// rather than held in memory (`report::WindowReport`).
+pub trait Body {
+    fn len(&self) -> usize;
+    fn write_to(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+impl Body for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+
+    fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(self)
+    }
+}
+
+impl Body for crate::report::WindowReport<'_> {
+    fn len(&self) -> usize {
+        crate::report::WindowReport::len(self)
+    }
+
+    fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        crate::report::WindowReport::write_to(self, out)
+    }
+}
+
+/// Bytes of body per write on the wire (and per TLS record).
+const SEND_BUFFER: usize = 8 * 1024;
+
 /// Longest single wait before the deadline (and the cut-off) is looked at again.
 const SLICE: Duration = Duration::from_millis(100);
 
@@ -112,7 +144,7 @@ impl Poster {
         })
     }
 
-    pub fn post(&self, body: &[u8]) -> PostOutcome {
+    pub fn post(&self, body: &(impl Body + ?Sized)) -> PostOutcome {
         let deadline = Deadline {
             own: Instant::now() + self.timeout,
             timeout: self.timeout,
@@ -125,28 +157,24 @@ impl Poster {
         }
     }
 
-    fn exchange(&self, body: &[u8], deadline: &Deadline) -> Result<u16, String> {
+    fn exchange(&self, body: &(impl Body + ?Sized), deadline: &Deadline) -> Result<u16, String> {
+        let mut signer = Signer::new(&self.key);
+        body.write_to(&mut signer).map_err(|e| format!("cannot sign the report: {e}"))?;
+        let head = request_head(&self.target, body.len(), &signer.finish());
         let addrs = resolve(&self.target, deadline)?;
         let tcp = connect(&addrs, deadline)?;
         let _ = tcp.set_nodelay(true);
         let stream = Sliced { tcp, deadline };
-        let mut head = request_head(&self.target, body.len(), &signature(&self.key, body));
-        // One write for head and body where it is small: one TCP segment for
-        // the usual report instead of two.
-        if body.len() <= 64 * 1024 {
-            head.extend_from_slice(body);
-        }
-        let rest = if body.len() <= 64 * 1024 { &[][..] } else { body };
         #[cfg(feature = "tls")]
         if let Some(config) = &self.tls {
             let name = tls::server_name(&self.target)?;
             let conn = rustls::ClientConnection::new(Arc::clone(config), name)
                 .map_err(|e| format!("TLS: {e}"))?;
             let mut tls_stream = rustls::StreamOwned::new(conn, stream);
-            return send_and_read_status(&mut tls_stream, &head, rest).map_err(|e| describe(e, deadline, true));
+            return send_and_read_status(&mut tls_stream, &head, body).map_err(|e| describe(e, deadline, true));
         }
         let mut stream = stream;
-        send_and_read_status(&mut stream, &head, rest).map_err(|e| describe(e, deadline, false))
+        send_and_read_status(&mut stream, &head, body).map_err(|e| describe(e, deadline, false))
     }
 }
 
@@ -162,10 +190,14 @@ impl From<io::Error> for Fault {
     }
 }
 
-fn send_and_read_status(stream: &mut (impl Read + Write), head: &[u8], body: &[u8]) -> Result<u16, Fault> {
-    stream.write_all(head)?;
-    stream.write_all(body)?;
-    stream.flush()?;
+fn send_and_read_status(stream: &mut (impl Read + Write), head: &[u8], body: &(impl Body + ?Sized)) -> Result<u16, Fault> {
+    // Head and body through one buffer: the usual report leaves in one TCP
+    // segment, a large one in 8 KiB writes, and neither is held whole.
+    let mut out = std::io::BufWriter::with_capacity(SEND_BUFFER, &mut *stream);
+    out.write_all(head)?;
+    body.write_to(&mut out)?;
+    out.flush()?;
+    drop(out);
     let mut answer = Vec::with_capacity(1024);
     let mut buf = [0u8; 2048];
     loop {
@@ -537,7 +569,7 @@ mod tests {
             })
         };
         let started = Instant::now();
-        let outcome = poster.post(b"{}");
+        let outcome = poster.post(&b"{}"[..]);
         // A liveness bound (the POST's own timeout is 60 s), not a speed check.
         assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
         assert_eq!(outcome, PostOutcome::Failed("stopped: the shutdown budget ran out".into()));
@@ -562,7 +594,7 @@ mod tests {
             }
         });
         let started = Instant::now();
-        assert_eq!(poster.post(b"{}"), PostOutcome::Failed("no answer within the timeout (1000 ms)".into()));
+        assert_eq!(poster.post(&b"{}"[..]), PostOutcome::Failed("no answer within the timeout (1000 ms)".into()));
         assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
         server.join().unwrap();
     }
@@ -577,7 +609,7 @@ mod tests {
             let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n\r\n");
         });
         assert_eq!(
-            poster.post(b"{}"),
+            poster.post(&b"{}"[..]),
             PostOutcome::Failed("the server's answer is not HTTP/1.x: \"SSH-2.0-OpenSSH_9.2\"".into())
         );
         server.join().unwrap();
@@ -589,7 +621,7 @@ mod tests {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}/");
         let poster = Poster::new(&url, b"k", Duration::from_secs(5), Path::new("/nonexistent"), Arc::default()).unwrap();
-        match poster.post(b"{}") {
+        match poster.post(&b"{}"[..]) {
             PostOutcome::Failed(why) => assert!(why.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")) && why.contains("refused"), "{why}"),
             other => panic!("{other:?}"),
         }

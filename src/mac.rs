@@ -31,6 +31,25 @@ impl MacAddr {
         self.0[0] & 0x01 != 0
     }
 
+    /// `ac:86:74:82:9a:30` as ASCII bytes, without allocating.
+    pub fn to_lower_bytes(&self) -> [u8; 17] {
+        self.spelled(b"0123456789abcdef")
+    }
+
+    /// `AC:86:74:82:9A:30` as ASCII bytes, without allocating.
+    pub fn to_upper_bytes(&self) -> [u8; 17] {
+        self.spelled(b"0123456789ABCDEF")
+    }
+
+    fn spelled(&self, digits: &[u8; 16]) -> [u8; 17] {
+        let mut out = [b':'; 17];
+        for (i, b) in self.0.iter().enumerate() {
+            out[3 * i] = digits[(b >> 4) as usize];
+            out[3 * i + 1] = digits[(b & 0x0f) as usize];
+        }
+        out
+    }
+
     /// `AC:86:74:82:9A:30`, the spelling of `node_mac`.
     pub fn to_upper_string(&self) -> String {
         let b = self.0;
@@ -94,6 +113,14 @@ impl FromStr for MacAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_spellings_are_the_string_spellings() {
+        let m = MacAddr([0xac, 0x86, 0x74, 0x82, 0x9a, 0x30]);
+        assert_eq!(&m.to_lower_bytes(), b"ac:86:74:82:9a:30");
+        assert_eq!(&m.to_upper_bytes(), b"AC:86:74:82:9A:30");
+        assert_eq!(m.to_lower_bytes(), m.to_string().as_bytes());
+    }
 
     #[test]
     fn prints_both_spellings_of_the_documented_sample() {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::http::{Cutoff, PostOutcome, Poster};
 use crate::mac::MacAddr;
-use crate::report::{FromWindow, Report};
+use crate::report::WindowReport;
 use crate::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
@@ -195,20 +195,21 @@ impl ReporterSettings {
             None => BTreeSet::new(),
         };
         let window = &batch.window;
-        let report = Report::from_window(self.network_id, self.node_mac, window, |mac| associated.contains(mac));
-        let body = report.to_body();
+        let is_associated = |mac: &MacAddr| associated.contains(mac);
+        let report = WindowReport::new(self.network_id, self.node_mac, window, &is_associated);
         if self.stdout {
-            let mut out = std::io::stdout().lock();
-            let written = out.write_all(&body).and_then(|_| out.write_all(b"\n")).and_then(|_| out.flush());
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = report.write_to(&mut out).and_then(|_| out.write_all(b"\n")).and_then(|_| out.flush());
             if let Err(e) = written {
                 log::warn!("cannot print the report on stdout: {e}");
             }
         }
+        let bytes = report.len();
         let stats = &window.stats;
         let mut summary = format!(
             "{} clients ({} associated), {} frames, {} accepted, drops: {}",
             window.rows.len(),
-            report.probe_requests.iter().filter(|r| r.associated).count(),
+            report.associated_count(),
             stats.frames,
             stats.accepted,
             stats.drops_summary()
@@ -217,15 +218,15 @@ impl ReporterSettings {
             summary.push_str(&format!(" kernel_dropped={k}"));
         }
         let Some(poster) = &self.poster else {
-            log::info!("report: {summary}, {} bytes, printed", body.len());
+            log::info!("report: {summary}, {bytes} bytes, printed");
             return;
         };
         let started = Instant::now();
-        let outcome = poster.post(&body);
+        let outcome = poster.post(&report);
         let ms = started.elapsed().as_millis();
         match outcome {
             PostOutcome::Accepted(status) => {
-                log::info!("report: {summary}, {} bytes, HTTP {status} in {ms} ms", body.len())
+                log::info!("report: {summary}, {bytes} bytes, HTTP {status} in {ms} ms")
             }
             PostOutcome::Refused(status) => {
                 log::warn!("report dropped: the server answered HTTP {status} after {ms} ms; {summary}")

@@ -40,21 +40,116 @@ pub const VERSION: u32 = 1;
 impl Report {
     /// The body exactly as sent: compact JSON, no trailing newline.
     pub fn to_body(&self) -> Vec<u8> {
-        // Serializing plain integers, strings and bools into a Vec cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut body = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = write_body(&mut body, self.network_id, &self.node_mac, self);
+        body
+    }
+}
+
+impl Rows for Report {
+    fn each_row(&self, f: &mut dyn FnMut(Row<'_>) -> std::io::Result<()>) -> std::io::Result<()> {
+        for r in &self.probe_requests {
+            f(Row {
+                mac: &r.mac,
+                count: r.count,
+                min_signal: r.min_signal,
+                max_signal: r.max_signal,
+                avg_signal: r.avg_signal,
+                last_seen_signal: r.last_seen_signal,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+                associated: r.associated,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Where `write_body` takes its rows from: anything that can hand them over
+/// one at a time, each borrowed only for its own call (a sender may format a
+/// row's MAC into a buffer on its stack).
+pub trait Rows {
+    fn each_row(&self, f: &mut dyn FnMut(Row<'_>) -> std::io::Result<()>) -> std::io::Result<()>;
+}
+
+/// One row as `write_body` takes it: the fields of `ProbeRow`, the MAC
+/// borrowed, so that a sender need not build a `Report` of strings first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row<'a> {
+    pub mac: &'a str,
+    pub count: u32,
+    pub min_signal: i32,
+    pub max_signal: i32,
+    pub avg_signal: i32,
+    pub last_seen_signal: i32,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub associated: bool,
+}
+
+/// Writes the body: compact JSON, keys in the documents' order, no trailing
+/// newline. This is the one definition of the bytes; `Report::to_body` and
+/// the agent's reports both go through it, and a test checks it against
+/// serde_json's serialization of the `Report` type. Straight into `out`, so a
+/// sender can stream a large report into the signature, the socket and the
+/// terminal in turn without holding it in memory. MACs (`node_mac` and each
+/// row's `mac`) must be colon-separated hex, which needs no JSON escaping.
+pub fn write_body<W: std::io::Write + ?Sized>(
+    out: &mut W,
+    network_id: u64,
+    node_mac: &str,
+    rows: &dyn Rows,
+) -> std::io::Result<()> {
+    write!(out, "{{\"network_id\":{network_id},\"node_mac\":\"{node_mac}\",\"version\":{VERSION},\"probe_requests\":[")?;
+    let mut first = true;
+    rows.each_row(&mut |r| {
+        if !std::mem::take(&mut first) {
+            out.write_all(b",")?;
+        }
+        write!(
+            out,
+            "{{\"mac\":\"{}\",\"count\":{},\"min_signal\":{},\"max_signal\":{},\"avg_signal\":{},\
+             \"last_seen_signal\":{},\"first_seen\":{},\"last_seen\":{},\"associated\":{}}}",
+            r.mac, r.count, r.min_signal, r.max_signal, r.avg_signal, r.last_seen_signal, r.first_seen, r.last_seen,
+            r.associated
+        )
+    })?;
+    out.write_all(b"]}")
+}
+
+/// A `Write` that computes the `Signature` of what is written to it, so that
+/// a body can be signed as it is streamed.
+pub struct Signer(Hmac<Sha256>);
+
+impl Signer {
+    pub fn new(key: &[u8]) -> Signer {
+        // HMAC accepts keys of any length, so new_from_slice cannot fail.
+        Signer(<Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length"))
+    }
+
+    /// Lower-case hex, as the `Signature` header carries it.
+    pub fn finish(self) -> String {
+        hex_lower(&self.0.finalize().into_bytes())
+    }
+}
+
+impl std::io::Write for Signer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
 /// Lower-case hex HMAC-SHA256 of `body` keyed with `key`: the `Signature` header.
 pub fn signature(key: &[u8], body: &[u8]) -> String {
-    hex_lower(&hmac_sha256(key, body))
-}
-
-fn hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so new_from_slice cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(body);
-    mac.finalize().into_bytes().into()
+    let mut signer = Signer::new(key);
+    signer.0.update(body);
+    signer.finish()
 }
 
 /// Checks a `Signature` header value in constant time (the comparison does not
@@ -170,6 +265,50 @@ pub fn key_from_file(mut bytes: Vec<u8>) -> Vec<u8> {
         bytes.pop();
     }
     bytes
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+    use std::io::Write;
+
+    /// serde_json's serialization of the `Report` type is a second,
+    /// independent writer of the same JSON: the two must agree byte for
+    /// byte, on the documented sample and on rows at the edges of each type.
+    #[test]
+    fn write_body_agrees_with_serde_json_on_the_sample_and_on_extremes() {
+        let sample = r#"{"network_id":221234,"node_mac":"AC:86:74:82:9A:30","version":1,"probe_requests":[{"mac":"00:9a:cd:e3:15:49","count":11,"min_signal":-77,"max_signal":-36,"avg_signal":-55,"last_seen_signal":-77,"first_seen":1475860695,"last_seen":1475860718,"associated":false}]}"#;
+        let report: Report = serde_json::from_str(sample).unwrap();
+        assert_eq!(report.to_body(), sample.as_bytes());
+        let extreme = ProbeRow {
+            mac: "ff:ff:ff:ff:ff:fe".into(),
+            count: u32::MAX,
+            min_signal: i32::MIN,
+            max_signal: i32::MAX,
+            avg_signal: 0,
+            last_seen_signal: -1,
+            first_seen: i64::MIN,
+            last_seen: i64::MAX,
+            associated: true,
+        };
+        for rows in [vec![], vec![extreme.clone()], vec![extreme.clone(), report.probe_requests[0].clone(), extreme]] {
+            let r = Report { network_id: u64::MAX, node_mac: "02:00:00:00:00:01".into(), version: VERSION, probe_requests: rows };
+            assert_eq!(r.to_body(), serde_json::to_vec(&r).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_signer_fed_in_pieces_signs_as_signature_does() {
+        // RFC 4231 test case 2, fed one byte at a time.
+        let data = b"what do ya want for nothing?";
+        let mut signer = Signer::new(b"Jefe");
+        for b in data {
+            signer.write_all(&[*b]).unwrap();
+        }
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        assert_eq!(signer.finish(), expected);
+        assert_eq!(signature(b"Jefe", data), expected);
+    }
 }
 
 #[cfg(test)]
