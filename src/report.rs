@@ -69,7 +69,7 @@ impl Rows for WindowReport<'_> {
     fn each_row(&self, f: &mut dyn FnMut(Row<'_>) -> io::Result<()>) -> io::Result<()> {
         for (mac, row) in self.rows {
             let text = mac.to_lower_bytes();
-            f(Row {
+            f(ProbeRow {
                 mac: std::str::from_utf8(&text).unwrap_or_default(),
                 count: row.count,
                 min_signal: row.min_signal.into(),

@@ -21,10 +21,12 @@ pub struct Report {
     pub probe_requests: Vec<ProbeRow>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+/// One client's row. `Mac` is the MAC's text: owned in a parsed `Report`,
+/// borrowed (`Row`) when a sender streams rows into `write_body`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct ProbeRow {
-    pub mac: String,
+pub struct ProbeRow<Mac = String> {
+    pub mac: Mac,
     pub count: u32,
     pub min_signal: i32,
     pub max_signal: i32,
@@ -49,20 +51,7 @@ impl Report {
 
 impl Rows for Report {
     fn each_row(&self, f: &mut dyn FnMut(Row<'_>) -> std::io::Result<()>) -> std::io::Result<()> {
-        for r in &self.probe_requests {
-            f(Row {
-                mac: &r.mac,
-                count: r.count,
-                min_signal: r.min_signal,
-                max_signal: r.max_signal,
-                avg_signal: r.avg_signal,
-                last_seen_signal: r.last_seen_signal,
-                first_seen: r.first_seen,
-                last_seen: r.last_seen,
-                associated: r.associated,
-            })?;
-        }
-        Ok(())
+        self.probe_requests.iter().try_for_each(|r| f(r.borrowed()))
     }
 }
 
@@ -73,19 +62,24 @@ pub trait Rows {
     fn each_row(&self, f: &mut dyn FnMut(Row<'_>) -> std::io::Result<()>) -> std::io::Result<()>;
 }
 
-/// One row as `write_body` takes it: the fields of `ProbeRow`, the MAC
-/// borrowed, so that a sender need not build a `Report` of strings first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Row<'a> {
-    pub mac: &'a str,
-    pub count: u32,
-    pub min_signal: i32,
-    pub max_signal: i32,
-    pub avg_signal: i32,
-    pub last_seen_signal: i32,
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub associated: bool,
+/// A row as `write_body` takes it, its MAC borrowed, so that a sender need
+/// not build a `Report` of strings first.
+pub type Row<'a> = ProbeRow<&'a str>;
+
+impl ProbeRow {
+    pub fn borrowed(&self) -> Row<'_> {
+        ProbeRow {
+            mac: self.mac.as_str(),
+            count: self.count,
+            min_signal: self.min_signal,
+            max_signal: self.max_signal,
+            avg_signal: self.avg_signal,
+            last_seen_signal: self.last_seen_signal,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            associated: self.associated,
+        }
+    }
 }
 
 /// Writes the body: compact JSON, keys in the documents' order, no trailing
