@@ -388,15 +388,9 @@ pub(crate) fn os_bytes(s: OsString) -> Vec<u8> {
     s.into_vec()
 }
 
-/// The key is the file's bytes less trailing line ends: `echo key > file` or
-/// an editor adds one, and it is never meant as part of the key. The receiver
-/// reads its key file the same way, or signatures would not match.
-pub fn key_from_file(mut bytes: Vec<u8>) -> Vec<u8> {
-    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
-        bytes.pop();
-    }
-    bytes
-}
+/// The key is the file's bytes less trailing line ends, by the rule the
+/// receiver and presenced-server use too (or signatures would not match).
+pub use presenced_report::key_from_file;
 
 /// A key read from a file, and a warning when others may read it too.
 pub struct KeyFile {
