@@ -65,6 +65,25 @@ async fn shot(client: &Client, name: &str) {
     std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
 }
 
+/// Clicks what navigates to another page and waits, bounded, until the
+/// browser is on it and has loaded it: WebDriver's click returns once the
+/// click is dispatched, and on a loaded machine reading the page right
+/// after it can find the old one half torn down.
+async fn click_to_navigate(client: &Client, locator: Locator<'_>) {
+    let before = client.current_url().await.unwrap();
+    client.find(locator).await.unwrap().click().await.unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = client.current_url().await.unwrap();
+        let ready = client.execute("return document.readyState", vec![]).await.ok();
+        if now != before && ready.as_ref().and_then(|v| v.as_str()) == Some("complete") {
+            return;
+        }
+        assert!(std::time::Instant::now() < until, "the click on a link or button did not leave {before}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn texts(client: &Client, css: &str) -> Vec<String> {
     let mut out = Vec::new();
     for e in client.find_all(Locator::Css(css)).await.unwrap() {
@@ -86,7 +105,7 @@ async fn session(client: &Client, server: &Server, _profile: &TempDir) {
     // Filter: the client MAC's beginning typed in upper case; rows were
     // sent in lower case. 55 of them start with 0a:bb.
     client.find(Locator::Id("f-mac")).await.unwrap().send_keys("0A:BB").await.unwrap();
-    client.find(Locator::Id("apply")).await.unwrap().click().await.unwrap();
+    click_to_navigate(client, Locator::Id("apply")).await;
     let summary = client.find(Locator::Id("summary")).await.unwrap().text().await.unwrap();
     assert_eq!(summary, "55 rows match; showing 1–50, newest first");
     let url = client.current_url().await.unwrap();
@@ -97,7 +116,7 @@ async fn session(client: &Client, server: &Server, _profile: &TempDir) {
     shot(client, "02-filtered").await;
 
     // Page: the older page holds the other 5, and a way back.
-    client.find(Locator::Id("older")).await.unwrap().click().await.unwrap();
+    click_to_navigate(client, Locator::Id("older")).await;
     let second_page = texts(client, "#rows tbody tr td:nth-child(4)").await;
     assert_eq!(second_page.len(), 5);
     assert_eq!(client.find(Locator::Id("page-number")).await.unwrap().text().await.unwrap(), "page 2");
@@ -121,7 +140,7 @@ async fn session(client: &Client, server: &Server, _profile: &TempDir) {
     // Associated filter through the select, combined with the MAC.
     client.goto(&format!("{base}/?mac=0a:bb")).await.unwrap();
     client.find(Locator::Css("#f-associated option[value='true']")).await.unwrap().click().await.unwrap();
-    client.find(Locator::Id("apply")).await.unwrap().click().await.unwrap();
+    click_to_navigate(client, Locator::Id("apply")).await;
     let assoc = texts(client, "#rows tbody tr td:nth-child(12)").await;
     // Rows 0..55 with i % 5 == 0 are associated: 11 of them.
     assert_eq!(assoc.len(), 11);
@@ -130,7 +149,7 @@ async fn session(client: &Client, server: &Server, _profile: &TempDir) {
     // A bad filter value: a clear message on the page, not an error page.
     client.goto(&format!("{base}/")).await.unwrap();
     client.find(Locator::Id("f-since")).await.unwrap().send_keys("yesterday").await.unwrap();
-    client.find(Locator::Id("apply")).await.unwrap().click().await.unwrap();
+    click_to_navigate(client, Locator::Id("apply")).await;
     let error = client.find(Locator::Id("filter-error")).await.unwrap().text().await.unwrap();
     assert!(error.starts_with("since: \"yesterday\" is not a time"), "{error}");
     assert_eq!(client.find(Locator::Id("f-since")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("yesterday"));
