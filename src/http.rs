@@ -275,7 +275,7 @@ fn resolve(target: &Target, deadline: &Deadline) -> Result<Vec<SocketAddr>, Stri
         })?;
         match rx.recv_timeout(left.min(SLICE)) {
             Ok(Ok(addrs)) if addrs.is_empty() => return Err(format!("{} has no address", target.host)),
-            Ok(Ok(addrs)) => return Ok(prefer_ipv4_first_of_each(addrs)),
+            Ok(Ok(addrs)) => return Ok(at_most_four_ipv4_first(addrs)),
             Ok(Err(e)) => return Err(format!("cannot resolve {}: {e}", target.host)),
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => return Err(format!("the name lookup of {} failed", target.host)),
@@ -283,9 +283,10 @@ fn resolve(target: &Target, deadline: &Deadline) -> Result<Vec<SocketAddr>, Stri
     }
 }
 
-/// getaddrinfo's order, but a few addresses at most: a name with dozens of
-/// addresses must not turn into dozens of connect attempts.
-fn prefer_ipv4_first_of_each(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+/// The first four distinct addresses in getaddrinfo's order, IPv4 ones first
+/// (a stable sort): a name with dozens of addresses must not turn into
+/// dozens of connect attempts.
+fn at_most_four_ipv4_first(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     let mut out: Vec<SocketAddr> = Vec::new();
     for a in addrs {
         if !out.contains(&a) && out.len() < 4 {

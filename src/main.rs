@@ -37,6 +37,8 @@ fn main() -> ExitCode {
 
     // SIGHUP too: procd and shells send it, and presenced has no
     // configuration file to reread, so it stops as for SIGTERM.
+    // `stop` says which signal came (for the log); signal-hook's
+    // conditional shutdown needs a flag of its own, an AtomicBool.
     let stop = Arc::new(AtomicUsize::new(0));
     let stop_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};

@@ -49,10 +49,6 @@ impl<'a> WindowReport<'a> {
         false
     }
 
-    pub fn clients(&self) -> usize {
-        self.rows.len()
-    }
-
     pub fn associated_count(&self) -> usize {
         self.rows.iter().filter(|(mac, _)| (self.is_associated)(mac)).count()
     }
