@@ -12,6 +12,7 @@ pub mod hostapd;
 pub mod http;
 pub mod logger;
 pub mod mac;
+pub mod mac_map;
 pub mod radiotap;
 pub mod receiver;
 pub mod report;

@@ -3,23 +3,16 @@
 //!
 //! Pure: timestamps come in with each probe, nothing here reads a clock.
 //!
-//! The rows are a hash map keyed by client MAC, and the MACs come from the
-//! air: anyone can send probe requests from addresses of their choosing. So
-//! the hash is keyed with a secret drawn per table, and a sender who does
-//! not know it cannot pick addresses that collide. It is not SipHash, which
-//! cost 265 instructions a frame, a third of presenced's own work: a MAC is
-//! one 48-bit number, and two folded 64x64->128-bit multiplies of it, with
-//! the key mixed in before the first and as its multiplier (the core of
-//! wyhash and foldhash), spread it over all 64 bits for a few instructions.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+//! The rows are a `MacMap`, whose hash is keyed per table: see `mac_map`
+//! for why and how.
 
 use crate::frame::{DropReason, Probe};
 use crate::mac::MacAddr;
+use crate::mac_map::MacMap;
+pub use crate::mac_map::HashKey;
 
 /// A capture timestamp, as pcap gives it (UTC epoch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp {
     pub secs: i64,
     pub micros: u32,
@@ -31,7 +24,8 @@ impl Timestamp {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `Default` only fills the map's empty slots; no row starts from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Row {
     pub count: u32,
     pub min_signal: i8,
@@ -56,6 +50,7 @@ impl Row {
         }
     }
 
+    #[inline(always)]
     fn update(&mut self, signal: i8, at: Timestamp) {
         self.count = self.count.saturating_add(1);
         self.min_signal = self.min_signal.min(signal);
@@ -124,67 +119,8 @@ pub struct Window {
     pub stats: WindowStats,
 }
 
-/// The secret of a table's hash: two 64-bit words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HashKey(pub [u64; 2]);
-
-impl HashKey {
-    /// A key nobody outside this process knows: drawn from std's
-    /// `RandomState`, which std seeds from the kernel's random source.
-    pub fn random() -> HashKey {
-        let state = std::collections::hash_map::RandomState::new();
-        HashKey([state.hash_one(0x7072_6573_656e_6365_u64), state.hash_one(0x6b65_7973_u64)])
-    }
-}
-
-#[derive(Clone, Copy)]
-struct MacHashBuilder(HashKey);
-
-impl BuildHasher for MacHashBuilder {
-    type Hasher = MacHasher;
-    fn build_hasher(&self) -> MacHasher {
-        MacHasher { key: self.0 .0, state: 0 }
-    }
-}
-
-/// Hashes what `MacAddr`'s `Hash` writes: one `u64`.
-struct MacHasher {
-    key: [u64; 2],
-    state: u64,
-}
-
-fn folded_multiply(a: u64, b: u64) -> u64 {
-    let product = a as u128 * b as u128;
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
-impl Hasher for MacHasher {
-    fn write_u64(&mut self, value: u64) {
-        // Two rounds: one folded multiply maps addresses that differ only in
-        // their high bytes (a flood of sequential MACs) linearly onto the low
-        // bits that pick a bucket; the second mixes those into everything.
-        // The multiplier must not be zero; `| 1` keeps it odd as well.
-        let once = folded_multiply(value ^ self.key[0] ^ self.state, self.key[1] | 1);
-        self.state = folded_multiply(once ^ self.key[0].rotate_left(32), 0x9e37_79b9_7f4a_7c15);
-    }
-
-    /// Only `MacAddr`'s own `write_u64` reaches the table, but a `Hasher`
-    /// must take any bytes: eight at a time, through the same mix.
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.state
-    }
-}
-
 pub struct Table {
-    rows: HashMap<MacAddr, Row, MacHashBuilder>,
+    rows: MacMap<Row>,
     max_clients: usize,
     stats: WindowStats,
 }
@@ -197,14 +133,15 @@ impl Table {
 
     pub fn with_hash_key(max_clients: usize, key: HashKey) -> Self {
         Table {
-            rows: HashMap::with_hasher(MacHashBuilder(key)),
+            rows: MacMap::with_hash_key(key),
             max_clients,
             stats: WindowStats::default(),
         }
     }
 
     /// Counts one classified frame: a probe updates its client's row, a drop
-    /// its reason.
+    /// its reason. Inlined into the capture loops, where it runs per frame.
+    #[inline(always)]
     pub fn record(&mut self, outcome: Result<Probe, DropReason>, at: Timestamp) {
         self.stats.frames += 1;
         let probe = match outcome {
@@ -214,18 +151,27 @@ impl Table {
                 return;
             }
         };
-        let full = self.rows.len() >= self.max_clients;
-        match self.rows.get_mut(&probe.client) {
+        match self.rows.get_mut(probe.client) {
             Some(row) => row.update(probe.signal_dbm, at),
-            None if full => {
-                self.stats.table_full += 1;
-                return;
-            }
             None => {
-                self.rows.insert(probe.client, Row::new(probe.signal_dbm, at));
+                if !self.insert(probe, at) {
+                    return;
+                }
             }
         }
         self.stats.accepted += 1;
+    }
+
+    /// A new client's row, if there is room: out of line, as it is the rare
+    /// case once a window's clients have been seen.
+    #[inline(never)]
+    fn insert(&mut self, probe: Probe, at: Timestamp) -> bool {
+        if self.rows.len() >= self.max_clients {
+            self.stats.table_full += 1;
+            return false;
+        }
+        self.rows.insert(probe.client, Row::new(probe.signal_dbm, at));
+        true
     }
 
     pub fn clients(&self) -> usize {
@@ -233,10 +179,9 @@ impl Table {
     }
 
     /// Ends the window: returns its rows and counts and starts an empty one.
-    /// The map keeps its capacity, so a steady population of clients does not
-    /// reallocate every window.
+    /// The map keeps its slots (see `MacMap::drain`).
     pub fn take_window(&mut self) -> Window {
-        let mut rows: Vec<(MacAddr, Row)> = self.rows.drain().collect();
+        let mut rows = self.rows.drain();
         rows.sort_unstable_by_key(|(mac, _)| *mac);
         Window {
             rows,
@@ -316,35 +261,6 @@ mod tests {
         let next = t.take_window();
         assert!(next.rows.is_empty());
         assert_eq!(next.stats, WindowStats::default());
-    }
-
-    /// Two keys give unrelated hashes of the same MACs, and one key hashes
-    /// MACs that differ in one bit to values that differ in about half their
-    /// bits: no structure of the addresses survives into bucket choice.
-    #[test]
-    fn the_hash_depends_on_the_key_and_spreads_every_bit() {
-        let hash = |key: HashKey, m: MacAddr| MacHashBuilder(key).hash_one(m);
-        let (k1, k2) = (HashKey([0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210]), HashKey([7, 11]));
-        let base = MacAddr([0x02, 0, 0, 0, 0, 0]);
-        assert_ne!(hash(k1, base), hash(k2, base));
-        let mut total_flips = 0;
-        for bit in 0..48 {
-            let mut b = base.0;
-            b[bit / 8] ^= 1 << (bit % 8);
-            let flips = (hash(k1, base) ^ hash(k1, MacAddr(b))).count_ones();
-            assert!((8..=56).contains(&flips), "bit {bit}: {flips} of 64 bits changed");
-            total_flips += flips;
-        }
-        // 48 single-bit changes, about 32 output bits each.
-        assert!((26 * 48..=38 * 48).contains(&total_flips), "{total_flips}");
-        // Sequential MACs (a flood) fill the buckets of a 16384-slot table evenly.
-        let mut buckets = vec![0u32; 1 << 14];
-        for i in 0..(1u32 << 16) {
-            let b = i.to_be_bytes();
-            buckets[(hash(k1, MacAddr([0x02, 0, b[0], b[1], b[2], b[3]])) & 0x3fff) as usize] += 1;
-        }
-        assert!(buckets.iter().all(|&n| n <= 16), "max {}", buckets.iter().max().unwrap());
-        assert_ne!(HashKey::random(), HashKey::random());
     }
 
     #[test]
