@@ -18,7 +18,7 @@ use crate::http::{timeout_for_rate, Cutoff, Poster};
 use crate::mac::MacAddr;
 use crate::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
 use crate::table::{Table, Timestamp};
-use crate::window::{describe_micros, LiveWindows, ReplayWindows, Slot};
+use crate::window::{describe_micros, Advance, LiveWindows, ReplayWindows, Slot};
 
 const RADIOTAP: Linktype = Linktype(127);
 /// The longest the live loop sleeps in poll(2) before it looks at the stop
@@ -189,9 +189,13 @@ fn interface_mac(iface: &str) -> Result<MacAddr, DaemonError> {
         .map_err(|e| err(format!("the MAC of {iface} ({path}): {e}: give --node-mac")))
 }
 
+#[inline(always)]
 fn timestamp(ts: &pcap::PacketHeader) -> Timestamp {
     let secs = ts.ts.tv_sec as i64;
     let micros = ts.ts.tv_usec as i64;
+    if (0..1_000_000).contains(&micros) {
+        return Timestamp::new(secs, micros as u32);
+    }
     // A capture file may hold any value here; keep the sub-second part in range.
     Timestamp::new(secs + micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000) as u32)
 }
@@ -347,21 +351,9 @@ fn replay_loop(
         frames += 1;
         let at = timestamp(packet.header);
         let advance = windows.advance(at.secs.saturating_mul(1_000_000).saturating_add(at.micros as i64));
-        if let Some(jump) = advance.jump {
-            jumps += 1;
-            let (how, direction) = (describe_micros(jump.by_micros), if jump.by_micros > 0 { "ahead" } else { "back" });
-            if jumps <= MAX_JUMP_WARNINGS {
-                log::warn!(
-                    "{}: the capture clock jumps {direction} by {how} at frame {frames}; \
-                     the window so far is reported and the next one starts at this frame",
-                    path.display()
-                );
-            } else {
-                log::debug!("{}: the capture clock jumps {direction} by {how} at frame {frames}", path.display());
-            }
-        }
-        for _ in 0..advance.windows_to_close {
-            reporter.submit(Batch { window: table.take_window(), kernel_drops: None }, &|| stop_reason(stop));
+        // A jump always closes the window it leaves.
+        if advance.windows_to_close != 0 {
+            close_windows(advance, &mut jumps, frames, path, &mut table, stop, reporter);
         }
         table.record(classifier.classify(packet.data), at);
     }
@@ -375,6 +367,38 @@ fn replay_loop(
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// The replay's rare step, out of line so that the per-frame loop keeps its
+/// values in registers: a jump's warning, then the reports of the windows
+/// that end before the frame.
+#[cold]
+#[inline(never)]
+fn close_windows(
+    advance: Advance,
+    jumps: &mut u64,
+    frames: u64,
+    path: &std::path::Path,
+    table: &mut Table,
+    stop: &StopSignal,
+    reporter: &Reporter,
+) {
+    if let Some(jump) = advance.jump {
+        *jumps += 1;
+        let (how, direction) = (describe_micros(jump.by_micros), if jump.by_micros > 0 { "ahead" } else { "back" });
+        if *jumps <= MAX_JUMP_WARNINGS {
+            log::warn!(
+                "{}: the capture clock jumps {direction} by {how} at frame {frames}; \
+                 the window so far is reported and the next one starts at this frame",
+                path.display()
+            );
+        } else {
+            log::debug!("{}: the capture clock jumps {direction} by {how} at frame {frames}", path.display());
+        }
+    }
+    for _ in 0..advance.windows_to_close {
+        reporter.submit(Batch { window: table.take_window(), kernel_drops: None }, &|| stop_reason(stop));
     }
 }
 

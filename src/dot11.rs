@@ -37,6 +37,7 @@ pub struct FrameControl(u16);
 
 impl FrameControl {
     /// Reads the first two bytes of a frame; `None` if there are not two.
+    #[inline(always)]
     pub fn of(frame: &[u8]) -> Option<FrameControl> {
         match frame.get(field::FRAME_CONTROL) {
             Some(&[b0, b1]) => Some(FrameControl(u16::from_le_bytes([b0, b1]))),
@@ -46,19 +47,23 @@ impl FrameControl {
 
     /// 0 for every frame defined by 802.11-2020; 1 is the PV1 format of
     /// 802.11ah, whose layout differs from the one read here.
+    #[inline(always)]
     pub fn protocol_version(self) -> u8 {
         (self.0 & 0b11) as u8
     }
 
     /// 0 management, 1 control, 2 data, 3 extension.
+    #[inline(always)]
     pub fn frame_type(self) -> u8 {
         ((self.0 >> 2) & 0b11) as u8
     }
 
+    #[inline(always)]
     pub fn subtype(self) -> u8 {
         ((self.0 >> 4) & 0b1111) as u8
     }
 
+    #[inline(always)]
     pub fn is_probe_request(self) -> bool {
         self.protocol_version() == 0
             && self.frame_type() == TYPE_MANAGEMENT
@@ -76,14 +81,18 @@ pub struct TooShort {
 #[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {
     buffer: &'a [u8],
+    /// The first HEADER_LEN bytes of `buffer`, as an array: the accessors
+    /// index it with constants, so they need no check of their own.
+    header: &'a [u8; field::HEADER_LEN],
 }
 
 impl<'a> Frame<'a> {
+    #[inline(always)]
     pub fn new_checked(buffer: &'a [u8]) -> Result<Frame<'a>, TooShort> {
-        if buffer.len() < field::HEADER_LEN {
-            return Err(TooShort { len: buffer.len() });
+        match buffer.first_chunk() {
+            Some(header) => Ok(Frame { buffer, header }),
+            None => Err(TooShort { len: buffer.len() }),
         }
-        Ok(Frame { buffer })
     }
 
     pub fn frame_control(&self) -> FrameControl {
@@ -98,6 +107,7 @@ impl<'a> Frame<'a> {
 
     /// Transmitter address (the SA of a management frame): the client of a
     /// probe request.
+    #[inline(always)]
     pub fn addr2(&self) -> MacAddr {
         MacAddr(self.bytes(field::ADDR2.start))
     }
@@ -113,10 +123,11 @@ impl<'a> Frame<'a> {
     }
 
     /// `N` bytes at `at`. The constant ranges of `field` all end within
-    /// HEADER_LEN, which new_checked guaranteed; the zero fallback is never
-    /// taken and only keeps this free of a panicking path.
+    /// HEADER_LEN, the array's length: with `at` a constant the check folds
+    /// away, and the zero fallback only keeps this free of a panicking path.
+    #[inline(always)]
     fn bytes<const N: usize>(&self, at: usize) -> [u8; N] {
-        self.buffer
+        self.header
             .get(at..at + N)
             .and_then(|b| b.try_into().ok())
             .unwrap_or([0; N])

@@ -63,6 +63,7 @@ impl DropReason {
         }
     }
 
+    #[inline(always)]
     pub fn index(self) -> usize {
         self as usize
     }
@@ -80,7 +81,10 @@ const FCS_LEN: usize = 4;
 /// Classifies one frame as captured with link type 127 (radiotap + 802.11),
 /// in the order given in the module doc. Never panics.
 pub fn classify(frame: &[u8]) -> Result<Probe, DropReason> {
-    classify_with(frame, radiotap::summarize(frame))
+    match radiotap::summarize(frame) {
+        Ok(summary) => classify_body(frame, summary),
+        Err(_) => Err(DropReason::BadRadiotap),
+    }
 }
 
 /// `classify` for the frames of one capture: the same answers, with the
@@ -91,25 +95,32 @@ pub struct Classifier {
 }
 
 impl Classifier {
+    /// Inlined into the capture loops: at opt-level "z" a call here and in
+    /// each layer below cost more than the checks themselves.
+    #[inline(always)]
     pub fn classify(&mut self, frame: &[u8]) -> Result<Probe, DropReason> {
-        classify_with(frame, self.layouts.summarize(frame))
+        match self.layouts.summarize(frame) {
+            Ok(summary) => classify_body(frame, summary),
+            Err(_) => Err(DropReason::BadRadiotap),
+        }
     }
 }
 
-fn classify_with(frame: &[u8], summary: Result<radiotap::Summary, radiotap::Error>) -> Result<Probe, DropReason> {
-    let summary = summary.map_err(|_| DropReason::BadRadiotap)?;
+/// Steps 2 to 7 of the module doc. `summary.header_len` is at most the
+/// frame's length (radiotap checked it).
+#[inline(always)]
+fn classify_body(frame: &[u8], summary: radiotap::Summary) -> Result<Probe, DropReason> {
     let flags = summary.flags.unwrap_or(0);
     if flags & FLAG_BAD_FCS != 0 {
         return Err(DropReason::BadFcs);
     }
-    let mut body = frame.get(summary.header_len..).unwrap_or_default();
-    if flags & FLAG_FCS_AT_END != 0 {
-        let without_fcs = body
-            .len()
-            .checked_sub(FCS_LEN)
-            .ok_or(DropReason::TooShort)?;
-        body = body.get(..without_fcs).unwrap_or_default();
-    }
+    let fcs_len = if flags & FLAG_FCS_AT_END != 0 { FCS_LEN } else { 0 };
+    // One length check for the FCS and the frame control: a frame shorter
+    // than the FCS is as short as one with no frame control after it.
+    let body = match frame.len().checked_sub(fcs_len) {
+        Some(end) if end >= summary.header_len.saturating_add(2) => frame.get(summary.header_len..end).unwrap_or_default(),
+        _ => return Err(DropReason::TooShort),
+    };
     let frame_control = dot11::FrameControl::of(body).ok_or(DropReason::TooShort)?;
     if !frame_control.is_probe_request() {
         return Err(DropReason::NotProbeRequest);

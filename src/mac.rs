@@ -13,6 +13,7 @@ pub struct MacAddr(pub [u8; 6]);
 /// One `u64` write: the table's hasher mixes a whole address at once rather
 /// than a length prefix and six single bytes.
 impl std::hash::Hash for MacAddr {
+    #[inline(always)]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write_u64(self.to_u64());
     }
@@ -20,6 +21,7 @@ impl std::hash::Hash for MacAddr {
 
 impl MacAddr {
     /// The six bytes as one number, first byte lowest.
+    #[inline(always)]
     pub fn to_u64(&self) -> u64 {
         let b = self.0;
         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], 0, 0])
@@ -27,6 +29,7 @@ impl MacAddr {
 
     /// The I/G bit: set for group (multicast and broadcast) addresses, which
     /// no client transmits from.
+    #[inline(always)]
     pub fn is_group(&self) -> bool {
         self.0[0] & 0x01 != 0
     }

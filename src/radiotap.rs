@@ -449,24 +449,28 @@ pub struct Layout {
 
 /// Bytes 0..8 (version, pad, `it_len`, the first present word) as one
 /// number with the pad byte, which nothing reads, masked out; then the
-/// other present words, up to three.
+/// other present words, up to three, each compared as one `u32`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct LayoutKey {
     head: u64,
-    more_words: [u8; 12],
-    more_len: usize,
+    more_words: [u32; MAX_MORE_WORDS],
+    /// How many of `more_words` the header has.
+    more_count: usize,
 }
 
+const MAX_MORE_WORDS: usize = 3;
 const PAD_MASK: u64 = !0xff00;
 
+#[inline(always)]
 fn key_head(frame: &[u8]) -> Option<u64> {
-    let head: [u8; 8] = frame.get(..8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(head) & PAD_MASK)
+    let head: &[u8; 8] = frame.first_chunk()?;
+    Some(u64::from_le_bytes(*head) & PAD_MASK)
 }
 
 impl Layout {
     /// The summary of a frame with this layout. Offsets lie inside
     /// `header_len`, which the caller has checked against the frame.
+    #[inline(always)]
     fn read(&self, frame: &[u8]) -> Summary {
         let at = |offset: Option<usize>| offset.and_then(|o| frame.get(o).copied());
         Summary {
@@ -478,11 +482,22 @@ impl Layout {
 
     /// Whether `frame`'s header has this layout: the same version, length
     /// and present words, and the frame is as long as the header says.
+    #[inline(always)]
     fn fits(&self, frame: &[u8]) -> bool {
         let Some(key) = &self.key else { return false };
-        frame.len() >= self.header_len
-            && key_head(frame) == Some(key.head)
-            && (key.more_len == 0 || frame.get(8..8 + key.more_len) == Some(&key.more_words[..key.more_len]))
+        if frame.len() < self.header_len || key_head(frame) != Some(key.head) {
+            return false;
+        }
+        // A plain loop: `Iterator::all` here stayed a call at opt-level "z".
+        let mut i = 0;
+        while i < key.more_count {
+            let word = key.more_words.get(i).copied();
+            if word.is_none() || read_u32(frame, FIXED_LEN + PRESENT_WORD_LEN * i) != word {
+                return false;
+            }
+            i += 1;
+        }
+        true
     }
 }
 
@@ -510,13 +525,13 @@ pub fn layout(frame: &[u8]) -> Result<Layout, Error> {
             Field::Radiotap { .. } => {}
         }
     }
-    let more_len = header.fields_start - 8;
-    if let (false, Some(head), Some(more)) = (depends_on_data, key_head(frame), frame.get(8..header.fields_start)) {
-        if more_len <= 12 {
-            let mut more_words = [0u8; 12];
-            more_words[..more_len].copy_from_slice(more);
-            layout.key = Some(LayoutKey { head, more_words, more_len });
+    let more_count = (header.fields_start - FIXED_LEN) / PRESENT_WORD_LEN;
+    if let (false, Some(head), true) = (depends_on_data, key_head(frame), more_count <= MAX_MORE_WORDS) {
+        let mut more_words = [0u32; MAX_MORE_WORDS];
+        for (i, word) in more_words.iter_mut().take(more_count).enumerate() {
+            *word = read_u32(frame, FIXED_LEN + PRESENT_WORD_LEN * i).unwrap_or(0);
         }
+        layout.key = Some(LayoutKey { head, more_words, more_count });
     }
     Ok(layout)
 }
@@ -535,12 +550,20 @@ pub struct LayoutCache {
 }
 
 impl LayoutCache {
+    /// Inlined: the hit is a few compares, cheaper than a call at opt-level
+    /// "z"; the walk on a miss stays out of line.
+    #[inline(always)]
     pub fn summarize(&mut self, frame: &[u8]) -> Result<Summary, Error> {
         if let Some(layout) = &self.last {
             if layout.fits(frame) {
                 return Ok(layout.read(frame));
             }
         }
+        self.walk(frame)
+    }
+
+    #[inline(never)]
+    fn walk(&mut self, frame: &[u8]) -> Result<Summary, Error> {
         let layout = layout(frame)?;
         if layout.key.is_some() {
             self.last = Some(layout);
@@ -549,6 +572,7 @@ impl LayoutCache {
     }
 }
 
+#[inline(always)]
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let word = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes(word.try_into().ok()?))
