@@ -350,10 +350,9 @@ fn replay_loop(
         };
         frames += 1;
         let at = timestamp(packet.header);
-        let advance = windows.advance(at.secs.saturating_mul(1_000_000).saturating_add(at.micros as i64));
-        // A jump always closes the window it leaves.
-        if advance.windows_to_close != 0 {
-            close_windows(advance, &mut jumps, frames, path, &mut table, stop, reporter);
+        let at_micros = at.secs.saturating_mul(1_000_000).saturating_add(at.micros as i64);
+        if !windows.in_current(at_micros) {
+            close_windows(windows.advance(at_micros), &mut jumps, frames, path, &mut table, stop, reporter);
         }
         table.record(classifier.classify(packet.data), at);
     }
@@ -372,7 +371,7 @@ fn replay_loop(
 
 /// The replay's rare step, out of line so that the per-frame loop keeps its
 /// values in registers: a jump's warning, then the reports of the windows
-/// that end before the frame.
+/// that end before the frame (none for a frame a little out of order).
 #[cold]
 #[inline(never)]
 fn close_windows(

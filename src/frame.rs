@@ -99,7 +99,17 @@ impl Classifier {
     /// each layer below cost more than the checks themselves.
     #[inline(always)]
     pub fn classify(&mut self, frame: &[u8]) -> Result<Probe, DropReason> {
-        match self.layouts.summarize(frame) {
+        // Two copies of the 802.11 checks, so that a hit's summary stays in
+        // registers instead of meeting the walk's in memory.
+        match self.layouts.remembered(frame) {
+            Some(summary) => classify_body(frame, summary),
+            None => self.classify_walked(frame),
+        }
+    }
+
+    #[inline(never)]
+    fn classify_walked(&mut self, frame: &[u8]) -> Result<Probe, DropReason> {
+        match self.layouts.walk(frame) {
             Ok(summary) => classify_body(frame, summary),
             Err(_) => Err(DropReason::BadRadiotap),
         }

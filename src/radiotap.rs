@@ -439,8 +439,10 @@ pub fn summarize(frame: &[u8]) -> Result<Summary, Error> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     pub header_len: usize,
-    flags_at: Option<usize>,
-    antenna_signal_at: Option<usize>,
+    /// Offsets of Flags and of the first dBm antenna signal; ABSENT (which
+    /// no `get` finds) when the header has no such field.
+    flags_at: usize,
+    antenna_signal_at: usize,
     /// The header bytes that fix this layout: the version, `it_len` and
     /// every present word. `None` when the layout also depends on field data
     /// (a vendor namespace's skip length) or has more words than are kept.
@@ -459,6 +461,7 @@ struct LayoutKey {
 }
 
 const MAX_MORE_WORDS: usize = 3;
+const ABSENT: usize = usize::MAX;
 const PAD_MASK: u64 = !0xff00;
 
 #[inline(always)]
@@ -472,20 +475,22 @@ impl Layout {
     /// `header_len`, which the caller has checked against the frame.
     #[inline(always)]
     fn read(&self, frame: &[u8]) -> Summary {
-        let at = |offset: Option<usize>| offset.and_then(|o| frame.get(o).copied());
         Summary {
             header_len: self.header_len,
-            flags: at(self.flags_at),
-            antenna_signal_dbm: at(self.antenna_signal_at).map(|v| v as i8),
+            flags: frame.get(self.flags_at).copied(),
+            antenna_signal_dbm: frame.get(self.antenna_signal_at).map(|&v| v as i8),
         }
     }
 
-    /// Whether `frame`'s header has this layout: the same version, length
-    /// and present words, and the frame is as long as the header says.
+}
+
+impl LayoutKey {
+    /// Whether `frame`'s header has this key's version, length and present
+    /// words, and the frame is as long as `header_len` (its `it_len`).
     #[inline(always)]
-    fn fits(&self, frame: &[u8]) -> bool {
-        let Some(key) = &self.key else { return false };
-        if frame.len() < self.header_len || key_head(frame) != Some(key.head) {
+    fn fits(&self, frame: &[u8], header_len: usize) -> bool {
+        let key = self;
+        if frame.len() < header_len || key_head(frame) != Some(key.head) {
             return false;
         }
         // A plain loop: `Iterator::all` here stayed a call at opt-level "z".
@@ -504,7 +509,7 @@ impl Layout {
 /// The full walk, recording offsets rather than values.
 pub fn layout(frame: &[u8]) -> Result<Layout, Error> {
     let header = Header::new_checked(frame)?;
-    let mut layout = Layout { header_len: header.len(), flags_at: None, antenna_signal_at: None, key: None };
+    let mut layout = Layout { header_len: header.len(), flags_at: ABSENT, antenna_signal_at: ABSENT, key: None };
     let mut depends_on_data = false;
     for field in header.fields() {
         match field? {
@@ -512,11 +517,9 @@ pub fn layout(frame: &[u8]) -> Result<Layout, Error> {
                 // A subslice of `frame`: its distance from the start is its offset.
                 let offset = data.as_ptr() as usize - frame.as_ptr() as usize;
                 match index {
-                    index::FLAGS => {
-                        layout.flags_at.get_or_insert(offset);
-                    }
-                    index::DBM_ANTENNA_SIGNAL => {
-                        layout.antenna_signal_at.get_or_insert(offset);
+                    index::FLAGS if layout.flags_at == ABSENT => layout.flags_at = offset,
+                    index::DBM_ANTENNA_SIGNAL if layout.antenna_signal_at == ABSENT => {
+                        layout.antenna_signal_at = offset;
                     }
                     _ => {}
                 }
@@ -544,9 +547,22 @@ pub fn layout(frame: &[u8]) -> Result<Layout, Error> {
 /// alone when no vendor namespace is present; with one, every frame is
 /// walked); `tests/classify_fuzz.rs` checks that on every shared frame and
 /// on random ones.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LayoutCache {
-    last: Option<Layout>,
+    /// The last walked layout that has a key, flat: a hit reads no
+    /// `Option`. Before the first walk, a key that no header has.
+    key: LayoutKey,
+    layout: Layout,
+}
+
+impl Default for LayoutCache {
+    fn default() -> Self {
+        LayoutCache {
+            // key_head masks the pad byte to zero: no frame's head is all ones.
+            key: LayoutKey { head: u64::MAX, more_words: [0; MAX_MORE_WORDS], more_count: 0 },
+            layout: Layout { header_len: 0, flags_at: ABSENT, antenna_signal_at: ABSENT, key: None },
+        }
+    }
 }
 
 impl LayoutCache {
@@ -554,19 +570,29 @@ impl LayoutCache {
     /// "z"; the walk on a miss stays out of line.
     #[inline(always)]
     pub fn summarize(&mut self, frame: &[u8]) -> Result<Summary, Error> {
-        if let Some(layout) = &self.last {
-            if layout.fits(frame) {
-                return Ok(layout.read(frame));
-            }
+        match self.remembered(frame) {
+            Some(summary) => Ok(summary),
+            None => self.walk(frame),
         }
-        self.walk(frame)
     }
 
+    /// The summary if `frame` has the remembered layout; `None` means
+    /// `walk` must decide.
+    #[inline(always)]
+    pub fn remembered(&self, frame: &[u8]) -> Option<Summary> {
+        if self.key.fits(frame, self.layout.header_len) {
+            return Some(self.layout.read(frame));
+        }
+        None
+    }
+
+    /// `summarize` by the full walk, remembering the layout if it has a key.
     #[inline(never)]
-    fn walk(&mut self, frame: &[u8]) -> Result<Summary, Error> {
+    pub fn walk(&mut self, frame: &[u8]) -> Result<Summary, Error> {
         let layout = layout(frame)?;
-        if layout.key.is_some() {
-            self.last = Some(layout);
+        if let Some(key) = layout.key {
+            self.key = key;
+            self.layout = layout;
         }
         Ok(layout.read(frame))
     }

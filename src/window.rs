@@ -23,6 +23,9 @@ pub struct ReplayWindows {
     rate_micros: i64,
     /// End (exclusive) of the current window, once a frame has started it.
     end_micros: Option<i64>,
+    /// The current window as [start, end), for the per-frame check; empty
+    /// (start > end) until a frame starts the first window.
+    inside: (i64, i64),
 }
 
 /// What the caller does before recording a frame.
@@ -43,25 +46,33 @@ pub struct Jump {
 
 impl ReplayWindows {
     pub fn new(rate_secs: u32) -> Self {
-        ReplayWindows { rate_micros: rate_secs as i64 * 1_000_000, end_micros: None }
+        ReplayWindows { rate_micros: rate_secs as i64 * 1_000_000, end_micros: None, inside: (1, 0) }
     }
 
     /// Call with each frame's timestamp (microseconds since the epoch) before
     /// recording it.
-    #[inline(always)]
     pub fn advance(&mut self, at_micros: i64) -> Advance {
-        // Nearly every frame falls in the current window: two compares, in
-        // line in the replay loop. The start does not saturate: `end` is
-        // always at least i64::MIN + rate (see restart_at).
-        if let Some(end) = self.end_micros {
-            if at_micros < end && at_micros >= end.saturating_sub(self.rate_micros) {
-                return Advance { windows_to_close: 0, jump: None };
-            }
+        if self.in_current(at_micros) {
+            return Advance { windows_to_close: 0, jump: None };
         }
-        self.advance_past(at_micros)
+        let advance = self.advance_past(at_micros);
+        if let Some(end) = self.end_micros {
+            // `end` is at least i64::MIN + rate (see restart_at).
+            self.inside = (end.saturating_sub(self.rate_micros), end);
+        }
+        advance
     }
 
-    #[inline(never)]
+    /// Whether a frame at `at_micros` goes into the current window with
+    /// nothing to do (`advance` would return no window and no jump): two
+    /// compares, for the replay loop to make in line before calling
+    /// `advance` for the rest.
+    #[inline(always)]
+    pub fn in_current(&self, at_micros: i64) -> bool {
+        let (start, end) = self.inside;
+        at_micros >= start && at_micros < end
+    }
+
     fn advance_past(&mut self, at_micros: i64) -> Advance {
         let stay = Advance { windows_to_close: 0, jump: None };
         let Some(end) = self.end_micros else {
