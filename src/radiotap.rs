@@ -449,25 +449,31 @@ pub struct Layout {
     key: Option<LayoutKey>,
 }
 
-/// Bytes 0..8 (version, pad, `it_len`, the first present word) as one
-/// number with the pad byte, which nothing reads, masked out; then the
-/// other present words, up to three, each compared as one `u32`.
+/// The bytes that fix a layout, as three little-endian `u64`s over the
+/// header's first KEY_LEN bytes, each with a mask: version, `it_len` and
+/// every present word are kept, the pad byte (which nothing reads) and the
+/// bytes after the last present word are masked out. Three masked compares
+/// cover one to four present words, however many the header has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct LayoutKey {
-    head: u64,
-    more_words: [u32; MAX_MORE_WORDS],
-    /// How many of `more_words` the header has.
-    more_count: usize,
+    words: [u64; 3],
+    masks: [u64; 3],
 }
 
-const MAX_MORE_WORDS: usize = 3;
+/// Up to four present words (bytes 4..20), read as three `u64`s.
+const KEY_LEN: usize = 24;
+const MAX_PRESENT_WORDS: usize = 4;
 const ABSENT: usize = usize::MAX;
 const PAD_MASK: u64 = !0xff00;
 
 #[inline(always)]
-fn key_head(frame: &[u8]) -> Option<u64> {
-    let head: &[u8; 8] = frame.first_chunk()?;
-    Some(u64::from_le_bytes(*head) & PAD_MASK)
+fn key_words(bytes: &[u8; KEY_LEN]) -> [u64; 3] {
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(bytes.get(8 * i..8 * i + 8).unwrap_or(&[0; 8]));
+        u64::from_le_bytes(w)
+    };
+    [word(0), word(1), word(2)]
 }
 
 impl Layout {
@@ -485,24 +491,37 @@ impl Layout {
 }
 
 impl LayoutKey {
+    /// The key of a header whose present words end at `fields_start`, or
+    /// `None` if it has more than MAX_PRESENT_WORDS.
+    fn of(frame: &[u8], fields_start: usize) -> Option<LayoutKey> {
+        if fields_start > FIXED_LEN + PRESENT_WORD_LEN * (MAX_PRESENT_WORDS - 1) {
+            return None;
+        }
+        // A frame shorter than KEY_LEN is keyed zero-padded; `fits` never
+        // matches such a frame (it walks them all), so the padding is inert.
+        let mut bytes = [0u8; KEY_LEN];
+        let kept = frame.get(..fields_start)?;
+        bytes.get_mut(..fields_start)?.copy_from_slice(kept);
+        let mut mask_bytes = [0u8; KEY_LEN];
+        mask_bytes.get_mut(..fields_start)?.fill(0xff);
+        let mut masks = key_words(&mask_bytes);
+        masks[0] &= PAD_MASK;
+        let words = key_words(&bytes);
+        Some(LayoutKey { words: [words[0] & masks[0], words[1] & masks[1], words[2] & masks[2]], masks })
+    }
+
     /// Whether `frame`'s header has this key's version, length and present
-    /// words, and the frame is as long as `header_len` (its `it_len`).
+    /// words, and the frame is as long as `header_len` (its `it_len`) and
+    /// KEY_LEN.
     #[inline(always)]
     fn fits(&self, frame: &[u8], header_len: usize) -> bool {
-        let key = self;
-        if frame.len() < header_len || key_head(frame) != Some(key.head) {
-            return false;
-        }
-        // A plain loop: `Iterator::all` here stayed a call at opt-level "z".
-        let mut i = 0;
-        while i < key.more_count {
-            let word = key.more_words.get(i).copied();
-            if word.is_none() || read_u32(frame, FIXED_LEN + PRESENT_WORD_LEN * i) != word {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        let Some(bytes) = frame.first_chunk::<KEY_LEN>() else { return false };
+        let w = key_words(bytes);
+        frame.len() >= header_len
+            && ((w[0] & self.masks[0]) ^ self.words[0]
+                | (w[1] & self.masks[1]) ^ self.words[1]
+                | (w[2] & self.masks[2]) ^ self.words[2])
+                == 0
     }
 }
 
@@ -528,13 +547,8 @@ pub fn layout(frame: &[u8]) -> Result<Layout, Error> {
             Field::Radiotap { .. } => {}
         }
     }
-    let more_count = (header.fields_start - FIXED_LEN) / PRESENT_WORD_LEN;
-    if let (false, Some(head), true) = (depends_on_data, key_head(frame), more_count <= MAX_MORE_WORDS) {
-        let mut more_words = [0u32; MAX_MORE_WORDS];
-        for (i, word) in more_words.iter_mut().take(more_count).enumerate() {
-            *word = read_u32(frame, FIXED_LEN + PRESENT_WORD_LEN * i).unwrap_or(0);
-        }
-        layout.key = Some(LayoutKey { head, more_words, more_count });
+    if !depends_on_data {
+        layout.key = LayoutKey::of(frame, header.fields_start);
     }
     Ok(layout)
 }
@@ -558,8 +572,9 @@ pub struct LayoutCache {
 impl Default for LayoutCache {
     fn default() -> Self {
         LayoutCache {
-            // key_head masks the pad byte to zero: no frame's head is all ones.
-            key: LayoutKey { head: u64::MAX, more_words: [0; MAX_MORE_WORDS], more_count: 0 },
+            // The pad byte's bits are masked out of every frame's word 0, so
+            // no frame matches a key word with them set.
+            key: LayoutKey { words: [!PAD_MASK, 0, 0], masks: [PAD_MASK, 0, 0] },
             layout: Layout { header_len: 0, flags_at: ABSENT, antenna_signal_at: ABSENT, key: None },
         }
     }
