@@ -70,7 +70,12 @@ impl DropReason {
 }
 
 /// A probe request that counts: who sent it and how loud it was.
+///
+/// Aligned to 8 so that `Result<Probe, DropReason>` is two words: the
+/// probe travels from `classify` to `Table::record` as one register, not
+/// shifted into a word beside the `Result`'s tag and out again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(align(8))]
 pub struct Probe {
     pub client: MacAddr,
     pub signal_dbm: i8,
