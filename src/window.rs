@@ -236,6 +236,25 @@ mod tests {
         assert_eq!(closes(&mut w, 150 * S), 0);
     }
 
+    /// The replay loop calls `advance` only for frames `in_current` turns
+    /// away. Hand computed with rate 10 s: nothing is current before the
+    /// first frame; the first at 0 makes [0 s, 10 s) current; 25 s closes
+    /// it and the empty [10 s, 20 s) and makes [20 s, 30 s) current; a frame
+    /// a little before it (out of order) is not current but closes nothing.
+    #[test]
+    fn in_current_is_the_current_window_and_nothing_else() {
+        let mut w = ReplayWindows::new(10);
+        assert!(!w.in_current(0) && !w.in_current(-1) && !w.in_current(1));
+        assert_eq!(closes(&mut w, 0), 0);
+        assert!(w.in_current(0) && w.in_current(10 * S - 1));
+        assert!(!w.in_current(-1) && !w.in_current(10 * S));
+        assert_eq!(closes(&mut w, 25 * S), 2);
+        assert!(w.in_current(20 * S) && w.in_current(30 * S - 1));
+        assert!(!w.in_current(20 * S - 1) && !w.in_current(30 * S));
+        assert_eq!(w.advance(15 * S), Advance { windows_to_close: 0, jump: None });
+        assert!(w.in_current(20 * S) && !w.in_current(15 * S));
+    }
+
     #[test]
     fn a_quiet_spell_of_up_to_four_windows_gives_empty_windows() {
         // Window [0,10); a frame at 49.999999 s is 39.999999 s past its end:
