@@ -10,10 +10,9 @@ use std::str::FromStr;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
 pub struct MacAddr(pub [u8; 6]);
 
-/// One `u64` write: the table's hasher mixes a whole address at once rather
-/// than a length prefix and six single bytes.
+/// One `u64` write rather than a length prefix and six single bytes. (The
+/// table's `MacMap` hashes `to_u64` itself; this is for std's maps.)
 impl std::hash::Hash for MacAddr {
-    #[inline(always)]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write_u64(self.to_u64());
     }
