@@ -132,8 +132,8 @@ fn classify_body(frame: &[u8], summary: radiotap::Summary) -> Result<Probe, Drop
     let fcs_len = if flags & FLAG_FCS_AT_END != 0 { FCS_LEN } else { 0 };
     // One length check for the FCS and the frame control: a frame shorter
     // than the FCS is as short as one with no frame control after it.
-    let body = match frame.len().checked_sub(fcs_len) {
-        Some(end) if end >= summary.header_len.saturating_add(2) => frame.get(summary.header_len..end).unwrap_or_default(),
+    let body = match frame.get(summary.header_len..) {
+        Some(after) if after.len() >= fcs_len + 2 => after.get(..after.len() - fcs_len).unwrap_or_default(),
         _ => return Err(DropReason::TooShort),
     };
     let frame_control = dot11::FrameControl::of(body).ok_or(DropReason::TooShort)?;
