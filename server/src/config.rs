@@ -30,7 +30,9 @@ every row, and serves a web page to browse and export them.
                             postgres://user@host/db URL [default: presenced.sqlite]
       --key-file FILE       the default HMAC key, for every network the config
                             file does not name (or set PRESENCED_KEY)
-      --config FILE         TOML: networks (id, name, key_file), path,
+      --config FILE         TOML: networks (id, name, key_file, and the
+                            analytics' session_timeout_minutes, min_dwell_minutes,
+                            visitor_min_signal, timezone_offset), path,
                             retention_days
       --path PATH           where reports are POSTed [default: /presence];
                             /receive is accepted too
@@ -72,6 +74,7 @@ pub struct Network {
     pub id: u64,
     pub name: String,
     pub key: Vec<u8>,
+    pub analytics: crate::visits::NetworkRules,
 }
 
 /// Bounds on what one client can make the server hold or wait for.
@@ -128,6 +131,12 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
+    /// How visits of `network_id` are judged: its config file entry, else
+    /// the defaults.
+    pub fn rules_for(&self, network_id: u64) -> crate::visits::NetworkRules {
+        self.networks.get(&network_id).map(|n| n.analytics.clone()).unwrap_or_default()
+    }
+
     /// The key a report of `network_id` must be signed with.
     pub fn key_for(&self, network_id: u64) -> Option<&[u8]> {
         match self.networks.get(&network_id) {
@@ -172,6 +181,11 @@ struct FileNetwork {
     id: u64,
     name: Option<String>,
     key_file: PathBuf,
+    session_timeout_minutes: Option<i64>,
+    min_dwell_minutes: Option<i64>,
+    visitor_min_signal: Option<i32>,
+    timezone_offset: Option<String>,
+    api_raw_macs: Option<bool>,
 }
 
 impl Args {
@@ -234,7 +248,15 @@ impl Args {
             let path = config_dir.join(&n.key_file);
             let key = read_key_file(&path, &option)?;
             let name = n.name.unwrap_or_else(|| n.id.to_string());
-            if networks.insert(n.id, Network { id: n.id, name, key }).is_some() {
+            let analytics = crate::visits::NetworkRules::from_options(
+                n.session_timeout_minutes,
+                n.min_dwell_minutes,
+                n.visitor_min_signal,
+                n.timezone_offset.as_deref(),
+                n.api_raw_macs,
+            )
+            .map_err(|(key, message)| ConfigError::new(&format!("{option} {key}"), message))?;
+            if networks.insert(n.id, Network { id: n.id, name, key, analytics }).is_some() {
                 return Err(ConfigError::new(&option, "is listed twice"));
             }
         }
@@ -394,6 +416,22 @@ mod tests {
         std::fs::write(dir.join("bad.toml"), "[[network]]\nid = 5\nkey = \"inline\"\n").unwrap();
         let e = run(&["--config", dir.join("bad.toml").to_str().unwrap()], None).unwrap_err();
         assert!(e.option.starts_with("--config") && e.message.contains("key"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn analytics_rules_per_network() {
+        let dir = std::env::temp_dir().join(format!("presenced-server-config-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.key"), "alpha\n").unwrap();
+        let net = "[[network]]\nid = 5\nkey_file = \"a.key\"\n";
+        std::fs::write(dir.join("ok.toml"), format!("{net}session_timeout_minutes = 10\ntimezone_offset = \"-04:00\"\n")).unwrap();
+        let c = run(&["--config", dir.join("ok.toml").to_str().unwrap()], Some("d")).unwrap();
+        assert_eq!((c.rules_for(5).visits.session_timeout, c.rules_for(5).utc_offset), (600, -14_400));
+        assert_eq!(c.rules_for(6), crate::visits::NetworkRules::default(), "a network not listed gets the defaults");
+        std::fs::write(dir.join("bad.toml"), format!("{net}timezone_offset = \"CET\"\n")).unwrap();
+        let e = run(&["--config", dir.join("bad.toml").to_str().unwrap()], None).unwrap_err();
+        assert!(e.option.ends_with("network 5 timezone_offset") && e.message.contains("CET"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

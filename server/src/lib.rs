@@ -3,15 +3,19 @@
 //!
 //! `config` checks the command line; `http` is the router and thin handlers
 //! over plain functions (`http::ingest::accept_report`, the pages); `store`
-//! is one interface over SQLite and PostgreSQL; `filter`, `analytics` and
-//! `time` are pure; `web` renders HTML from the assets in web/.
+//! is one interface over SQLite and PostgreSQL (`store_analytics` adds the
+//! analytics queries); `filter`, `analytics`, `visits`, `metrics` and `time`
+//! are pure; `web` renders HTML from the assets in web/.
 
 pub mod analytics;
 pub mod config;
 pub mod filter;
 pub mod http;
+pub mod metrics;
 pub mod store;
+pub mod store_analytics;
 pub mod time;
+pub mod visits;
 pub mod web;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 //! - `Postgres`: a private PostgreSQL cluster (Debian's binaries, run as the
 //!   `postgres` user) on a unix socket in a temp dir, stopped by PID on drop.
 //! - `Server`: `presenced-server` as a child process on a free port.
+//! - `agent`, `shared_capture`: the agent's release binary, a shared capture.
 //! - `http`: a small blocking HTTP/1.1 client over a TcpStream, so that the
 //!   tests see exactly the bytes on the wire.
 
@@ -360,4 +361,29 @@ pub fn expected_csv_prefix(network_id: u64, node_mac: &str, r: &RowSpec) -> Stri
         "{network_id},{node_mac},{},{},{},{},{},{},{},{},{},",
         r.mac, r.count, r.min, r.max, r.avg, r.last, r.first_seen, r.last_seen, r.associated
     )
+}
+
+/// The agent's release binary (PRESENCED_AGENT, else the workspace's
+/// target/release/presenced).
+pub fn agent() -> PathBuf {
+    let path = match std::env::var_os("PRESENCED_AGENT") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/presenced"),
+    };
+    assert!(
+        path.is_file(),
+        "{} is missing: build the agent first (cargo build --release --locked at the root; make test-server does)",
+        path.display()
+    );
+    path
+}
+
+/// A capture of ../shared/data/captures (PRESENCED_SHARED), read in place.
+pub fn shared_capture(name: &str) -> PathBuf {
+    let shared = std::env::var_os("PRESENCED_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let path = shared.join("data/captures").join(name);
+    assert!(path.is_file(), "shared capture {} is missing (PRESENCED_SHARED)", path.display());
+    path
 }
