@@ -114,6 +114,23 @@ pub struct Config {
     pub ingest_path: String,
     pub retention_days: Option<u32>,
     pub limits: Limits,
+    /// The query API's keys, by public key.
+    pub api_keys: BTreeMap<String, ApiKey>,
+}
+
+/// A query API key: the public part goes in `X-Key`, the secret signs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub public: String,
+    pub secret: Vec<u8>,
+    /// The networks it may read; None: all.
+    pub networks: Option<Vec<u64>>,
+}
+
+impl ApiKey {
+    pub fn may_read(&self, network_id: u64) -> bool {
+        self.networks.as_ref().is_none_or(|n| n.contains(&network_id))
+    }
 }
 
 /// Never prints a key.
@@ -126,6 +143,7 @@ impl fmt::Debug for Config {
             .field("networks", &self.networks.values().map(|n| (n.id, &n.name)).collect::<Vec<_>>())
             .field("ingest_path", &self.ingest_path)
             .field("retention_days", &self.retention_days)
+            .field("api_keys", &self.api_keys.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -173,6 +191,16 @@ struct FileConfig {
     retention_days: Option<u32>,
     #[serde(default)]
     network: Vec<FileNetwork>,
+    #[serde(default)]
+    api_key: Vec<FileApiKey>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileApiKey {
+    public: String,
+    secret_file: PathBuf,
+    networks: Option<Vec<u64>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -261,6 +289,19 @@ impl Args {
             }
         }
 
+        let mut api_keys = BTreeMap::new();
+        for k in file.api_key {
+            let option = format!("--config {} api_key {:?}", self.config.as_deref().unwrap_or(Path::new("")).display(), k.public);
+            if k.public.is_empty() || !k.public.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError::new(&option, "public must be printable ASCII without spaces (it travels in the X-Key header)"));
+            }
+            let secret = read_key_file(&config_dir.join(&k.secret_file), &option)?;
+            let key = ApiKey { public: k.public.clone(), secret, networks: k.networks };
+            if api_keys.insert(k.public, key).is_some() {
+                return Err(ConfigError::new(&option, "is listed twice"));
+            }
+        }
+
         let default_key = match (self.key_file, env_key) {
             (Some(path), _) => Some(read_key_file(&path, "--key-file")?),
             (None, Some(v)) if !v.is_empty() => Some(os_bytes(v)),
@@ -304,7 +345,7 @@ impl Args {
                 ConfigError::new("--max-connections", format!("{text:?} is not a number from 1 to 1000000"))
             })?;
         }
-        Ok(Config { listen, database, default_key, networks, ingest_path, retention_days, limits })
+        Ok(Config { listen, database, default_key, networks, ingest_path, retention_days, limits, api_keys })
     }
 }
 

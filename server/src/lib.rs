@@ -8,6 +8,7 @@
 //! are pure; `web` renders HTML from the assets in web/.
 
 pub mod analytics;
+pub mod api;
 pub mod config;
 pub mod filter;
 pub mod http;
@@ -31,12 +32,19 @@ pub struct AppState {
     /// yet authenticated can make the server hold (bodies_in_flight times
     /// body_bytes).
     pub body_budget: Arc<Semaphore>,
+    /// The query API keys' nonces and request times.
+    pub api: Arc<api::ApiState>,
 }
 
 impl AppState {
     pub fn new(config: config::Config, store: store::Store) -> AppState {
         let permits = config.limits.bodies_in_flight;
-        AppState { config: Arc::new(config), store, body_budget: Arc::new(Semaphore::new(permits)) }
+        AppState {
+            config: Arc::new(config),
+            store,
+            body_budget: Arc::new(Semaphore::new(permits)),
+            api: Arc::new(api::ApiState::default()),
+        }
     }
 }
 

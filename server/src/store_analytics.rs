@@ -11,6 +11,8 @@ use crate::visits::{visits, NetworkRules, Sighting, Visit};
 /// Rows one analytics request may read: beyond, the request is refused
 /// with a message rather than holding memory without bound.
 pub const SIGHTINGS_MAX: usize = 2_000_000;
+/// See `Store::visits`.
+pub const VISIT_LOOKBACK: i64 = 86_400;
 
 impl Store {
     /// Rows of `network_id` (of one access point when `node_mac` is given)
@@ -86,6 +88,9 @@ impl Store {
     }
 
     /// The visits of a network (or one access point) that meet [from, until).
+    /// Rows of the day before `from` are read too, so that a visit begun
+    /// before the range is judged (visitor, dwell) on more than its tail;
+    /// one longer than that day is judged on its last day only.
     pub async fn visits(
         &self,
         network_id: i64,
@@ -94,7 +99,8 @@ impl Store {
         from: i64,
         until: i64,
     ) -> Result<Vec<Visit>, StoreError> {
-        let rows = self.sightings(network_id, node_mac, from - rules.visits.session_timeout, until).await?;
+        let lookback = rules.visits.session_timeout.max(VISIT_LOOKBACK);
+        let rows = self.sightings(network_id, node_mac, from - lookback, until).await?;
         Ok(visits(&rows, &rules.visits).into_iter().filter(|v| v.end >= from && v.start < until).collect())
     }
 }

@@ -25,7 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::rows_page))
         .route("/access-points", get(pages::access_points_page))
         .route("/export.csv", get(csv::export))
-        .route("/static/style.css", get(pages::style_css));
+        .route("/static/style.css", get(pages::style_css))
+        .merge(crate::api::routes());
     let ingest_path = state.config.ingest_path.clone();
     app = app.route(&ingest_path, post(ingest::ingest));
     if ingest_path != NCOMPASS_PATH {

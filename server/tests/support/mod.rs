@@ -387,3 +387,15 @@ pub fn shared_capture(name: &str) -> PathBuf {
     assert!(path.is_file(), "shared capture {} is missing (PRESENCED_SHARED)", path.display());
     path
 }
+
+/// Lower-case hex HMAC-SHA512 of `message` keyed with `key`, from Python's
+/// `hmac`: the query API's X-Sign, computed apart from the server's code.
+pub fn python_hmac_sha512(key: &[u8], message: &str) -> String {
+    let script = "import hashlib, hmac, sys; \
+                  print(hmac.new(bytes.fromhex(sys.argv[1]), sys.stdin.buffer.read(), hashlib.sha512).hexdigest())";
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let out = run_with_stdin(Command::new("python3").args(["-c", script, &key_hex]), message.as_bytes());
+    let hex = String::from_utf8(out).unwrap().trim().to_string();
+    assert_eq!(hex.len(), 128, "python3 printed {hex:?}");
+    hex
+}
