@@ -32,7 +32,8 @@ every row, and serves a web page to browse and export them.
                             file does not name (or set PRESENCED_KEY)
       --config FILE         TOML: networks (id, name, key_file, and the
                             analytics' session_timeout_minutes, min_dwell_minutes,
-                            visitor_min_signal, timezone_offset), path,
+                            visitor_min_signal, timezone_offset, api_raw_macs),
+                            api_key (public, secret_file, networks), path,
                             retention_days
       --path PATH           where reports are POSTed [default: /presence];
                             /receive is accepted too
