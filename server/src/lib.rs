@@ -10,6 +10,7 @@
 pub mod analytics;
 pub mod api;
 pub mod config;
+pub mod dashboard;
 pub mod filter;
 pub mod http;
 pub mod metrics;

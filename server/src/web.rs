@@ -52,6 +52,7 @@ pub fn encode_query(pairs: &[(&str, &str)]) -> String {
 pub enum Tab {
     Rows,
     AccessPoints,
+    Dashboard,
 }
 
 pub fn layout(title: &str, tab: Tab, content: &str) -> String {
@@ -60,6 +61,7 @@ pub fn layout(title: &str, tab: Tab, content: &str) -> String {
         .replace("{{title}}", &escape(title))
         .replace("{{rows_current}}", current(Tab::Rows))
         .replace("{{aps_current}}", current(Tab::AccessPoints))
+        .replace("{{dash_current}}", current(Tab::Dashboard))
         .replace("{{content}}", content)
 }
 
