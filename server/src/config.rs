@@ -76,6 +76,22 @@ pub struct Network {
     pub name: String,
     pub key: Vec<u8>,
     pub analytics: crate::visits::NetworkRules,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// Where a network's events are POSTed, and how hard to try.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    /// Signs each body (the `Signature` header); the network's report key
+    /// unless the webhook names its own.
+    pub key: Vec<u8>,
+    /// Attempts after the first, before the event is dropped.
+    pub retries: u32,
+    /// Wait before the first retry; doubled before each next one.
+    pub backoff: Duration,
+    /// One attempt's bound: connecting, sending and the answer.
+    pub timeout: Duration,
 }
 
 /// Bounds on what one client can make the server hold or wait for.
@@ -215,6 +231,18 @@ struct FileNetwork {
     visitor_min_signal: Option<i32>,
     timezone_offset: Option<String>,
     api_raw_macs: Option<bool>,
+    #[serde(default)]
+    webhook: Vec<FileWebhook>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileWebhook {
+    url: String,
+    key_file: Option<PathBuf>,
+    retries: Option<u32>,
+    backoff_ms: Option<u64>,
+    timeout_ms: Option<u64>,
 }
 
 impl Args {
@@ -285,7 +313,12 @@ impl Args {
                 n.api_raw_macs,
             )
             .map_err(|(key, message)| ConfigError::new(&format!("{option} {key}"), message))?;
-            if networks.insert(n.id, Network { id: n.id, name, key, analytics }).is_some() {
+            let mut webhooks = Vec::new();
+            for w in n.webhook {
+                let option = format!("{option} webhook {}", w.url);
+                webhooks.push(check_webhook(w, &key, config_dir, &option)?);
+            }
+            if networks.insert(n.id, Network { id: n.id, name, key, analytics, webhooks }).is_some() {
                 return Err(ConfigError::new(&option, "is listed twice"));
             }
         }
@@ -368,6 +401,39 @@ pub fn parse_database(text: &str) -> Result<Database, ConfigError> {
         ));
     }
     Ok(Database::Sqlite(PathBuf::from(path)))
+}
+
+fn check_webhook(w: FileWebhook, network_key: &[u8], config_dir: &Path, option: &str) -> Result<Webhook, ConfigError> {
+    let uri: axum::http::Uri = w.url.parse().map_err(|_| ConfigError::new(option, "is not a URL like http://host:port/path"))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(ConfigError::new(
+            option,
+            "must be an http:// URL with a host (https is not supported: put a TLS-terminating proxy in front of the receiver)",
+        ));
+    }
+    let key = match &w.key_file {
+        Some(path) => read_key_file(&config_dir.join(path), option)?,
+        None => network_key.to_vec(),
+    };
+    let retries = w.retries.unwrap_or(5);
+    if retries > 20 {
+        return Err(ConfigError::new(&format!("{option} retries"), format!("{retries} is more than 20")));
+    }
+    let backoff_ms = w.backoff_ms.unwrap_or(1000);
+    if !(10..=600_000).contains(&backoff_ms) {
+        return Err(ConfigError::new(&format!("{option} backoff_ms"), format!("{backoff_ms} is not from 10 to 600000")));
+    }
+    let timeout_ms = w.timeout_ms.unwrap_or(10_000);
+    if !(100..=120_000).contains(&timeout_ms) {
+        return Err(ConfigError::new(&format!("{option} timeout_ms"), format!("{timeout_ms} is not from 100 to 120000")));
+    }
+    Ok(Webhook {
+        url: w.url,
+        key,
+        retries,
+        backoff: Duration::from_millis(backoff_ms),
+        timeout: Duration::from_millis(timeout_ms),
+    })
 }
 
 fn read_config_file(path: &Path) -> Result<FileConfig, ConfigError> {

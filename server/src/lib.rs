@@ -19,6 +19,8 @@ pub mod store_analytics;
 pub mod time;
 pub mod visits;
 pub mod web;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -35,16 +37,18 @@ pub struct AppState {
     pub body_budget: Arc<Semaphore>,
     /// The query API keys' nonces and request times.
     pub api: Arc<api::ApiState>,
+    pub webhooks: Arc<webhook_delivery::Webhooks>,
 }
 
 impl AppState {
     pub fn new(config: config::Config, store: store::Store) -> AppState {
         let permits = config.limits.bodies_in_flight;
         AppState {
-            config: Arc::new(config),
             store,
             body_budget: Arc::new(Semaphore::new(permits)),
             api: Arc::new(api::ApiState::default()),
+            webhooks: Arc::new(webhook_delivery::Webhooks::start(&config)),
+            config: Arc::new(config),
         }
     }
 }

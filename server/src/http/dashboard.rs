@@ -1,5 +1,6 @@
-//! The dashboard page and its charts' CSV: thin handlers over `dashboard`
-//! (rendering, pure) and the store's metrics.
+//! The dashboard page, its charts' CSV and the webhooks' counters: thin
+//! handlers over `dashboard` (rendering, pure), the store's metrics and
+//! `webhook_delivery`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -89,4 +90,9 @@ pub async fn csv(State(state): State<AppState>, Query(query): Query<HashMap<Stri
         dashboard::csv(table),
     )
         .into_response()
+}
+
+/// The webhooks' counters: delivered, failed attempts, dropped.
+pub async fn webhooks_status(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], state.webhooks.status().to_string()).into_response()
 }

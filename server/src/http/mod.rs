@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/export.csv", get(csv::export))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard.csv", get(dashboard::csv))
+        .route("/webhooks.json", get(dashboard::webhooks_status))
         .route("/static/style.css", get(pages::style_css))
         .merge(crate::api::routes());
     let ingest_path = state.config.ingest_path.clone();
