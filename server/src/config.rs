@@ -32,7 +32,9 @@ every row, and serves a web page to browse and export them.
                             file does not name (or set PRESENCED_KEY)
       --config FILE         TOML: networks (id, name, key_file, and the
                             analytics' session_timeout_minutes, min_dwell_minutes,
-                            visitor_min_signal, timezone_offset, api_raw_macs),
+                            visitor_min_signal, timezone_offset, api_raw_macs,
+                            webhook (url, key_file, retries, backoff_ms,
+                            timeout_ms)),
                             api_key (public, secret_file, networks), path,
                             retention_days
       --path PATH           where reports are POSTed [default: /presence];
@@ -540,6 +542,30 @@ mod tests {
         std::fs::write(dir.join("bad.toml"), format!("{net}timezone_offset = \"CET\"\n")).unwrap();
         let e = run(&["--config", dir.join("bad.toml").to_str().unwrap()], None).unwrap_err();
         assert!(e.option.ends_with("network 5 timezone_offset") && e.message.contains("CET"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn webhooks_and_api_keys_are_checked() {
+        let dir = std::env::temp_dir().join(format!("presenced-server-config-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.key"), "alpha\n").unwrap();
+        std::fs::write(dir.join("s.secret"), "sec\n").unwrap();
+        let net = "[[network]]\nid = 5\nkey_file = \"a.key\"\n";
+        let write_and_run = |name: &str, text: String| {
+            std::fs::write(dir.join(name), text).unwrap();
+            run(&["--config", dir.join(name).to_str().unwrap()], None)
+        };
+        let ok = write_and_run("ok.toml", format!("{net}[[network.webhook]]\nurl = \"http://127.0.0.1:9/h\"\nretries = 2\n[[api_key]]\npublic = \"pk\"\nsecret_file = \"s.secret\"\nnetworks = [5]\n")).unwrap();
+        let hook = &ok.networks[&5].webhooks[0];
+        assert_eq!((hook.key.as_slice(), hook.retries, hook.backoff), (&b"alpha"[..], 2, Duration::from_secs(1)), "the network's key by default");
+        assert_eq!(ok.api_keys["pk"].secret, b"sec");
+        assert!(ok.api_keys["pk"].may_read(5) && !ok.api_keys["pk"].may_read(6));
+        let option = |name: &str, text: String| write_and_run(name, text).unwrap_err().option;
+        assert!(option("https.toml", format!("{net}[[network.webhook]]\nurl = \"https://h/x\"\n")).ends_with("webhook https://h/x"));
+        assert!(option("retries.toml", format!("{net}[[network.webhook]]\nurl = \"http://h/x\"\nretries = 99\n")).ends_with("retries"));
+        assert!(option("secret.toml", format!("{net}[[api_key]]\npublic = \"pk\"\nsecret_file = \"missing\"\n")).ends_with("api_key \"pk\""));
+        assert!(option("public.toml", format!("{net}[[api_key]]\npublic = \"a b\"\nsecret_file = \"s.secret\"\n")).contains("api_key"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

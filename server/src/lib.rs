@@ -4,8 +4,9 @@
 //! `config` checks the command line; `http` is the router and thin handlers
 //! over plain functions (`http::ingest::accept_report`, the pages); `store`
 //! is one interface over SQLite and PostgreSQL (`store_analytics` adds the
-//! analytics queries); `filter`, `analytics`, `visits`, `metrics` and `time`
-//! are pure; `web` renders HTML from the assets in web/.
+//! analytics queries); `filter`, `analytics`, `visits`, `metrics`, `webhooks`
+//! and `time` are pure; `web` and `dashboard` render HTML from the assets in
+//! web/; `api` is the signed query API; `webhook_delivery` sends webhooks.
 
 pub mod analytics;
 pub mod api;
