@@ -265,6 +265,12 @@ async fn dashboard_session(client: &Client, server: &Server) {
     assert_eq!((cell("visitors", 2).await, cell("connected-visits", 2).await, cell("passersby", 2).await), ("1".into(), "1".into(), "0".into()));
     shot(client, "07-dashboard-access-point").await;
 
+    // The access points page links each one to its dashboard.
+    client.goto(&format!("{base}/access-points")).await.unwrap();
+    click_to_navigate(client, Locator::Css(&format!("tr[data-node='{AP2}'] a.dashboard-link"))).await;
+    let scope = client.find(Locator::Id("dashboard-scope")).await.unwrap().text().await.unwrap();
+    assert!(scope.starts_with(&format!("Network 42 · access point {AP2}")), "{scope}");
+
     // Tuesday by hour, the range typed in: B at 00:00, E across 11:00 and 12:00.
     client.goto(&format!("{base}/dashboard?network_id=42")).await.unwrap();
     for (id, text) in [("d-since", "2026-12-01T00:00"), ("d-until", "2026-12-02T00:00")] {
