@@ -297,6 +297,11 @@ impl ReporterSettings {
             PostOutcome::Failed(cause) => format!("POST failed after {ms} ms: {cause}"),
         };
         resender.server_took(false);
+        if self.cutoff.get().is_some_and(|c| Instant::now() >= c) {
+            // presenced is exiting and the spool is in memory only.
+            log::warn!("report dropped: {why}; {summary}");
+            return;
+        }
         if !resender.fits(bytes, &signature) {
             log::warn!("report dropped: {why}; {summary}; {bytes} bytes, more than the whole spool");
             return;
