@@ -75,6 +75,10 @@ Options:
                           [default: /var/run/presenced]
       --ca-file FILE      CA certificates (PEM) for https
                           [default: /etc/ssl/certs/ca-certificates.crt]
+  -v, --verbose           more log output (twice: trace)
+  -q, --quiet             warnings and errors only
+  -h, --help              this text
+  -V, --version           the version
 
 Privacy and counting (all off by default; off, the reports are unchanged):
       --pseudonymize-key-file FILE
@@ -84,7 +88,8 @@ Privacy and counting (all off by default; off, the reports are unchanged):
                           group bit clear); the key file as for --key-file
       --pseudonymize-rotate never|daily
                           daily: mix the UTC date of the window into the
-                          key, so that a pseudonym lives one day [default: never]
+                          key, so that a pseudonym lives one day
+                          [default: never]
       --randomized-macs keep|drop
                           drop (and count as `randomized`) clients whose
                           address is locally administered [default: keep]
@@ -93,10 +98,7 @@ Privacy and counting (all off by default; off, the reports are unchanged):
       --spool-bytes N     keep reports the server did not take in memory, up
                           to N bytes in all (1024 to 67108864), and send them
                           again, oldest first, once it takes reports again
-  -v, --verbose           more log output (twice: trace)
-  -q, --quiet             warnings and errors only
-  -h, --help              this text
-  -V, --version           the version
+                          (needs --url)
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
