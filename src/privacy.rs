@@ -6,7 +6,9 @@
 //! (0x01) clear. K is the key of `--pseudonymize-key-file`, or, with
 //! `--pseudonymize-rotate daily`, a key of the day derived from it:
 //!
-//!     K = HMAC-SHA256(key, "YYYY-MM-DD")   (the 10 ASCII bytes of the UTC date)
+//! ```text
+//! K = HMAC-SHA256(key, "YYYY-MM-DD")   (the 10 ASCII bytes of the UTC date)
+//! ```
 //!
 //! so that a pseudonym lives one UTC day at most. The day of a window is the
 //! UTC day of its latest frame (the largest `last_seen` of its rows): one day
