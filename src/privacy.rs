@@ -133,6 +133,37 @@ fn sort_and_merge(rows: &mut Vec<(MacAddr, Row)>) -> usize {
     before - rows.len()
 }
 
+/// `text` with every MAC address in it (six hex pairs joined by `:` or
+/// `-`) replaced by `<MAC>`: for log lines that quote what hostapd said
+/// about a station (`STA-NEXT 00:11:..: hostapd answered FAIL`), which must
+/// not carry a raw client MAC into the log while pseudonyms are on.
+pub fn redact_macs(text: &str) -> String {
+    const LEN: usize = 17;
+    let bytes = text.as_bytes();
+    let is_mac = |at: usize| {
+        let Some(w) = bytes.get(at..at + LEN) else { return false };
+        let sep = w[2];
+        (sep == b':' || sep == b'-')
+            && (0..6).all(|i| w[3 * i].is_ascii_hexdigit() && w[3 * i + 1].is_ascii_hexdigit())
+            && (0..5).all(|i| w[3 * i + 2] == sep)
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_mac(i) {
+            out.push_str("<MAC>");
+            i += LEN;
+            continue;
+        }
+        // Hex digits and separators are ASCII: pushing whole chars keeps
+        // the rest of the text as it was.
+        let c = text[i..].chars().next().unwrap_or_default();
+        out.push(c);
+        i += c.len_utf8().max(1);
+    }
+    out
+}
+
 /// `kept` becomes the row of both clients' frames together, by the rules of
 /// `table::Row::update` ("last" is the latest timestamp, and among equal
 /// ones the row that comes later).
@@ -270,6 +301,19 @@ mod tests {
         // the later row's signal (equal times: the later frame wins).
         assert_eq!(kept, Row { count: 5, min_signal: -80, max_signal: -40, signal_sum: -300, last_seen_signal: -80, first_seen: at(5), last_seen: at(20) });
         assert_eq!(kept.avg_signal(), -60);
+    }
+
+    #[test]
+    fn macs_in_log_text_are_redacted_whatever_their_spelling() {
+        assert_eq!(
+            redact_macs("hostapd /r/phy0-ap0: STA-NEXT 00:9a:CD:e3:15:49: hostapd answered FAIL"),
+            "hostapd /r/phy0-ap0: STA-NEXT <MAC>: hostapd answered FAIL"
+        );
+        assert_eq!(redact_macs("came back to 00-9a-cd-e3-15-49, stopped; é 02:00:00:00:00:01"), "came back to <MAC>, stopped; é <MAC>");
+        // Not MACs: mixed separators, five pairs, a path.
+        for keep in ["00:9a-cd:e3:15:49", "00:9a:cd:e3:15", "/var/run/hostapd/phy0-ap0", "", "ü"] {
+            assert_eq!(redact_macs(keep), keep);
+        }
     }
 
     #[test]

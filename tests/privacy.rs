@@ -322,3 +322,42 @@ fn with_every_new_option_off_the_bytes_are_the_documented_ones() {
         assert_eq!(explicit.stdout, want, "{file}");
     }
 }
+
+/// hostapd's answers can put a station's MAC into a warning (here a list
+/// that comes back to a station already read); with pseudonyms on it is
+/// blanked out of the log, without them it is shown as before.
+#[test]
+fn a_station_mac_in_a_hostapd_warning_does_not_reach_the_log_under_pseudonyms() {
+    let dir = TempDir::new("privacy-hostapd");
+    let (ctrl, run) = (dir.path().join("hostapd"), dir.path().join("run"));
+    std::fs::create_dir_all(&ctrl).unwrap();
+    std::fs::create_dir_all(&run).unwrap();
+    let station = "00:1b:63:84:45:e6";
+    let _bss = support::hostapd_stand_in::SlowBss::start(
+        ctrl.join("phy0-ap0"),
+        vec![station.to_string(), station.to_string()],
+        std::time::Duration::ZERO,
+    );
+    let key_file = dir.path().join("pseudonym.key");
+    std::fs::write(&key_file, PSEUDONYM_KEY).unwrap();
+    let run_with = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_presenced"))
+            .arg("-r")
+            .arg(capture("captures/taxonomy-iphone7plus-2g4.pcap"))
+            .args(["--stdout", "--node-mac", "ac:86:74:82:9a:30", "--rate", "30", "-vv"])
+            .arg("--hostapd-dir")
+            .arg(&ctrl)
+            .arg("--run-dir")
+            .arg(&run)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let plain = run_with(&[]);
+    assert!(plain.contains(&format!("station list came back to {station}")), "{plain}");
+    let hidden = run_with(&["--pseudonymize-key-file", key_file.to_str().unwrap()]);
+    assert!(hidden.contains("station list came back to <MAC>"), "{hidden}");
+    assert!(!hidden.to_lowercase().contains(station), "{hidden}");
+}
