@@ -53,7 +53,8 @@ fn main() -> ExitCode {
         }
     }
 
-    let associated = config.hostapd.clone().map(hostapd_lookup);
+    let redact = config.pseudonyms.is_some();
+    let associated = config.hostapd.clone().map(|h| hostapd_lookup(h, redact));
     match daemon::run(&config, &stop, associated) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -71,11 +72,16 @@ fn usage_error(e: presenced::config::ConfigError) -> ExitCode {
 /// Reads hostapd's station lists for each report. A warning that repeats the
 /// previous report's word for word goes to the debug level, so that an access
 /// point without hostapd does not fill the log with one line every Rate
-/// seconds; any change is logged as a warning again.
-fn hostapd_lookup(cfg: HostapdConfig) -> AssociatedLookup {
+/// seconds; any change is logged as a warning again. With `redact` (the
+/// pseudonyms are on) station MACs that hostapd's answers put into a
+/// warning are blanked out: no raw client MAC reaches the log.
+fn hostapd_lookup(cfg: HostapdConfig, redact: bool) -> AssociatedLookup {
     let mut previous: Vec<String> = Vec::new();
     Box::new(move |deadline| {
-        let found = associated_stations(&cfg, deadline);
+        let mut found = associated_stations(&cfg, deadline);
+        if redact {
+            found.warnings = found.warnings.iter().map(|w| presenced::privacy::redact_macs(w)).collect();
+        }
         for w in &found.warnings {
             if previous.contains(w) {
                 log::debug!("{w} (again)");
