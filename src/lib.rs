@@ -17,4 +17,5 @@ pub mod receiver;
 pub mod report;
 pub mod reporter;
 pub mod table;
+pub mod ubus;
 pub mod window;

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let associated = config.hostapd.clone().map(hostapd_lookup);
+    let associated = config.hostapd.clone().map(|h| hostapd_lookup(h, config.ubus_socket.clone()));
     match daemon::run(&config, &stop, associated) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -68,14 +68,22 @@ fn usage_error(e: presenced::config::ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Reads hostapd's station lists for each report. A warning that repeats the
-/// previous report's word for word goes to the debug level, so that an access
-/// point without hostapd does not fill the log with one line every Rate
-/// seconds; any change is logged as a warning again.
-fn hostapd_lookup(cfg: HostapdConfig) -> AssociatedLookup {
+/// Reads hostapd's station lists for each report: over ubus (get_clients)
+/// when ubusd has hostapd objects, else from hostapd's control sockets, in
+/// the same deadline. A warning that repeats the previous report's word for
+/// word goes to the debug level, so that an access point without hostapd
+/// does not fill the log with one line every Rate seconds; any change is
+/// logged as a warning again.
+fn hostapd_lookup(cfg: HostapdConfig, ubus_socket: std::path::PathBuf) -> AssociatedLookup {
     let mut previous: Vec<String> = Vec::new();
     Box::new(move |deadline| {
-        let found = associated_stations(&cfg, deadline);
+        let found = match presenced::ubus::lookup::associated(&ubus_socket, deadline) {
+            Ok(found) => found,
+            Err(why) => {
+                log::debug!("{why}: asking hostapd's control sockets");
+                associated_stations(&cfg, deadline)
+            }
+        };
         for w in &found.warnings {
             if previous.contains(w) {
                 log::debug!("{w} (again)");
