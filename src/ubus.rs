@@ -20,7 +20,8 @@
 //!
 //! Layers, bottom up: `blob` (libubox's blob and blobmsg), `message` (ubus
 //! messages, framing, requests), `hostapd` (what hostapd's ubus.c sends:
-//! probe notifications and get_clients), `subscriber` (the pure state
+//! probe notifications and get_clients), `dedup` (one count per frame
+//! although every BSS of a radio notifies it), `subscriber` (the pure state
 //! machine of one connection: subscribe to every `hostapd.*` object, follow
 //! objects as they come and go, answer every notification with status 0),
 //! `connection` (the socket, with deadlines), `source` (the capture source:
@@ -29,6 +30,7 @@
 
 pub mod blob;
 pub mod connection;
+pub mod dedup;
 pub mod hostapd;
 pub mod lookup;
 pub mod message;

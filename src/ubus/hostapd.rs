@@ -19,10 +19,35 @@ use crate::mac::MacAddr;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Malformed(pub String);
 
+/// One `probe` notification: the outcome a captured frame would get, and
+/// what identifies the frame across the BSSes of one radio (each BSS hostapd
+/// runs on a radio is handed the same frame and notifies it: see `dedup`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub outcome: Result<Probe, DropReason>,
+    pub frame: FrameKey,
+    /// The BSS that notified (`ifname`; empty if hostapd gave none).
+    pub bss: String,
+}
+
+/// What the copies of one frame have in common: the sender, the receiver
+/// address, the signal and the channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FrameKey {
+    pub address: MacAddr,
+    pub target: Option<MacAddr>,
+    pub signal: Option<i32>,
+    pub freq: Option<u32>,
+}
+
 /// A `probe` notification's data to the same outcome a captured frame
 /// gets: a probe, or the drop rule that applies (a group source address,
 /// no signal). `Err` when it cannot be read at all.
 pub fn probe(data: &[u8]) -> Result<Result<Probe, DropReason>, Malformed> {
+    notification(data).map(|n| n.outcome)
+}
+
+pub fn notification(data: &[u8]) -> Result<Notification, Malformed> {
     let fields = Fields::new(data);
     // Every field must be well-formed: past a bad one nothing can be
     // trusted, the fields asked for included.
@@ -32,15 +57,26 @@ pub fn probe(data: &[u8]) -> Result<Result<Probe, DropReason>, Malformed> {
     let address = fields.get("address").ok_or_else(|| Malformed("no address".into()))?;
     let text = address.str().ok_or_else(|| Malformed(format!("address is not a string ({:?})", address.kind)))?;
     let client: MacAddr = text.parse().map_err(|e| Malformed(format!("address '{text}': {e}")))?;
-    if client.is_group() {
-        return Ok(Err(DropReason::GroupSource));
-    }
-    let Some(signal) = fields.get("signal") else {
-        return Ok(Err(DropReason::NoSignal));
+    let signal = match fields.get("signal") {
+        None => None,
+        Some(s) => Some(s.i32().ok_or_else(|| Malformed(format!("signal is not an INT32 ({:?})", s.kind)))?),
     };
-    let dbm = signal.i32().ok_or_else(|| Malformed(format!("signal is not an INT32 ({:?})", signal.kind)))?;
-    let signal_dbm = i8::try_from(dbm).map_err(|_| Malformed(format!("signal {dbm} dBm is out of range")))?;
-    Ok(Ok(Probe { client, signal_dbm }))
+    let frame = FrameKey {
+        address: client,
+        target: fields.get("target").and_then(|t| t.str()).and_then(|t| t.parse().ok()),
+        signal,
+        freq: fields.get("freq").and_then(|f| f.u32()),
+    };
+    let bss = fields.get("ifname").and_then(|i| i.str()).unwrap_or_default().to_string();
+    let outcome = match signal {
+        _ if client.is_group() => Err(DropReason::GroupSource),
+        None => Err(DropReason::NoSignal),
+        Some(dbm) => {
+            let signal_dbm = i8::try_from(dbm).map_err(|_| Malformed(format!("signal {dbm} dBm is out of range")))?;
+            Ok(Probe { client, signal_dbm })
+        }
+    };
+    Ok(Notification { outcome, frame, bss })
 }
 
 /// Stations of one BSS's `get_clients` answer that are associated or

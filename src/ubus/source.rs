@@ -45,6 +45,7 @@ pub struct ProbeSource {
     last_complaint: Option<String>,
     malformed: u64,
     malformed_warned: Option<Instant>,
+    dedup: super::dedup::Dedup,
 }
 
 impl ProbeSource {
@@ -57,6 +58,7 @@ impl ProbeSource {
             last_complaint: None,
             malformed: 0,
             malformed_warned: None,
+            dedup: super::dedup::Dedup::new(),
         }
     }
 
@@ -128,7 +130,13 @@ impl ProbeSource {
         }
         for h in happenings {
             match h {
-                Happening::Probe(outcome) => record(outcome),
+                Happening::Probe(n) => {
+                    if self.dedup.is_new(n.frame, &n.bss, Instant::now()) {
+                        record(n.outcome);
+                    } else {
+                        log::trace!("ubus: {} notified a probe request of {} that another BSS did", n.bss, n.frame.address);
+                    }
+                }
                 Happening::Malformed(why) => self.malformed(why),
                 Happening::Subscribed(path) => log::info!("ubus: subscribed to {path}"),
                 Happening::Gone(path) => {

@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 use super::hostapd;
 use super::message::{self, kind, Header, Message};
 use super::HOSTAPD_PREFIX;
-use crate::frame::{DropReason, Probe};
 
 /// No more hostapd objects are followed at once than this (a router has a
 /// few dozen BSSes at most): a ubusd announcing objects without end cannot
@@ -42,8 +41,8 @@ enum Pending {
 /// What a message meant, for the caller to act on and log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Happening {
-    /// A `probe` notification, as a captured frame's outcome.
-    Probe(Result<Probe, DropReason>),
+    /// A `probe` notification, with the captured frame's outcome.
+    Probe(hostapd::Notification),
     /// A `probe` notification that could not be read.
     Malformed(String),
     Subscribed(String),
@@ -196,8 +195,8 @@ impl Subscriber {
                     self.follow(id, &path);
                 }
             }
-            Some("probe") => out.push(match hostapd::probe(data) {
-                Ok(outcome) => Happening::Probe(outcome),
+            Some("probe") => out.push(match hostapd::notification(data) {
+                Ok(n) => Happening::Probe(n),
                 Err(e) => Happening::Malformed(e.0),
             }),
             // auth, assoc and the rest: not counted, answered all the same.
@@ -228,6 +227,7 @@ pub(crate) fn status_message(seq: u16, peer: u32, status: u32) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::Probe;
     use crate::mac::MacAddr;
     use crate::ubus::message::attr;
 
@@ -394,9 +394,14 @@ mod tests {
         s.on_message(&msg(kind::INVOKE, 0x0105, 0x99, &auth), &mut out).unwrap();
         assert_eq!(s.take_outgoing(), [message::status_reply(&Header { kind: kind::INVOKE, seq: 0x0105, peer: 0x99 }, OURS, 0)]);
         let mac = |m: &str| m.parse::<MacAddr>().unwrap();
+        let outcome = |h: &Happening| match h {
+            Happening::Probe(n) => Some((n.outcome, n.bss.clone())),
+            _ => None,
+        };
         assert_eq!(out.len(), 3);
-        assert_eq!(out[0], Happening::Probe(Ok(Probe { client: mac("00:1b:63:a1:b2:c3"), signal_dbm: -61 })));
-        assert_eq!(out[1], Happening::Probe(Ok(Probe { client: mac("00:1b:63:a1:b2:c4"), signal_dbm: -61 })));
+        let probe = |m: &str| Ok(Probe { client: mac(m), signal_dbm: -61 });
+        assert_eq!(outcome(&out[0]), Some((probe("00:1b:63:a1:b2:c3"), "wlan0".to_string())));
+        assert_eq!(outcome(&out[1]), Some((probe("00:1b:63:a1:b2:c4"), "wlan0".to_string())));
         assert!(matches!(&out[2], Happening::Malformed(e) if e.contains("nonsense")));
     }
 
