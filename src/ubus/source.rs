@@ -20,6 +20,9 @@ pub const MAX_RETRY: Duration = Duration::from_secs(2);
 /// A request to ubusd is a few dozen bytes into a local socket: if that
 /// much time is not enough, ubusd is hung and the connection is made again.
 const WRITE_BUDGET: Duration = Duration::from_secs(1);
+/// From connect to the lookup's answer: ubusd answers a local client at
+/// once, so one that has not by then is hung, and is connected to again.
+const HANDSHAKE_BUDGET: Duration = Duration::from_secs(5);
 /// Malformed notifications get a warning at most this often, with a count.
 const MALFORMED_WARNING_EVERY: Duration = Duration::from_secs(60);
 
@@ -33,6 +36,7 @@ struct Live {
     conn: Connection,
     subscriber: Subscriber,
     ready: bool,
+    connected: Instant,
 }
 
 pub struct ProbeSource {
@@ -78,7 +82,15 @@ impl ProbeSource {
                 self.connect(now);
                 continue;
             }
-            if let Err(e) = self.step(until, record) {
+            let handshake_over = self.live.as_ref().map_or(now, |l| l.connected + HANDSHAKE_BUDGET);
+            let ready = self.live.as_ref().is_some_and(|l| l.ready);
+            if !ready && now >= handshake_over {
+                let e = std::io::Error::other(format!("no answer to the subscription within {} s", HANDSHAKE_BUDGET.as_secs()));
+                self.lose(ConnError::Io(e), now);
+                continue;
+            }
+            let bound = if ready { until } else { until.min(handshake_over) };
+            if let Err(e) = self.step(bound, record) {
                 self.lose(e, Instant::now());
             }
         }
@@ -86,7 +98,7 @@ impl ProbeSource {
 
     fn connect(&mut self, now: Instant) {
         match Connection::connect(&self.socket) {
-            Ok(conn) => self.live = Some(Live { conn, subscriber: Subscriber::new(), ready: false }),
+            Ok(conn) => self.live = Some(Live { conn, subscriber: Subscriber::new(), ready: false, connected: now }),
             Err(e) => self.fail(format!("ubus {}: {e}", self.socket.display()), now),
         }
     }
