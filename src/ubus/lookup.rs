@@ -7,7 +7,6 @@
 //! are found, what they answer by the deadline is the answer, with a
 //! warning for each that did not.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -60,15 +59,15 @@ pub fn associated(socket: &Path, deadline: Instant) -> Result<Associated, String
         return Err(format!("ubus {}: no {HOSTAPD_PREFIX}* objects", socket.display()));
     }
     let mut out = Associated::default();
-    // seq -> object, for the answers still awaited.
-    let mut waiting: BTreeMap<u16, &str> = BTreeMap::new();
+    // (seq, object) of the answers still awaited, in the order asked.
+    let mut waiting: Vec<(u16, &str)> = Vec::new();
     for (i, (id, path)) in objects.iter().enumerate() {
         let seq = LOOKUP_SEQ + 1 + i as u16;
         if let Err(e) = conn.send(&message::invoke(seq, *id, "get_clients", |_| {}), deadline) {
             out.warnings.push(format!("hostapd over ubus: cannot ask {path}: {e}"));
             break;
         }
-        waiting.insert(seq, path);
+        waiting.push((seq, path));
     }
     while !waiting.is_empty() {
         let m = match conn.receive(deadline) {
@@ -83,7 +82,7 @@ pub fn associated(socket: &Path, deadline: Instant) -> Result<Associated, String
     }
     if !waiting.is_empty() {
         let budget_ms = (deadline.saturating_duration_since(started).as_millis() + 50) / 100 * 100;
-        let names: Vec<&str> = waiting.values().take(MAX_NAMED).copied().collect();
+        let names: Vec<&str> = waiting.iter().take(MAX_NAMED).map(|(_, p)| *p).collect();
         let mut line = format!(
             "hostapd over ubus: no answer to get_clients within {budget_ms} ms from {} of {} objects: {}",
             waiting.len(),
@@ -99,13 +98,14 @@ pub fn associated(socket: &Path, deadline: Instant) -> Result<Associated, String
     Ok(out)
 }
 
-fn on_answer(m: &Message, waiting: &mut BTreeMap<u16, &str>, out: &mut Associated) {
-    let Some(path) = waiting.get(&m.header.seq).copied() else { return };
+fn on_answer(m: &Message, waiting: &mut Vec<(u16, &str)>, out: &mut Associated) {
+    let Some(at) = waiting.iter().position(|(seq, _)| *seq == m.header.seq) else { return };
+    let path = waiting[at].1;
     let f = match m.fields() {
         Ok(f) => f,
         Err(e) => {
             out.warnings.push(format!("hostapd over ubus {path}: unreadable answer: {e}"));
-            waiting.remove(&m.header.seq);
+            waiting.remove(at);
             return;
         }
     };
@@ -118,7 +118,7 @@ fn on_answer(m: &Message, waiting: &mut BTreeMap<u16, &str>, out: &mut Associate
             Err(e) => out.warnings.push(format!("hostapd over ubus {path}: get_clients answer: {}", e.0)),
         },
         kind::STATUS => {
-            waiting.remove(&m.header.seq);
+            waiting.remove(at);
             match f.status {
                 Some(0) => {}
                 Some(s) => out.warnings.push(format!(

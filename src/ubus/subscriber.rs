@@ -15,8 +15,6 @@
 //! its subscribers and rejects the frame on a non-zero answer; presenced
 //! only listens, so it answers at once and always 0.
 
-use std::collections::BTreeMap;
-
 use super::hostapd;
 use super::message::{self, kind, Header, Message};
 use super::HOSTAPD_PREFIX;
@@ -63,8 +61,12 @@ pub struct Subscriber {
     hello: bool,
     next_seq: u16,
     our_id: Option<u32>,
-    pending: BTreeMap<u16, Pending>,
-    subscribed: BTreeMap<u32, String>,
+    // Vecs, not maps: a few entries (at most MAX_OBJECTS), and on MIPS every
+    // map type instantiated costs kilobytes of code.
+    /// Requests awaiting their STATUS, by seq.
+    pending: Vec<(u16, Pending)>,
+    /// Objects subscribed to: id and path.
+    subscribed: Vec<(u32, String)>,
     outbox: Vec<Vec<u8>>,
 }
 
@@ -80,7 +82,7 @@ impl Subscriber {
 
     /// The objects subscribed to, by path.
     pub fn subscribed(&self) -> impl Iterator<Item = &str> {
-        self.subscribed.values().map(|s| s.as_str())
+        self.subscribed.iter().map(|(_, s)| s.as_str())
     }
 
     fn seq(&mut self) -> u16 {
@@ -91,12 +93,12 @@ impl Subscriber {
     fn request(&mut self, what: Pending, build: impl FnOnce(u16) -> Vec<u8>) {
         let seq = self.seq();
         self.outbox.push(build(seq));
-        self.pending.insert(seq, what);
+        self.pending.push((seq, what));
     }
 
     fn is_followed(&self, id: u32) -> bool {
-        self.subscribed.contains_key(&id)
-            || self.pending.values().any(|p| matches!(p, Pending::Subscribe { id: i, .. } if *i == id))
+        self.subscribed.iter().any(|(i, _)| *i == id)
+            || self.pending.iter().any(|(_, p)| matches!(p, Pending::Subscribe { id: i, .. } if *i == id))
     }
 
     fn follow(&mut self, id: u32, path: &str) {
@@ -116,7 +118,7 @@ impl Subscriber {
                 self.hello = true;
                 self.request(Pending::AddObject, message::add_object);
             }
-            kind::DATA => match self.pending.get(&m.header.seq) {
+            kind::DATA => match self.pending.iter().find(|(seq, _)| *seq == m.header.seq).map(|(_, p)| p) {
                 Some(Pending::AddObject) => self.our_id = f.objid,
                 Some(Pending::Lookup) => {
                     if let (Some(id), Some(path)) = (f.objid, f.objpath) {
@@ -127,9 +129,10 @@ impl Subscriber {
                 _ => {}
             },
             kind::STATUS => {
-                let Some(what) = self.pending.remove(&m.header.seq) else {
+                let Some(at) = self.pending.iter().position(|(seq, _)| *seq == m.header.seq) else {
                     return Ok(());
                 };
+                let (_, what) = self.pending.swap_remove(at);
                 let status = f.status.unwrap_or(u32::MAX);
                 match what {
                     Pending::AddObject => match (status, self.our_id) {
@@ -158,7 +161,7 @@ impl Subscriber {
                     }
                     Pending::Subscribe { id, path } => {
                         if status == 0 {
-                            self.subscribed.insert(id, path.clone());
+                            self.subscribed.push((id, path.clone()));
                             out.push(Happening::Subscribed(path));
                         } else {
                             // ubusd answers NOT_FOUND both for an object
@@ -170,8 +173,8 @@ impl Subscriber {
             }
             kind::INVOKE => self.on_invoke(&m.header, &f, out),
             kind::UNSUBSCRIBE => {
-                if let Some(path) = f.target.and_then(|t| self.subscribed.remove(&t)) {
-                    out.push(Happening::Gone(path));
+                if let Some(at) = f.target.and_then(|t| self.subscribed.iter().position(|(i, _)| *i == t)) {
+                    out.push(Happening::Gone(self.subscribed.swap_remove(at).1));
                 }
             }
             _ => {}
