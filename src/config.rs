@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use crate::hostapd::{HostapdConfig, DEFAULT_CLIENT_DIR, DEFAULT_HOSTAPD_DIR};
 use crate::mac::MacAddr;
+use crate::privacy::{Pseudonymizer, Rotation};
+use crate::table::Admission;
 
 pub const DEFAULT_RATE_SECS: u32 = 30;
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
@@ -32,6 +34,11 @@ pub const MAX_KEY_FILE_BYTES: u64 = 4096;
 /// Debian's and OpenWrt's (package ca-bundle) system CA bundle.
 pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub const KEY_ENV: &str = "PRESENCED_KEY";
+/// The smallest `--spool-bytes`: one report of a few clients. Less is a
+/// spool that can never keep anything, which is surely a typo.
+pub const MIN_SPOOL_BYTES: usize = 1024;
+/// The largest: 64 MiB is all the RAM of a small access point.
+pub const MAX_SPOOL_BYTES: usize = 64 << 20;
 
 pub const USAGE: &str = "\
 Usage: presenced (-i IFACE | -r FILE | --source hostapd) (--url URL | --stdout) [options]
@@ -78,6 +85,26 @@ Options:
   -q, --quiet             warnings and errors only
   -h, --help              this text
   -V, --version           the version
+
+Privacy and counting (all off by default; off, the reports are unchanged):
+      --pseudonymize-key-file FILE
+                          replace each client MAC in the report by a keyed
+                          pseudonym formatted as a MAC (first 6 bytes of
+                          HMAC-SHA256(key, MAC), locally administered bit set,
+                          group bit clear); the key file as for --key-file
+      --pseudonymize-rotate never|daily
+                          daily: mix the UTC date of the window into the
+                          key, so that a pseudonym lives one day
+                          [default: never]
+      --randomized-macs keep|drop
+                          drop (and count as `randomized`) clients whose
+                          address is locally administered [default: keep]
+      --min-signal DBM    drop (and count as `weak_signal`) probe requests
+                          weaker than DBM, -128 to 0
+      --spool-bytes N     keep reports the server did not take in memory, up
+                          to N bytes in all (1024 to 67108864), and send them
+                          again, oldest first, once it takes reports again
+                          (needs --url)
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +135,12 @@ pub struct Config {
     /// place `associated` is asked (when `hostapd` is set).
     pub ubus_socket: PathBuf,
     pub log_level: log::LevelFilter,
+    /// `--pseudonymize-key-file`: client MACs are replaced in reports.
+    pub pseudonyms: Option<Pseudonymizer>,
+    /// `--randomized-macs`, `--min-signal`.
+    pub admission: Admission,
+    /// `--spool-bytes`; only with `url`.
+    pub spool_bytes: Option<usize>,
     /// Things worth a warning that do not stop presenced (a key file others
     /// can read); logged once the logger is up.
     pub warnings: Vec<String>,
@@ -129,6 +162,9 @@ impl fmt::Debug for Config {
             .field("ca_file", &self.ca_file)
             .field("ubus_socket", &self.ubus_socket)
             .field("log_level", &self.log_level)
+            .field("pseudonyms", &self.pseudonyms)
+            .field("admission", &self.admission)
+            .field("spool_bytes", &self.spool_bytes)
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -184,6 +220,11 @@ pub struct Args {
     pub ubus_socket: Option<PathBuf>,
     pub verbose: u8,
     pub quiet: bool,
+    pub pseudonymize_key_file: Option<PathBuf>,
+    pub pseudonymize_rotate: Option<String>,
+    pub randomized_macs: Option<String>,
+    pub min_signal: Option<String>,
+    pub spool_bytes: Option<String>,
 }
 
 impl Args {
@@ -230,6 +271,13 @@ impl Args {
                 Long("ca-file") => a.ca_file = Some(parser.value().map_err(lexopt_error)?.into()),
                 Long("source") => a.source = Some(string_value(&mut parser, &name)?),
                 Long("ubus-socket") => a.ubus_socket = Some(parser.value().map_err(lexopt_error)?.into()),
+                Long("pseudonymize-key-file") => {
+                    a.pseudonymize_key_file = Some(parser.value().map_err(lexopt_error)?.into())
+                }
+                Long("pseudonymize-rotate") => a.pseudonymize_rotate = Some(string_value(&mut parser, &name)?),
+                Long("randomized-macs") => a.randomized_macs = Some(string_value(&mut parser, &name)?),
+                Long("min-signal") => a.min_signal = Some(string_value(&mut parser, &name)?),
+                Long("spool-bytes") => a.spool_bytes = Some(string_value(&mut parser, &name)?),
                 Short('v') | Long("verbose") => a.verbose = a.verbose.saturating_add(1),
                 Short('q') | Long("quiet") => a.quiet = true,
                 Short('h') | Long("help") => return Ok(Command::Help),
@@ -378,6 +426,9 @@ impl Args {
             (false, 1) => log::LevelFilter::Debug,
             (false, _) => log::LevelFilter::Trace,
         };
+        let pseudonyms = validate_pseudonyms(self.pseudonymize_key_file, self.pseudonymize_rotate, key.as_deref(), &mut warnings)?;
+        let admission = validate_admission(self.randomized_macs, self.min_signal)?;
+        let spool_bytes = validate_spool(self.spool_bytes, url.is_some())?;
         Ok(Config {
             source,
             url,
@@ -391,6 +442,9 @@ impl Args {
             ca_file: self.ca_file.unwrap_or_else(|| DEFAULT_CA_FILE.into()),
             ubus_socket,
             log_level,
+            pseudonyms,
+            admission,
+            spool_bytes,
             warnings,
         })
     }
@@ -410,6 +464,85 @@ fn validate_source(source: Option<&str>, capture_given: bool) -> Result<bool, Co
         Some("hostapd") => Ok(true),
         Some(other) => Err(ConfigError::new("--source", format!("'{other}' is neither hostapd nor monitor"))),
     }
+}
+
+/// `--pseudonymize-key-file` and `--pseudonymize-rotate`.
+fn validate_pseudonyms(
+    key_file: Option<PathBuf>,
+    rotate: Option<String>,
+    signature_key: Option<&[u8]>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Pseudonymizer>, ConfigError> {
+    let rotation = match rotate.as_deref() {
+        None | Some("never") => Rotation::Never,
+        Some("daily") => Rotation::Daily,
+        Some(other) => {
+            return Err(ConfigError::new("--pseudonymize-rotate", format!("'{other}' is not never or daily")))
+        }
+    };
+    let Some(path) = key_file else {
+        if rotate.is_some() {
+            return Err(ConfigError::new(
+                "--pseudonymize-rotate",
+                "needs --pseudonymize-key-file: there are no pseudonyms to rotate",
+            ));
+        }
+        return Ok(None);
+    };
+    const OPTION: &str = "--pseudonymize-key-file";
+    let key = read_key_file_for(&path, OPTION).map_err(|problem| ConfigError::new(OPTION, problem))?;
+    warnings.extend(key.warning);
+    if signature_key == Some(&key.bytes[..]) {
+        // The receiver holds the Signature key: with it, anyone there could
+        // hash candidate MACs and undo the pseudonyms.
+        warnings.push(format!(
+            "{OPTION}: the pseudonym key is the Signature key, which the receiver holds: it can undo the pseudonyms; use a key of its own"
+        ));
+    }
+    Ok(Some(Pseudonymizer::new(key.bytes, rotation)))
+}
+
+/// `--randomized-macs` and `--min-signal`.
+fn validate_admission(randomized: Option<String>, min_signal: Option<String>) -> Result<Admission, ConfigError> {
+    let drop_randomized = match randomized.as_deref() {
+        None | Some("keep") => false,
+        Some("drop") => true,
+        Some(other) => return Err(ConfigError::new("--randomized-macs", format!("'{other}' is not keep or drop"))),
+    };
+    let min_signal = match min_signal {
+        None => i8::MIN,
+        Some(m) => match m.parse::<i8>() {
+            Ok(n) if n <= 0 => n,
+            Ok(n) => {
+                return Err(ConfigError::new(
+                    "--min-signal",
+                    format!("'{n}' dBm is above 0 dBm, stronger than any phone is heard; signals are negative (-{n}?)"),
+                ))
+            }
+            Err(_) => {
+                return Err(ConfigError::new("--min-signal", format!("'{m}' is not a whole number of dBm from -128 to 0")))
+            }
+        },
+    };
+    Ok(Admission { drop_randomized, min_signal })
+}
+
+/// `--spool-bytes`: only where there is a server to send to again.
+fn validate_spool(spool_bytes: Option<String>, has_url: bool) -> Result<Option<usize>, ConfigError> {
+    let Some(text) = spool_bytes else { return Ok(None) };
+    let n = match text.parse::<usize>() {
+        Ok(n) if (MIN_SPOOL_BYTES..=MAX_SPOOL_BYTES).contains(&n) => n,
+        _ => {
+            return Err(ConfigError::new(
+                "--spool-bytes",
+                format!("'{text}' is not a whole number of bytes from {MIN_SPOOL_BYTES} to {MAX_SPOOL_BYTES}"),
+            ))
+        }
+    };
+    if !has_url {
+        return Err(ConfigError::new("--spool-bytes", "needs --url: the spool keeps reports a server did not take"));
+    }
+    Ok(Some(n))
 }
 
 fn string_value(parser: &mut lexopt::Parser, name: &str) -> Result<String, ConfigError> {
@@ -449,6 +582,11 @@ pub struct KeyFile {
 /// blocking, so even a FIFO named here is refused rather than waited on.
 /// The error is the problem only; the caller names the option.
 pub fn read_key_file(path: &std::path::Path) -> Result<KeyFile, String> {
+    read_key_file_for(path, "--key-file")
+}
+
+/// `read_key_file` for a key file named by `option` (its warning names it).
+pub fn read_key_file_for(path: &std::path::Path, option: &str) -> Result<KeyFile, String> {
     use std::io::Read;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let shown = path.display();
@@ -481,7 +619,7 @@ pub fn read_key_file(path: &std::path::Path) -> Result<KeyFile, String> {
     }
     let warning = (meta.mode() & 0o044 != 0).then(|| {
         format!(
-            "--key-file: {shown} can be read by {} (mode {:04o}); chmod 600 it",
+            "{option}: {shown} can be read by {} (mode {:04o}); chmod 600 it",
             if meta.mode() & 0o004 != 0 { "every user" } else { "its group" },
             meta.mode() & 0o7777
         )
@@ -703,6 +841,59 @@ mod tests {
         assert_eq!(opt(with(&["--source", "hostapd", "--ubus-socket", ""])), "--ubus-socket");
         let c = config(&["--source", "monitor", "-i", "mon0", "--stdout"], None).unwrap();
         assert_eq!(c.source, Source::Interface("mon0".into()));
+    }
+
+    #[test]
+    fn the_privacy_options_are_off_by_default_and_name_themselves_when_wrong() {
+        let base = ["-r", "x", "--stdout", "--node-mac", "02:00:00:00:00:01"];
+        let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
+        let run = |v: Vec<String>| {
+            let refs: Vec<&str> = v.iter().map(|s| s.as_str()).collect();
+            config(&refs, None)
+        };
+        let c = run(with(&[])).unwrap();
+        assert_eq!((c.pseudonyms.is_none(), c.admission, c.spool_bytes), (true, Admission::default(), None));
+        let c = run(with(&["--randomized-macs", "drop", "--min-signal", "-80"])).unwrap();
+        assert_eq!(c.admission, Admission { drop_randomized: true, min_signal: -80 });
+        assert_eq!(run(with(&["--randomized-macs", "keep", "--min-signal", "-128"])).unwrap().admission, Admission::default());
+        let opt = |extra: &[&str]| run(with(extra)).unwrap_err().option;
+        assert_eq!(opt(&["--randomized-macs", "yes"]), "--randomized-macs");
+        assert_eq!(opt(&["--min-signal", "70"]), "--min-signal");
+        assert_eq!(opt(&["--min-signal", "-129"]), "--min-signal");
+        assert_eq!(opt(&["--min-signal", "-70dBm"]), "--min-signal");
+        assert_eq!(opt(&["--pseudonymize-rotate", "daily"]), "--pseudonymize-rotate");
+        assert_eq!(opt(&["--pseudonymize-rotate", "hourly", "--pseudonymize-key-file", "/nonexistent"]), "--pseudonymize-rotate");
+        assert_eq!(opt(&["--pseudonymize-key-file", "/nonexistent/k"]), "--pseudonymize-key-file");
+        assert_eq!(opt(&["--pseudonymize-key-file", "/dev/zero"]), "--pseudonymize-key-file");
+        // A spool keeps what a server did not take: with --stdout only there is none.
+        assert_eq!(opt(&["--spool-bytes", "262144"]), "--spool-bytes");
+        let url = |extra: &[&str]| -> Result<Config, ConfigError> {
+            let v: Vec<&str> = ["-r", "x", "--url", "http://h/", "--node-mac", "02:00:00:00:00:01"].iter().chain(extra).copied().collect();
+            config(&v, Some("k"))
+        };
+        assert_eq!(url(&["--spool-bytes", "262144"]).unwrap().spool_bytes, Some(262_144));
+        for bad in ["1023", "67108865", "-1", "256k", ""] {
+            assert_eq!(url(&["--spool-bytes", bad]).unwrap_err().option, "--spool-bytes", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_pseudonym_key_file_is_read_like_the_key_file_and_never_shown() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = key_dir("pseudonym");
+        let path = dir.join("pkey");
+        std::fs::write(&path, b"pseudo secret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let p = path.to_str().unwrap();
+        let c = config(&["-i", "w", "--url", "http://h/", "--pseudonymize-key-file", p, "--pseudonymize-rotate", "daily"], Some("k")).unwrap();
+        let expected = Pseudonymizer::new(b"pseudo secret".to_vec(), Rotation::Daily);
+        assert_eq!(c.pseudonyms.as_ref(), Some(&expected));
+        assert!(c.warnings[0].starts_with("--pseudonymize-key-file: ") && c.warnings[0].contains("every user"), "{:?}", c.warnings);
+        assert!(!format!("{c:?}").contains("pseudo secret"));
+        // The Signature key as pseudonym key: taken, with a warning.
+        let c = config(&["-i", "w", "--url", "http://h/", "--pseudonymize-key-file", p], Some("pseudo secret")).unwrap();
+        assert!(c.warnings.iter().any(|w| w.contains("is the Signature key")), "{:?}", c.warnings);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -132,8 +132,8 @@ const HOSTAPD_WINDOW_GRACE: Duration = Duration::from_millis(50);
 /// a monitor interface with no traffic would.
 fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter) {
     let rate = Duration::from_secs(cfg.rate_secs as u64);
-    let mut current = Table::new(cfg.max_clients);
-    let mut closing = Table::new(cfg.max_clients);
+    let mut current = new_table(cfg);
+    let mut closing = new_table(cfg);
     let mut windows = LiveWindows::new(rate, HOSTAPD_WINDOW_GRACE, Instant::now());
     let mut source = crate::ubus::source::ProbeSource::new(cfg.ubus_socket.clone(), Instant::now());
     while !stop_requested(stop) {
@@ -165,10 +165,10 @@ fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter) {
 fn spawn_reporter(cfg: &Config, node_mac: MacAddr, associated: Option<AssociatedLookup>) -> Result<Reporter, DaemonError> {
     let cutoff = Arc::new(Cutoff::default());
     let poster = match (&cfg.url, &cfg.key) {
-        (Some(url), Some(key)) => Some(
+        (Some(url), Some(key)) => Some(Arc::new(
             Poster::new(url, key, timeout_for_rate(cfg.rate_secs), &cfg.ca_file, Arc::clone(&cutoff))
                 .map_err(|e| err(e.0))?,
-        ),
+        )),
         _ => None,
     };
     Reporter::spawn(ReporterSettings {
@@ -178,8 +178,16 @@ fn spawn_reporter(cfg: &Config, node_mac: MacAddr, associated: Option<Associated
         poster,
         associated,
         cutoff,
+        pseudonyms: cfg.pseudonyms.clone(),
+        spool_bytes: cfg.spool_bytes,
     })
     .map_err(|e| err(format!("cannot start the reporting thread: {e}")))
+}
+
+/// A window's table as configured: every capture source makes its tables
+/// here, so that `--randomized-macs` and `--min-signal` apply to all.
+fn new_table(cfg: &Config) -> Table {
+    Table::new(cfg.max_clients).admitting(cfg.admission)
 }
 
 fn linktype_name(l: Linktype) -> String {
@@ -279,8 +287,8 @@ impl LiveTables {
 fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &StopSignal, reporter: &Reporter) -> Result<(), DaemonError> {
     let rate = Duration::from_secs(cfg.rate_secs as u64);
     let mut tables = LiveTables {
-        current: Table::new(cfg.max_clients),
-        closing: Table::new(cfg.max_clients),
+        current: new_table(cfg),
+        closing: new_table(cfg),
         classifier: Classifier::default(),
     };
     let mut windows = LiveWindows::new(rate, WINDOW_GRACE, Instant::now());
@@ -382,7 +390,7 @@ fn replay_loop(
     stop: &StopSignal,
     reporter: &Reporter,
 ) -> Result<(), DaemonError> {
-    let mut table = Table::new(cfg.max_clients);
+    let mut table = new_table(cfg);
     let mut classifier = Classifier::default();
     let mut windows = ReplayWindows::new(cfg.rate_secs);
     let mut frames = 0u64;

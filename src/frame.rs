@@ -40,16 +40,25 @@ pub enum DropReason {
     GroupSource,
     /// No dBm antenna signal field in the radiotap header.
     NoSignal,
+    /// `--randomized-macs drop`: the client address is locally administered
+    /// (0x02 of the first octet), as phones' randomized addresses are.
+    /// Decided by the table's `Admission`, never by `classify`.
+    Randomized,
+    /// `--min-signal`: weaker than the floor. Decided by the table's
+    /// `Admission`, never by `classify`.
+    WeakSignal,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::BadRadiotap,
         DropReason::BadFcs,
         DropReason::TooShort,
         DropReason::NotProbeRequest,
         DropReason::GroupSource,
         DropReason::NoSignal,
+        DropReason::Randomized,
+        DropReason::WeakSignal,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +69,8 @@ impl DropReason {
             DropReason::NotProbeRequest => "not_probe_request",
             DropReason::GroupSource => "group_source",
             DropReason::NoSignal => "no_signal",
+            DropReason::Randomized => "randomized",
+            DropReason::WeakSignal => "weak_signal",
         }
     }
 

@@ -145,22 +145,37 @@ impl Poster {
     }
 
     pub fn post(&self, body: &(impl Body + ?Sized)) -> PostOutcome {
+        match self.sign(body) {
+            Ok(signature) => self.post_signed(body, &signature),
+            Err(cause) => PostOutcome::Failed(cause),
+        }
+    }
+
+    /// The `Signature` of `body` under this poster's key, written from the
+    /// body once (for a report that may have to be kept with it).
+    pub fn sign(&self, body: &(impl Body + ?Sized)) -> Result<String, String> {
+        let mut signer = Signer::new(&self.key);
+        body.write_to(&mut signer).map_err(|e| format!("cannot sign the report: {e}"))?;
+        Ok(signer.finish())
+    }
+
+    /// POSTs `body` with a `Signature` computed before (by `sign`, perhaps
+    /// for an earlier attempt): the same bytes and header every time.
+    pub fn post_signed(&self, body: &(impl Body + ?Sized), signature: &str) -> PostOutcome {
         let deadline = Deadline {
             own: Instant::now() + self.timeout,
             timeout: self.timeout,
             cutoff: Arc::clone(&self.cutoff),
         };
-        match self.exchange(body, &deadline) {
+        match self.exchange(body, signature, &deadline) {
             Ok(status) if (200..300).contains(&status) => PostOutcome::Accepted(status),
             Ok(status) => PostOutcome::Refused(status),
             Err(cause) => PostOutcome::Failed(cause),
         }
     }
 
-    fn exchange(&self, body: &(impl Body + ?Sized), deadline: &Deadline) -> Result<u16, String> {
-        let mut signer = Signer::new(&self.key);
-        body.write_to(&mut signer).map_err(|e| format!("cannot sign the report: {e}"))?;
-        let head = request_head(&self.target, body.len(), &signer.finish());
+    fn exchange(&self, body: &(impl Body + ?Sized), signature: &str, deadline: &Deadline) -> Result<u16, String> {
+        let head = request_head(&self.target, body.len(), signature);
         let addrs = resolve(&self.target, deadline)?;
         let tcp = connect(&addrs, deadline)?;
         let _ = tcp.set_nodelay(true);

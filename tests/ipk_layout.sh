@@ -120,7 +120,8 @@ check(re.findall(r"^config (\S+) (\S+)", uci, re.M) == [("presenced", "'main'")]
       "UCI: one section, config presenced 'main'")
 options = dict(re.findall(r"^\s*#?option (\S+) '([^']*)'", uci, re.M))
 wanted = ["enabled", "source", "interface", "phy", "url", "key", "rate", "network_id", "node_mac",
-          "max_clients", "hostapd_dir", "ca_file", "log_level"]
+          "max_clients", "hostapd_dir", "ca_file", "log_level", "pseudonymize_key", "pseudonymize_rotate",
+          "randomized_macs", "min_signal", "spool_bytes"]
 check(all(o in options for o in wanted), f"UCI has every option: missing {[o for o in wanted if o not in options]}")
 check(all(re.fullmatch(r"[a-z][a-z0-9_]*", o) for o in options), "UCI option names are snake_case")
 check(re.search(r"^\s*option enabled '0'", uci, re.M) is not None, "UCI: enabled '0' (shipped disabled)")

@@ -137,7 +137,7 @@ fn live_capture_reports_every_row_and_survives_a_dead_receiver() {
     ]);
     let line = daemon.wait_for_log("2 clients", REPORT_WAIT);
     assert!(line.contains("9 frames, 5 accepted"), "{line}");
-    assert!(line.contains("bad_radiotap=0 bad_fcs=1 too_short=1 not_probe_request=0 group_source=1 no_signal=1 table_full=0 kernel_dropped=0"), "{line}");
+    assert!(line.contains("bad_radiotap=0 bad_fcs=1 too_short=1 not_probe_request=0 group_source=1 no_signal=1 randomized=0 weak_signal=0 table_full=0 kernel_dropped=0"), "{line}");
     assert!(line.contains("HTTP 200"), "{line}");
 
     // The receiver goes away: the next window's POST fails, that batch is

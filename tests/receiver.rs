@@ -303,8 +303,15 @@ fn receiver_rejects_signed_json_that_is_not_a_report_with_400() {
         "[]".to_string(),
         "{}".to_string(),
         SAMPLE[..SAMPLE.len() - 1].to_string(),
+        // Well-formed JSON that is not a report of the documented format
+        // (the checks of presenced_report::Report::validate).
+        SAMPLE.replacen("\"version\":1", "\"version\":2", 1),
+        SAMPLE.replacen("AC:86:74:82:9A:30", "AC-86-74-82-9A-30", 1),
+        SAMPLE.replacen("00:9a:cd:e3:15:49", "009acde31549", 1),
+        SAMPLE.replacen("\"first_seen\":1475860695", "\"first_seen\":1475860719", 1),
     ];
     for body in &bodies {
+        assert_ne!(body, SAMPLE, "each case must change the sample");
         let signature = python_hmac_sha256(KEY, body.as_bytes());
         let response = exchange_once(
             receiver.local_addr(),

@@ -8,9 +8,12 @@
 //! latency is counted from each report's scheduled time, so a server that
 //! falls behind shows it in p99 instead of slowing the generator down.
 //! Burst: CONNECTIONS clients post back to back, as fast as answered.
+//! First, the store alone: the same reports handed to `Store::ingest`
+//! without HTTP, which separates the database's ceiling from the server's.
 //!
 //! Environment: BENCH_APS (10000), BENCH_RATE (30), BENCH_SECONDS (30),
-//! BENCH_BURST_SECONDS (10), BENCH_BURST_CONNECTIONS (64),
+//! BENCH_BURST_SECONDS (10), BENCH_BURST_CONNECTIONS (64), BENCH_STORE_REPORTS (20000),
+//! BENCH_STORE_ONLY (set: the store alone, nothing else),
 //! BENCH_FLASK_PYTHON (a python with Flask; the Flask run is left out without it).
 
 #[allow(dead_code)]
@@ -29,6 +32,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use presenced_report::{signature, ProbeRow, Report};
+use presenced_server::config::Database;
+use presenced_server::store::Store;
 use support::{Postgres, Server, TempDir};
 use tokio::sync::Semaphore;
 
@@ -42,6 +47,12 @@ fn env_num(name: &str, default: u64) -> u64 {
 /// Report `seq` of access point `ap`: 50 clients, fields varied so that
 /// rows are not all alike, the body signed as presenced signs it.
 fn report(ap: u64, seq: u64) -> (Bytes, String) {
+    let body = report_struct(ap, seq).to_body();
+    let sig = signature(KEY, &body);
+    (Bytes::from(body), sig)
+}
+
+fn report_struct(ap: u64, seq: u64) -> Report {
     let now = 1_764_600_000 + seq as i64;
     let probe_requests = (0..CLIENTS_PER_REPORT as u64)
         .map(|c| {
@@ -59,15 +70,12 @@ fn report(ap: u64, seq: u64) -> (Bytes, String) {
             }
         })
         .collect();
-    let r = Report {
+    Report {
         network_id: 1 + ap % 10,
         node_mac: format!("02:00:00:{:02X}:{:02X}:{:02X}", (ap >> 16) as u8, (ap >> 8) as u8, ap as u8),
         version: 1,
         probe_requests,
-    };
-    let body = r.to_body();
-    let sig = signature(KEY, &body);
-    (Bytes::from(body), sig)
+    }
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -187,6 +195,60 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// utime + stime of a process in clock ticks (100 per second on Linux).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The store alone, without HTTP or signature checks: CONNECTIONS tasks call
+/// `Store::ingest` back to back for BENCH_STORE_REPORTS reports. On SQLite
+/// this is the single writer's ceiling and the CPU it takes per report
+/// (this process's, the writer being in it).
+async fn store_alone(name: &str, database: Database) {
+    let n = env_num("BENCH_STORE_REPORTS", 20_000);
+    let connections = env_num("BENCH_BURST_CONNECTIONS", 64);
+    let store = Store::open(&database).await.unwrap();
+    let reports: Arc<Vec<(Report, String)>> = Arc::new(
+        (0..n)
+            .map(|i| {
+                let r = report_struct(i % 10_000, 2_000_000 + i / 10_000);
+                let sig = signature(KEY, &r.to_body());
+                (r, sig)
+            })
+            .collect(),
+    );
+    let next = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_ticks(std::process::id());
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (store, reports, next) = (store.clone(), reports.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((report, sig)) = reports.get(i as usize) else { return };
+                store.ingest(report, sig, 1_764_600_000 + i as i64).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_ticks(std::process::id()).zip(cpu_before).map(|(a, b)| (a - b) as f64 * 10.0 / n as f64);
+    println!(
+        "{name}, the store alone ({connections} tasks calling Store::ingest): {:.0} reports/s, {:.0} rows/s{}",
+        n as f64 / secs,
+        (n * CLIENTS_PER_REPORT as u64) as f64 / secs,
+        cpu.map(|ms| format!(", {ms:.2} ms of this process's CPU per report")).unwrap_or_default()
+    );
+    store.close().await;
+}
+
 fn files_size(base: &Path) -> u64 {
     ["", "-wal", "-shm"]
         .iter()
@@ -207,7 +269,16 @@ async fn run_target(name: &str, url: &str, pid: u32, size: impl AsyncFnOnce() ->
     let seconds = env_num("BENCH_SECONDS", 30);
     let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(4096).build_http();
     println!("{name}: {aps} access points every {rate} s ({:.0} reports/s offered) for {seconds} s, then a burst", aps as f64 / rate as f64);
-    sustained(&client, url, aps, rate, seconds).await.print("sustained");
+    let cpu_before = cpu_ticks(pid);
+    let figures = sustained(&client, url, aps, rate, seconds).await;
+    figures.print("sustained");
+    if let (Some(before), Some(after)) = (cpu_before, cpu_ticks(pid)) {
+        println!(
+            "  server CPU while sustained: {:.2} ms per answered report ({:.0} % of one core)",
+            (after - before) as f64 * 10.0 / figures.ok.max(1) as f64,
+            (after - before) as f64 / figures.elapsed.as_secs_f64()
+        );
+    }
     burst(&client, url, env_num("BENCH_BURST_CONNECTIONS", 64), env_num("BENCH_BURST_SECONDS", 10), 1_000_000).await.print("burst");
     let (rss, hwm) = rss_kib(pid);
     let (rows, bytes) = size().await;
@@ -233,6 +304,15 @@ impl Drop for Flask {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = TempDir::new("bench");
+
+    store_alone("SQLite", Database::Sqlite(dir.path().join("alone.sqlite"))).await;
+    {
+        let pg = Postgres::start("bench-alone");
+        store_alone("PostgreSQL", Database::Postgres(pg.url.clone())).await;
+    }
+    if std::env::var_os("BENCH_STORE_ONLY").is_some() {
+        return;
+    }
 
     {
         let db = dir.path().join("bench.sqlite");

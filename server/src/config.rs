@@ -30,7 +30,12 @@ every row, and serves a web page to browse and export them.
                             postgres://user@host/db URL [default: presenced.sqlite]
       --key-file FILE       the default HMAC key, for every network the config
                             file does not name (or set PRESENCED_KEY)
-      --config FILE         TOML: networks (id, name, key_file), path,
+      --config FILE         TOML: networks (id, name, key_file, and the
+                            analytics' session_timeout_minutes, min_dwell_minutes,
+                            visitor_min_signal, timezone_offset, api_raw_macs,
+                            webhook (url, key_file, retries, backoff_ms,
+                            timeout_ms)),
+                            api_key (public, secret_file, networks), path,
                             retention_days
       --path PATH           where reports are POSTed [default: /presence];
                             /receive is accepted too
@@ -72,6 +77,23 @@ pub struct Network {
     pub id: u64,
     pub name: String,
     pub key: Vec<u8>,
+    pub analytics: crate::visits::NetworkRules,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// Where a network's events are POSTed, and how hard to try.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    /// Signs each body (the `Signature` header); the network's report key
+    /// unless the webhook names its own.
+    pub key: Vec<u8>,
+    /// Attempts after the first, before the event is dropped.
+    pub retries: u32,
+    /// Wait before the first retry; doubled before each next one.
+    pub backoff: Duration,
+    /// One attempt's bound: connecting, sending and the answer.
+    pub timeout: Duration,
 }
 
 /// Bounds on what one client can make the server hold or wait for.
@@ -111,6 +133,23 @@ pub struct Config {
     pub ingest_path: String,
     pub retention_days: Option<u32>,
     pub limits: Limits,
+    /// The query API's keys, by public key.
+    pub api_keys: BTreeMap<String, ApiKey>,
+}
+
+/// A query API key: the public part goes in `X-Key`, the secret signs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub public: String,
+    pub secret: Vec<u8>,
+    /// The networks it may read; None: all.
+    pub networks: Option<Vec<u64>>,
+}
+
+impl ApiKey {
+    pub fn may_read(&self, network_id: u64) -> bool {
+        self.networks.as_ref().is_none_or(|n| n.contains(&network_id))
+    }
 }
 
 /// Never prints a key.
@@ -123,11 +162,18 @@ impl fmt::Debug for Config {
             .field("networks", &self.networks.values().map(|n| (n.id, &n.name)).collect::<Vec<_>>())
             .field("ingest_path", &self.ingest_path)
             .field("retention_days", &self.retention_days)
+            .field("api_keys", &self.api_keys.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl Config {
+    /// How visits of `network_id` are judged: its config file entry, else
+    /// the defaults.
+    pub fn rules_for(&self, network_id: u64) -> crate::visits::NetworkRules {
+        self.networks.get(&network_id).map(|n| n.analytics.clone()).unwrap_or_default()
+    }
+
     /// The key a report of `network_id` must be signed with.
     pub fn key_for(&self, network_id: u64) -> Option<&[u8]> {
         match self.networks.get(&network_id) {
@@ -164,6 +210,16 @@ struct FileConfig {
     retention_days: Option<u32>,
     #[serde(default)]
     network: Vec<FileNetwork>,
+    #[serde(default)]
+    api_key: Vec<FileApiKey>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileApiKey {
+    public: String,
+    secret_file: PathBuf,
+    networks: Option<Vec<u64>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -172,6 +228,23 @@ struct FileNetwork {
     id: u64,
     name: Option<String>,
     key_file: PathBuf,
+    session_timeout_minutes: Option<i64>,
+    min_dwell_minutes: Option<i64>,
+    visitor_min_signal: Option<i32>,
+    timezone_offset: Option<String>,
+    api_raw_macs: Option<bool>,
+    #[serde(default)]
+    webhook: Vec<FileWebhook>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileWebhook {
+    url: String,
+    key_file: Option<PathBuf>,
+    retries: Option<u32>,
+    backoff_ms: Option<u64>,
+    timeout_ms: Option<u64>,
 }
 
 impl Args {
@@ -234,7 +307,33 @@ impl Args {
             let path = config_dir.join(&n.key_file);
             let key = read_key_file(&path, &option)?;
             let name = n.name.unwrap_or_else(|| n.id.to_string());
-            if networks.insert(n.id, Network { id: n.id, name, key }).is_some() {
+            let analytics = crate::visits::NetworkRules::from_options(
+                n.session_timeout_minutes,
+                n.min_dwell_minutes,
+                n.visitor_min_signal,
+                n.timezone_offset.as_deref(),
+                n.api_raw_macs,
+            )
+            .map_err(|(key, message)| ConfigError::new(&format!("{option} {key}"), message))?;
+            let mut webhooks = Vec::new();
+            for w in n.webhook {
+                let option = format!("{option} webhook {}", w.url);
+                webhooks.push(check_webhook(w, &key, config_dir, &option)?);
+            }
+            if networks.insert(n.id, Network { id: n.id, name, key, analytics, webhooks }).is_some() {
+                return Err(ConfigError::new(&option, "is listed twice"));
+            }
+        }
+
+        let mut api_keys = BTreeMap::new();
+        for k in file.api_key {
+            let option = format!("--config {} api_key {:?}", self.config.as_deref().unwrap_or(Path::new("")).display(), k.public);
+            if k.public.is_empty() || !k.public.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError::new(&option, "public must be printable ASCII without spaces (it travels in the X-Key header)"));
+            }
+            let secret = read_key_file(&config_dir.join(&k.secret_file), &option)?;
+            let key = ApiKey { public: k.public.clone(), secret, networks: k.networks };
+            if api_keys.insert(k.public, key).is_some() {
                 return Err(ConfigError::new(&option, "is listed twice"));
             }
         }
@@ -282,7 +381,7 @@ impl Args {
                 ConfigError::new("--max-connections", format!("{text:?} is not a number from 1 to 1000000"))
             })?;
         }
-        Ok(Config { listen, database, default_key, networks, ingest_path, retention_days, limits })
+        Ok(Config { listen, database, default_key, networks, ingest_path, retention_days, limits, api_keys })
     }
 }
 
@@ -304,6 +403,39 @@ pub fn parse_database(text: &str) -> Result<Database, ConfigError> {
         ));
     }
     Ok(Database::Sqlite(PathBuf::from(path)))
+}
+
+fn check_webhook(w: FileWebhook, network_key: &[u8], config_dir: &Path, option: &str) -> Result<Webhook, ConfigError> {
+    let uri: axum::http::Uri = w.url.parse().map_err(|_| ConfigError::new(option, "is not a URL like http://host:port/path"))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(ConfigError::new(
+            option,
+            "must be an http:// URL with a host (https is not supported: put a TLS-terminating proxy in front of the receiver)",
+        ));
+    }
+    let key = match &w.key_file {
+        Some(path) => read_key_file(&config_dir.join(path), option)?,
+        None => network_key.to_vec(),
+    };
+    let retries = w.retries.unwrap_or(5);
+    if retries > 20 {
+        return Err(ConfigError::new(&format!("{option} retries"), format!("{retries} is more than 20")));
+    }
+    let backoff_ms = w.backoff_ms.unwrap_or(1000);
+    if !(10..=600_000).contains(&backoff_ms) {
+        return Err(ConfigError::new(&format!("{option} backoff_ms"), format!("{backoff_ms} is not from 10 to 600000")));
+    }
+    let timeout_ms = w.timeout_ms.unwrap_or(10_000);
+    if !(100..=120_000).contains(&timeout_ms) {
+        return Err(ConfigError::new(&format!("{option} timeout_ms"), format!("{timeout_ms} is not from 100 to 120000")));
+    }
+    Ok(Webhook {
+        url: w.url,
+        key,
+        retries,
+        backoff: Duration::from_millis(backoff_ms),
+        timeout: Duration::from_millis(timeout_ms),
+    })
 }
 
 fn read_config_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -394,6 +526,46 @@ mod tests {
         std::fs::write(dir.join("bad.toml"), "[[network]]\nid = 5\nkey = \"inline\"\n").unwrap();
         let e = run(&["--config", dir.join("bad.toml").to_str().unwrap()], None).unwrap_err();
         assert!(e.option.starts_with("--config") && e.message.contains("key"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn analytics_rules_per_network() {
+        let dir = std::env::temp_dir().join(format!("presenced-server-config-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.key"), "alpha\n").unwrap();
+        let net = "[[network]]\nid = 5\nkey_file = \"a.key\"\n";
+        std::fs::write(dir.join("ok.toml"), format!("{net}session_timeout_minutes = 10\ntimezone_offset = \"-04:00\"\n")).unwrap();
+        let c = run(&["--config", dir.join("ok.toml").to_str().unwrap()], Some("d")).unwrap();
+        assert_eq!((c.rules_for(5).visits.session_timeout, c.rules_for(5).utc_offset), (600, -14_400));
+        assert_eq!(c.rules_for(6), crate::visits::NetworkRules::default(), "a network not listed gets the defaults");
+        std::fs::write(dir.join("bad.toml"), format!("{net}timezone_offset = \"CET\"\n")).unwrap();
+        let e = run(&["--config", dir.join("bad.toml").to_str().unwrap()], None).unwrap_err();
+        assert!(e.option.ends_with("network 5 timezone_offset") && e.message.contains("CET"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn webhooks_and_api_keys_are_checked() {
+        let dir = std::env::temp_dir().join(format!("presenced-server-config-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.key"), "alpha\n").unwrap();
+        std::fs::write(dir.join("s.secret"), "sec\n").unwrap();
+        let net = "[[network]]\nid = 5\nkey_file = \"a.key\"\n";
+        let write_and_run = |name: &str, text: String| {
+            std::fs::write(dir.join(name), text).unwrap();
+            run(&["--config", dir.join(name).to_str().unwrap()], None)
+        };
+        let ok = write_and_run("ok.toml", format!("{net}[[network.webhook]]\nurl = \"http://127.0.0.1:9/h\"\nretries = 2\n[[api_key]]\npublic = \"pk\"\nsecret_file = \"s.secret\"\nnetworks = [5]\n")).unwrap();
+        let hook = &ok.networks[&5].webhooks[0];
+        assert_eq!((hook.key.as_slice(), hook.retries, hook.backoff), (&b"alpha"[..], 2, Duration::from_secs(1)), "the network's key by default");
+        assert_eq!(ok.api_keys["pk"].secret, b"sec");
+        assert!(ok.api_keys["pk"].may_read(5) && !ok.api_keys["pk"].may_read(6));
+        let option = |name: &str, text: String| write_and_run(name, text).unwrap_err().option;
+        assert!(option("https.toml", format!("{net}[[network.webhook]]\nurl = \"https://h/x\"\n")).ends_with("webhook https://h/x"));
+        assert!(option("retries.toml", format!("{net}[[network.webhook]]\nurl = \"http://h/x\"\nretries = 99\n")).ends_with("retries"));
+        assert!(option("secret.toml", format!("{net}[[api_key]]\npublic = \"pk\"\nsecret_file = \"missing\"\n")).ends_with("api_key \"pk\""));
+        assert!(option("public.toml", format!("{net}[[api_key]]\npublic = \"a b\"\nsecret_file = \"s.secret\"\n")).contains("api_key"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

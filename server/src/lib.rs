@@ -3,16 +3,25 @@
 //!
 //! `config` checks the command line; `http` is the router and thin handlers
 //! over plain functions (`http::ingest::accept_report`, the pages); `store`
-//! is one interface over SQLite and PostgreSQL; `filter`, `analytics` and
-//! `time` are pure; `web` renders HTML from the assets in web/.
+//! is one interface over SQLite and PostgreSQL (`store_analytics` adds the
+//! analytics queries); `filter`, `analytics`, `visits`, `metrics`, `webhooks`
+//! and `time` are pure; `web` and `dashboard` render HTML from the assets in
+//! web/; `api` is the signed query API; `webhook_delivery` sends webhooks.
 
 pub mod analytics;
+pub mod api;
 pub mod config;
+pub mod dashboard;
 pub mod filter;
 pub mod http;
+pub mod metrics;
 pub mod store;
+pub mod store_analytics;
 pub mod time;
+pub mod visits;
 pub mod web;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -27,12 +36,21 @@ pub struct AppState {
     /// yet authenticated can make the server hold (bodies_in_flight times
     /// body_bytes).
     pub body_budget: Arc<Semaphore>,
+    /// The query API keys' nonces and request times.
+    pub api: Arc<api::ApiState>,
+    pub webhooks: Arc<webhook_delivery::Webhooks>,
 }
 
 impl AppState {
     pub fn new(config: config::Config, store: store::Store) -> AppState {
         let permits = config.limits.bodies_in_flight;
-        AppState { config: Arc::new(config), store, body_budget: Arc::new(Semaphore::new(permits)) }
+        AppState {
+            store,
+            body_budget: Arc::new(Semaphore::new(permits)),
+            api: Arc::new(api::ApiState::default()),
+            webhooks: Arc::new(webhook_delivery::Webhooks::start(&config)),
+            config: Arc::new(config),
+        }
     }
 }
 

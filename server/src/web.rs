@@ -52,6 +52,7 @@ pub fn encode_query(pairs: &[(&str, &str)]) -> String {
 pub enum Tab {
     Rows,
     AccessPoints,
+    Dashboard,
 }
 
 pub fn layout(title: &str, tab: Tab, content: &str) -> String {
@@ -60,6 +61,7 @@ pub fn layout(title: &str, tab: Tab, content: &str) -> String {
         .replace("{{title}}", &escape(title))
         .replace("{{rows_current}}", current(Tab::Rows))
         .replace("{{aps_current}}", current(Tab::AccessPoints))
+        .replace("{{dash_current}}", current(Tab::Dashboard))
         .replace("{{content}}", content)
 }
 
@@ -209,7 +211,14 @@ pub fn access_points_page(aps: &[AccessPointStatus], networks: &BTreeMap<u64, Ne
         let node = if a.node_mac.is_empty() {
             r#"<span class="muted">(unidentified)</span>"#.to_string()
         } else {
-            format!(r#"<a href="/?{}">{}</a>"#, escape(&encode_query(&[("node_mac", &a.node_mac)])), escape(&a.node_mac))
+            let rows = format!(r#"<a href="/?{}">{}</a>"#, escape(&encode_query(&[("node_mac", &a.node_mac)])), escape(&a.node_mac));
+            if a.last_report.is_some() && a.network_id >= 0 {
+                let network = a.network_id.to_string();
+                let href = encode_query(&[("network_id", &network), ("node_mac", &a.node_mac)]);
+                format!(r#"{rows} <a class="muted dashboard-link" href="/dashboard?{}">dashboard</a>"#, escape(&href))
+            } else {
+                rows
+            }
         };
         let network = if a.network_id == UNKNOWN_NETWORK {
             "(not configured)".to_string()

@@ -9,32 +9,9 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use support::{get, run_with_stdin, Postgres, Server, TempDir};
-
-fn agent() -> PathBuf {
-    let path = match std::env::var_os("PRESENCED_AGENT") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/presenced"),
-    };
-    assert!(
-        path.is_file(),
-        "{} is missing: build the agent first (cargo build --release --locked at the root; make test-server does)",
-        path.display()
-    );
-    path
-}
-
-fn shared_capture(name: &str) -> PathBuf {
-    let shared = std::env::var_os("PRESENCED_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    let path = shared.join("data/captures").join(name);
-    assert!(path.is_file(), "shared capture {} is missing (PRESENCED_SHARED)", path.display());
-    path
-}
+use support::{agent, get, run_with_stdin, shared_capture, Postgres, Server, TempDir};
 
 /// One line per row of every report body on stdin, in the export's column
 /// order, computed by Python.

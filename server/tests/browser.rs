@@ -1,7 +1,10 @@
 //! The web page in a real browser: Debian's chromium driven through
 //! chromedriver (WebDriver, the fantoccini crate). Load, filter (the client
 //! MAC typed in another case), page, export, a bad filter, the access points
-//! page with a silent one. Screenshots go to build/screenshots/.
+//! page with a silent one; the dashboard (totals, charts, CSV of each chart,
+//! an access point, hourly, a bad value) over multi-day rows whose figures
+//! are worked out by hand in tests/analytics.rs. Screenshots go to
+//! build/screenshots/.
 
 mod support;
 
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use support::{get, post_signed, report_body, row, Server, TempDir};
+use support::{get, post_signed, report_body, row, synthetic_days, RowSpec, Server, TempDir, AP2};
 
 const KEY: &[u8] = b"browser-key";
 
@@ -204,9 +207,114 @@ async fn load_filter_page_export() {
     let body = report_body(42, "02:00:00:00:00:0B", &[]);
     assert_eq!(post_signed(server.addr, "/presence", KEY, body.as_bytes()).status, 200);
 
+    let (_driver, client, profile) = open_browser().await;
+    // The session ends (and chromium with it) whatever the outcome.
+    let result = futures_catch(std::panic::AssertUnwindSafe(session(&client, &server, &profile))).await;
+    let _ = client.close().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn dashboard_session(client: &Client, server: &Server) {
+    let base = server.url("");
+    client.set_window_size(1400, 1300).await.unwrap();
+    let cell = |id: &'static str, column: usize| async move {
+        client.find(Locator::Css(&format!("#t-{id} td:nth-child({column})"))).await.unwrap().text().await.unwrap()
+    };
+    // Monday to Wednesday by day (network 42, UTC).
+    client.goto(&format!("{base}/dashboard?network_id=42&since=2026-11-30T00:00&until=2026-12-03T00:00&bucket=day")).await.unwrap();
+    for (id, universal, randomized) in [
+        ("unique-clients", "7", "1"),
+        ("visitors", "7", "1"),
+        ("passersby", "2", "0"),
+        ("capture-rate", "77.8 %", "100.0 %"),
+        ("connected-visits", "1", "0"),
+        ("new-visitors", "6", "1"),
+        ("repeat-visitors", "1", "0"),
+        ("peak-occupancy", "3", "1"),
+    ] {
+        assert_eq!((cell(id, 2).await, cell(id, 3).await), (universal.to_string(), randomized.to_string()), "{id}");
+    }
+    for chart in ["occupancy", "visitors", "capture", "dwell", "new_repeat", "randomized"] {
+        assert!(client.find(Locator::Id(&format!("chart-{chart}"))).await.is_ok(), "chart {chart}");
+    }
+    // Monday: visitors and passersby; Tuesday and Wednesday: visitors only.
+    assert_eq!(client.find_all(Locator::Css("#chart-visitors rect")).await.unwrap().len(), 4);
+    shot(client, "06-dashboard-days").await;
+
+    // Each chart's CSV link gives the chart's figures.
+    let csv_of = |chart: &'static str| async move {
+        let href = client.find(Locator::Id(&format!("csv-{chart}"))).await.unwrap().attr("href").await.unwrap().unwrap();
+        let r = get(server.addr, href.strip_prefix(&server.url("")).unwrap_or(&href));
+        assert_eq!(r.status, 200, "{href}");
+        r.text()
+    };
+    assert_eq!(csv_of("visitors").await, "bucket,visitors,passersby\n2026-11-30,3,2\n2026-12-01,2,0\n2026-12-02,3,0\n");
+    assert_eq!(csv_of("dwell").await, "dwell,visitors\n5–20 min,3\n20–60 min,2\n1–6 h,1\n6 h and more,1\n");
+    assert_eq!(csv_of("capture").await, "bucket,capture rate %\n2026-11-30,60\n2026-12-01,100\n2026-12-02,100\n");
+    assert_eq!(csv_of("new_repeat").await, "bucket,new,repeat\n2026-11-30,3,0\n2026-12-01,2,0\n2026-12-02,2,1\n");
+    assert_eq!(csv_of("occupancy").await, "bucket,visitors present\n2026-11-30,1\n2026-12-01,1\n2026-12-02,3\n");
+    assert_eq!(csv_of("randomized").await, "bucket,visitors,passersby\n2026-11-30,1,0\n2026-12-01,0,0\n2026-12-02,0,0\n");
+
+    // One access point through the form: at AP2 only B's Tuesday part.
+    client.find(Locator::Css(&format!("#d-node option[value='{AP2}']"))).await.unwrap().click().await.unwrap();
+    click_to_navigate(client, Locator::Id("d-apply")).await;
+    let scope = client.find(Locator::Id("dashboard-scope")).await.unwrap().text().await.unwrap();
+    assert!(scope.contains(&format!("access point {AP2}")), "{scope}");
+    assert_eq!((cell("visitors", 2).await, cell("connected-visits", 2).await, cell("passersby", 2).await), ("1".into(), "1".into(), "0".into()));
+    shot(client, "07-dashboard-access-point").await;
+
+    // The access points page links each one to its dashboard.
+    client.goto(&format!("{base}/access-points")).await.unwrap();
+    click_to_navigate(client, Locator::Css(&format!("tr[data-node='{AP2}'] a.dashboard-link"))).await;
+    let scope = client.find(Locator::Id("dashboard-scope")).await.unwrap().text().await.unwrap();
+    assert!(scope.starts_with(&format!("Network 42 · access point {AP2}")), "{scope}");
+
+    // Tuesday by hour, the range typed in: B at 00:00, E across 11:00 and 12:00.
+    client.goto(&format!("{base}/dashboard?network_id=42")).await.unwrap();
+    for (id, text) in [("d-since", "2026-12-01T00:00"), ("d-until", "2026-12-02T00:00")] {
+        client.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
+    }
+    client.find(Locator::Css("#d-bucket option[value='hour']")).await.unwrap().click().await.unwrap();
+    click_to_navigate(client, Locator::Id("d-apply")).await;
+    assert_eq!(client.find_all(Locator::Css("#chart-visitors rect")).await.unwrap().len(), 3);
+    let hourly = csv_of("visitors").await;
+    assert_eq!(hourly.lines().count(), 25, "{hourly}");
+    assert!(hourly.contains("\n2026-12-01 11:00,1,0\n2026-12-01 12:00,1,0\n"), "{hourly}");
+    shot(client, "08-dashboard-hours").await;
+
+    // A bad value: the message names it.
+    client.goto(&format!("{base}/dashboard?network_id=42&since=yesterday")).await.unwrap();
+    let error = client.find(Locator::Id("dashboard-error")).await.unwrap().text().await.unwrap();
+    assert!(error.starts_with("since: \"yesterday\" is not a time"), "{error}");
+    shot(client, "09-dashboard-bad-value").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard() {
+    let dir = TempDir::new("browser-dashboard");
+    std::fs::write(dir.path().join("key"), "browser-key").unwrap();
+    let db = dir.path().join("rows.sqlite");
+    let server = Server::start(&["--database", db.to_str().unwrap(), "--key-file", dir.path().join("key").to_str().unwrap()], None);
+    for (node, mac, first, last, signal, associated) in synthetic_days() {
+        let spec = RowSpec { mac: mac.into(), count: 2, min: signal - 10, max: signal, avg: signal - 5, last: signal - 3, first_seen: first, last_seen: last, associated };
+        let r = post_signed(server.addr, "/presence", KEY, report_body(42, node, &[spec]).as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let (_driver, client, _profile) = open_browser().await;
+    let result = futures_catch(std::panic::AssertUnwindSafe(dashboard_session(&client, &server))).await;
+    let _ = client.close().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// chromedriver on a free port and a chromium session with a fresh profile.
+async fn open_browser() -> (ChromeDriver, Client, TempDir) {
     let port = free_port();
-    let _driver = ChromeDriver::start(port);
-    let profile = TempDir::new("browser-profile");
+    let driver = ChromeDriver::start(port);
+    let profile = TempDir::new(&format!("browser-profile-{port}"));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".to_string(),
@@ -225,12 +333,7 @@ async fn load_filter_page_export() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .unwrap_or_else(|e| panic!("chromium did not start through chromedriver: {e}"));
-    // The session ends (and chromium with it) whatever the outcome.
-    let result = futures_catch(std::panic::AssertUnwindSafe(session(&client, &server, &profile))).await;
-    let _ = client.close().await;
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    (driver, client, profile)
 }
 
 /// Runs a future, catching a panic in it so that the browser session is

@@ -146,7 +146,8 @@ impl ProbeSource {
                     if self.dedup.is_new(n.frame, &n.bss, Instant::now()) {
                         record(n.outcome);
                     } else {
-                        log::trace!("ubus: {} notified a probe request of {} that another BSS did", n.bss, n.frame.address);
+                        // No MAC in the log: with --pseudonymize-key-file none may appear.
+                        log::trace!("ubus: {} notified a frame another BSS did; counted once", n.bss);
                     }
                 }
                 Happening::Malformed(why) => self.malformed(why),
@@ -172,6 +173,8 @@ impl ProbeSource {
     }
 
     fn malformed(&mut self, why: String) {
+        // A well-formed MAC beside a bad field is a client's: never logged.
+        let why = crate::privacy::redact_macs(&why);
         self.malformed += 1;
         let now = Instant::now();
         let due = self.malformed_warned.is_none_or(|t| now.duration_since(t) >= MALFORMED_WARNING_EVERY);

@@ -37,6 +37,8 @@ CLIENT = "00:1b:63:a1:b2:c3"      # probes, not associated
 STATION = "00:1b:63:d4:e5:f6"     # probes, associated (in the hostapd stand-in's list)
 AFTER_KILL = "00:1b:63:00:00:01"  # probes after kill -9
 AFTER_RELOAD = "00:1b:63:00:00:02"  # probes after the wifi reload
+PSEUDONYMIZED = "00:1b:63:00:00:03"  # probes while pseudonyms are on
+PSEUDONYM_KEY = "rig pseudonym key %d" % os.getpid()
 SIGNAL = -47
 # A TAP with link type 803 has no hardware address (addr_len 0), where a real
 # monitor interface has its phy's: the node MAC is set.
@@ -362,6 +364,44 @@ uci commit presenced
     check(wait_for("presenced back", lambda: presenced_processes(procd_pid), 15),
           f"network_id {NETWORK_ID} again: presenced runs again")
 
+    # --- issue 9's options through UCI, validate_data and procd ---------------------------------------
+    pkey_path = os.path.join(rig_root, "tmp/run/presenced/pseudonymize_key")
+    inside(rig_dir, "uci set presenced.main.min_signal=-129; uci commit presenced; reload_config")
+    refused = wait_for("presenced to stop", lambda: "instance1" not in service(rig_dir)[1]
+                       and not presenced_processes(procd_pid), 15)
+    check(refused, "min_signal -129 (below -128 dBm): validate_data refuses it, procd stops presenced")
+    inside(rig_dir, f"uci set presenced.main.min_signal=-90; uci set presenced.main.pseudonymize_key='{PSEUDONYM_KEY}'; "
+                    "uci set presenced.main.pseudonymize_rotate=daily; uci set presenced.main.randomized_macs=keep; "
+                    "uci set presenced.main.spool_bytes=262144; uci commit presenced; reload_config")
+    flags = [["--pseudonymize-key-file", "/var/run/presenced/pseudonymize_key"], ["--pseudonymize-rotate", "daily"],
+             ["--min-signal", "-90"], ["--spool-bytes", "262144"]]
+    check(wait_for("the privacy flags", lambda: command_has(rig_dir, *flags) and presenced_processes(procd_pid), 15),
+          f"UCI pseudonymize_key, pseudonymize_rotate, min_signal, spool_bytes become flags: {command_line(rig_dir)}")
+    check("--randomized-macs" not in command_line(rig_dir), "randomized_macs keep (the default) passes no flag")
+    text, _ = service(rig_dir)
+    check(PSEUDONYM_KEY not in text, "the pseudonym key is nowhere in ubus call service list")
+    leaked = [p for p in [procd_pid, *host_descendants(procd_pid)]
+              if PSEUDONYM_KEY.encode() in read_proc(p, "cmdline") or PSEUDONYM_KEY.encode() in read_proc(p, "environ")]
+    check(not leaked, f"the pseudonym key is in no argv nor environment in the rig {leaked}")
+    if check(os.path.exists(pkey_path), "/var/run/presenced/pseudonymize_key exists"):
+        st = os.stat(pkey_path)
+        check(st.st_mode & 0o777 == 0o600 and st.st_uid == NETWORK_UID,
+              f"pseudonym key file mode 0600 owned by network ({st.st_mode & 0o777:o}, uid {st.st_uid})")
+    # The pseudonym of the day, by Python's hmac: either side of a UTC
+    # midnight that may pass while the test runs.
+    def pseudonym(day):
+        k = hmac.new(PSEUDONYM_KEY.encode(), day.encode(), hashlib.sha256).digest()
+        d = bytearray(hmac.new(k, bytes.fromhex(PSEUDONYMIZED.replace(":", "")), hashlib.sha256).digest()[:6])
+        d[0] = (d[0] | 0x02) & 0xFE
+        return ":".join("%02x" % b for b in d)
+    now = time.time()
+    expected = {pseudonym(time.strftime("%Y-%m-%d", time.gmtime(t))) for t in (now, now + 120)}
+    writer = start_writer(rig_dir, work, "writer4", [PSEUDONYMIZED])
+    got = wait_for("a pseudonymized row", lambda: [m for m in expected if rows_for(reports_at_server(second), m)], 20)
+    check(got, f"the probes of {PSEUDONYMIZED} arrive under Python's HMAC pseudonym of the day {sorted(expected)}")
+    check(not rows_for(reports_at_server(second), PSEUDONYMIZED), "... and never under the raw MAC")
+    stop(writer)
+
     # --- enabled=0 -----------------------------------------------------------------------------------
     check(os.path.exists(key_path), "while running, /var/run/presenced/key exists")
     inside(rig_dir, "uci set presenced.main.enabled=0; uci commit presenced; reload_config")
@@ -369,6 +409,7 @@ uci commit presenced
                        15)
     check(stopped, "enabled=0 + reload_config: procd has no presenced instance and no presenced runs")
     check(not os.path.exists(key_path), "enabled=0 + reload_config: /var/run/presenced/key is removed")
+    check(not os.path.exists(pkey_path), "enabled=0 + reload_config: /var/run/presenced/pseudonymize_key is removed")
     print(f"     test ran {time.monotonic() - booted:.1f} s after boot", flush=True)
 
 

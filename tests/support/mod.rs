@@ -3,6 +3,8 @@
 //! - `tap`: a virtual monitor interface (TAP with link type 803) to inject
 //!   radiotap frames that libpcap captures as if from a Wi-Fi card.
 //! - `receiver_process`: `presenced-receiver` run as a child process.
+//! - `report_server`: `report_server.py`, a server in Python that checks each
+//!   Signature with Python's hmac, as a child process.
 //! - `frames`: radiotap + 802.11 frames built byte by byte.
 //! - `hostapd_rig`: real hostapd BSSes with authenticated wpa_supplicant
 //!   stations, in network namespaces.
@@ -23,6 +25,7 @@ pub mod frames;
 pub mod hostapd_rig;
 pub mod hostapd_stand_in;
 pub mod receiver_process;
+pub mod report_server;
 pub mod tap;
 
 use std::io::Write;

@@ -7,7 +7,10 @@ the body, and whether the Signature header is the HMAC-SHA256 of the body
 under --key as Python's hmac module computes it.
 
 --status N answers N instead of 200; --hang accepts and never answers;
---cert/--keyfile serve https.
+--fail-first N answers 503 to the first N POSTs (a server that is away for
+a while); --hang-after M never answers the M-th POST and those after it;
+--cert/--keyfile serve https. Each record has the status answered and the
+POST's number (1 for the first), in the order the POSTs arrived.
 """
 import argparse
 import hashlib
@@ -16,6 +19,7 @@ import http.server
 import json
 import ssl
 import sys
+import threading
 import time
 
 
@@ -25,9 +29,13 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--status", type=int, default=200)
     ap.add_argument("--hang", action="store_true")
+    ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--hang-after", type=int, default=0)
     ap.add_argument("--cert")
     ap.add_argument("--keyfile")
     args = ap.parse_args()
+    counter = {"posts": 0}
+    lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -35,19 +43,25 @@ def main():
         def do_POST(self):
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
-            if args.hang:
+            with lock:
+                counter["posts"] += 1
+                number = counter["posts"]
+            if args.hang or (args.hang_after and number >= args.hang_after):
                 time.sleep(3600)
+            status = 503 if number <= args.fail_first else args.status
             expected = hmac.new(args.key.encode(), body, hashlib.sha256).hexdigest()
             record = {
+                "number": number,
+                "status": status,
                 "path": self.path,
                 "content_type": self.headers.get("Content-Type"),
                 "signature": self.headers.get("Signature"),
                 "signature_ok": self.headers.get("Signature") == expected,
                 "body": body.decode("utf-8", "replace"),
             }
-            with open(args.log, "a") as f:
+            with lock, open(args.log, "a") as f:
                 f.write(json.dumps(record) + "\n")
-            self.send_response(args.status)
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

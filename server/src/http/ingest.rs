@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::store::{FailureSource, Store};
+use crate::webhook_delivery::Webhooks;
 use crate::{unix_now, AppState};
 
 /// What became of one POST: its status and a line for the sender's log.
@@ -62,7 +63,8 @@ pub async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bod
         Ok(Err(e)) => return Answer::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}")),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    let answer = accept_report(&state.config, &state.store, signatures.first().copied(), &bytes, unix_now()).await;
+    let answer =
+        accept_report(&state.config, &state.store, &state.webhooks, signatures.first().copied(), &bytes, unix_now()).await;
     drop(permit);
     answer
 }
@@ -83,7 +85,15 @@ struct Sender {
 }
 
 /// Checks, parses and stores one report body received at `now`.
-pub async fn accept_report(config: &Config, store: &Store, signature: Option<&str>, body: &[u8], now: i64) -> Answer {
+/// A stored report is handed to the webhooks (never waiting on them).
+pub async fn accept_report(
+    config: &Config,
+    store: &Store,
+    hooks: &Webhooks,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Answer {
     // With per-network keys the key depends on the network_id; reading it
     // stores nothing and trusts nothing else in the body.
     let sender: Option<Sender> = serde_json::from_slice(body).ok();
@@ -128,7 +138,10 @@ pub async fn accept_report(config: &Config, store: &Store, signature: Option<&st
             StatusCode::OK,
             "duplicate report (its Signature was stored before): no rows added, counted as a sign of life",
         ),
-        Ok(o) => Answer::new(StatusCode::OK, format!("stored {} rows", o.rows_added)),
+        Ok(o) => {
+            hooks.report_stored(&report, now);
+            Answer::new(StatusCode::OK, format!("stored {} rows", o.rows_added))
+        }
         Err(e) => {
             eprintln!("presenced-server: cannot store a report from {}: {e}", report.node_mac);
             Answer::new(StatusCode::SERVICE_UNAVAILABLE, "the database cannot store the report now; send it again")

@@ -2,6 +2,7 @@
 //! take the request apart, call a plain function, and answer.
 
 pub mod csv;
+pub mod dashboard;
 pub mod ingest;
 pub mod pages;
 
@@ -25,7 +26,11 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::rows_page))
         .route("/access-points", get(pages::access_points_page))
         .route("/export.csv", get(csv::export))
-        .route("/static/style.css", get(pages::style_css));
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard.csv", get(dashboard::csv))
+        .route("/webhooks.json", get(dashboard::webhooks_status))
+        .route("/static/style.css", get(pages::style_css))
+        .merge(crate::api::routes());
     let ingest_path = state.config.ingest_path.clone();
     app = app.route(&ingest_path, post(ingest::ingest));
     if ingest_path != NCOMPASS_PATH {

@@ -72,5 +72,5 @@ pub async fn style_css() -> Response {
 }
 
 pub async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "not found: the pages are / and /access-points; reports are POSTed\n").into_response()
+    (StatusCode::NOT_FOUND, "not found: the pages are /, /access-points and /dashboard; reports are POSTed\n").into_response()
 }

@@ -6,6 +6,7 @@
 //! - `Postgres`: a private PostgreSQL cluster (Debian's binaries, run as the
 //!   `postgres` user) on a unix socket in a temp dir, stopped by PID on drop.
 //! - `Server`: `presenced-server` as a child process on a free port.
+//! - `agent`, `shared_capture`: the agent's release binary, a shared capture.
 //! - `http`: a small blocking HTTP/1.1 client over a TcpStream, so that the
 //!   tests see exactly the bytes on the wire.
 
@@ -361,3 +362,88 @@ pub fn expected_csv_prefix(network_id: u64, node_mac: &str, r: &RowSpec) -> Stri
         r.mac, r.count, r.min, r.max, r.avg, r.last, r.first_seen, r.last_seen, r.associated
     )
 }
+
+/// The agent's release binary (PRESENCED_AGENT, else the workspace's
+/// target/release/presenced).
+pub fn agent() -> PathBuf {
+    let path = match std::env::var_os("PRESENCED_AGENT") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/presenced"),
+    };
+    assert!(
+        path.is_file(),
+        "{} is missing: build the agent first (cargo build --release --locked at the root; make test-server does)",
+        path.display()
+    );
+    path
+}
+
+/// A capture of ../shared/data/captures (PRESENCED_SHARED), read in place.
+pub fn shared_capture(name: &str) -> PathBuf {
+    let shared = std::env::var_os("PRESENCED_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let path = shared.join("data/captures").join(name);
+    assert!(path.is_file(), "shared capture {} is missing (PRESENCED_SHARED)", path.display());
+    path
+}
+
+/// Lower-case hex HMAC-SHA512 of `message` keyed with `key`, from Python's
+/// `hmac`: the query API's X-Sign, computed apart from the server's code.
+pub fn python_hmac_sha512(key: &[u8], message: &str) -> String {
+    let script = "import hashlib, hmac, sys; \
+                  print(hmac.new(bytes.fromhex(sys.argv[1]), sys.stdin.buffer.read(), hashlib.sha512).hexdigest())";
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let out = run_with_stdin(Command::new("python3").args(["-c", script, &key_hex]), message.as_bytes());
+    let hex = String::from_utf8(out).unwrap().trim().to_string();
+    assert_eq!(hex.len(), 128, "python3 printed {hex:?}");
+    hex
+}
+
+pub const DAY: i64 = 86_400;
+pub const H: i64 = 3600;
+pub const M: i64 = 60;
+/// 2026-11-30 00:00:00 UTC, a Monday (`date -u -d 2026-11-30 +%s`).
+pub const MON: i64 = 1_795_996_800;
+pub const AP1: &str = "AC:86:74:00:00:01";
+pub const AP2: &str = "AC:86:74:00:00:02";
+
+/// One synthetic sighting: (node, mac, first_seen, last_seen, max_signal, associated).
+pub type Sight = (&'static str, &'static str, i64, i64, i32, bool);
+
+/// Multi-day synthetic sightings whose visits and metrics are worked out
+/// by hand in tests/analytics.rs (and checked in the browser test).
+pub fn synthetic_days() -> Vec<Sight> {
+    let a = "00:11:22:33:44:01";
+    let mut v: Vec<Sight> = vec![
+        // A, Monday: 10:00-10:05 and, after a gap of exactly 15 min,
+        // 10:20-10:30: two visits (300 s and 600 s, both visitors).
+        (AP1, a, MON + 10 * H, MON + 10 * H + 5 * M, -60, false),
+        (AP1, a, MON + 10 * H + 20 * M, MON + 10 * H + 30 * M, -60, false),
+        // B: Monday 23:40 to Tuesday 00:30 across midnight and two access
+        // points (gap 6 min): one visit of 50 min, connected at AP2.
+        (AP1, "00:11:22:33:44:02", MON + 23 * H + 40 * M, MON + 23 * H + 59 * M, -70, false),
+        (AP2, "00:11:22:33:44:02", MON + DAY + 5 * M, MON + DAY + 30 * M, -72, true),
+        // C: an hour at -80 dBm: a passerby by its signal.
+        (AP1, "00:11:22:33:44:03", MON + 12 * H, MON + 13 * H, -80, false),
+        // D: a randomized address, 40 min: a visitor counted apart.
+        (AP1, "da:11:22:33:44:04", MON + 14 * H + 10 * M, MON + 14 * H + 50 * M, -50, false),
+        // F: 2 min at -40 dBm: a passerby by its dwell.
+        (AP1, "00:11:22:33:44:06", MON + 10 * H + 2 * M, MON + 10 * H + 4 * M, -40, false),
+        // E: Tuesday 11:55-12:05, across two hour buckets.
+        (AP1, "00:11:22:33:44:05", MON + DAY + 11 * H + 55 * M, MON + DAY + 12 * H + 5 * M, -60, false),
+        // A again on Wednesday 09:00-09:30: a repeat visitor.
+        (AP1, a, MON + 2 * DAY + 9 * H, MON + 2 * DAY + 9 * H + 30 * M, -65, false),
+    ];
+    // Wednesday, rows of 5 min every 10 min (gaps of 5 min): G from 06:00 to
+    // 12:55 (6 h 55 min), H from 08:00 to 09:55 (1 h 55 min).
+    for (mac, from, to) in [("00:11:22:33:44:07", 6 * H, 13 * H), ("00:11:22:33:44:08", 8 * H, 10 * H)] {
+        let mut t = MON + 2 * DAY + from;
+        while t < MON + 2 * DAY + to {
+            v.push((AP1, mac, t, t + 5 * M, -55, false));
+            t += 10 * M;
+        }
+    }
+    v
+}
+

@@ -1,0 +1,495 @@
+//! The dashboard: metrics in, HTML with server-side SVG charts and each
+//! chart's CSV out. Pure. Every chart is drawn from a `Table`, and its CSV
+//! export is that same table, so what is exported is what is drawn.
+//!
+//! Server-side SVG rather than a JavaScript chart library: the charts are
+//! bars and lines over at most a few hundred buckets, which SVG draws
+//! without any code in the browser, nothing to vendor or keep up to date,
+//! and the page works with scripts off.
+
+use crate::metrics::{Bucket, Counts, Metrics, Range, DWELL_LABELS};
+use crate::web::escape;
+
+/// One cell: a count, a rate, or nothing (a rate without visits).
+pub type Cell = Option<f64>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The first column is the label (a bucket's local start, a dwell bin).
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<(String, Vec<Cell>)>,
+    pub kind: ChartKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartKind {
+    /// The columns stacked in one bar per row.
+    Stacked,
+    /// One line per column; a missing cell breaks it.
+    Lines,
+    /// Side by side bars per row, one per column.
+    Grouped,
+}
+
+pub const CHARTS: [&str; 6] = ["occupancy", "visitors", "capture", "dwell", "new_repeat", "randomized"];
+
+fn count(n: u64) -> Cell {
+    Some(n as f64)
+}
+
+/// The dashboard's charts for `m`, bucket labels at `utc_offset`.
+pub fn tables(m: &Metrics, utc_offset: i64, hourly: bool) -> Vec<Table> {
+    let label = |t: i64| {
+        let text = crate::time::format_utc(t + utc_offset);
+        if hourly {
+            text[..16].to_string()
+        } else {
+            text[..10].to_string()
+        }
+    };
+    let per_bucket = |f: &dyn Fn(&Counts, &Counts) -> Vec<Cell>| -> Vec<(String, Vec<Cell>)> {
+        m.buckets.iter().map(|b| (label(b.start), f(&b.counts.universal, &b.counts.randomized))).collect()
+    };
+    let percent = |c: &Counts| c.capture_rate.map(|r| (r * 1000.0).round() / 10.0);
+    vec![
+        Table {
+            id: "occupancy",
+            title: "Occupancy (most visitors present at once)",
+            columns: vec!["bucket", "visitors present"],
+            rows: per_bucket(&|u, _| vec![count(u.peak_occupancy)]),
+            kind: ChartKind::Lines,
+        },
+        Table {
+            id: "visitors",
+            title: "Visitors and passersby",
+            columns: vec!["bucket", "visitors", "passersby"],
+            rows: per_bucket(&|u, _| vec![count(u.visitors), count(u.passersby)]),
+            kind: ChartKind::Stacked,
+        },
+        Table {
+            id: "capture",
+            title: "Capture rate (%)",
+            columns: vec!["bucket", "capture rate %"],
+            rows: per_bucket(&|u, _| vec![percent(u)]),
+            kind: ChartKind::Lines,
+        },
+        Table {
+            id: "dwell",
+            title: "Dwell time of visitors (whole range)",
+            columns: vec!["dwell", "visitors"],
+            rows: DWELL_LABELS.iter().zip(m.total.universal.dwell).map(|(l, n)| (l.to_string(), vec![count(n)])).collect(),
+            kind: ChartKind::Grouped,
+        },
+        Table {
+            id: "new_repeat",
+            title: "New and repeat visitors",
+            columns: vec!["bucket", "new", "repeat"],
+            rows: per_bucket(&|u, _| vec![count(u.new_visitors), count(u.repeat_visitors)]),
+            kind: ChartKind::Stacked,
+        },
+        Table {
+            id: "randomized",
+            title: "Randomized addresses, apart (visitors and passersby)",
+            columns: vec!["bucket", "visitors", "passersby"],
+            rows: per_bucket(&|_, r| vec![count(r.visitors), count(r.passersby)]),
+            kind: ChartKind::Stacked,
+        },
+    ]
+}
+
+fn cell_text(c: Cell) -> String {
+    match c {
+        None => String::new(),
+        Some(v) if v.fract() == 0.0 => format!("{}", v as i64),
+        Some(v) => format!("{v}"),
+    }
+}
+
+/// The table as CSV: a header line, then a line per row.
+pub fn csv(t: &Table) -> String {
+    let mut out = t.columns.join(",");
+    out.push('\n');
+    for (label, cells) in &t.rows {
+        out.push_str(label);
+        for c in cells {
+            out.push(',');
+            out.push_str(&cell_text(*c));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const W: f64 = 620.0;
+const H: f64 = 220.0;
+const LEFT: f64 = 44.0;
+const RIGHT: f64 = 10.0;
+const TOP: f64 = 10.0;
+const BOTTOM: f64 = 34.0;
+
+/// A round number at or above `v` (1, 2 or 5 times a power of ten).
+fn nice_ceiling(v: f64) -> f64 {
+    if v <= 1.0 {
+        return 1.0;
+    }
+    let p = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * p).find(|c| *c >= v).unwrap_or(10.0 * p)
+}
+
+/// Gridlines for a top from `nice_ceiling`, so that counts get whole-number
+/// ticks: 5 steps of 1 for 5, 4 of 5 for 20, 5 of 20 for 100.
+fn tick_count(top: f64) -> usize {
+    let mantissa = (top / 10f64.powf(top.log10().floor())).round() as i64;
+    match (mantissa, top >= 10.0) {
+        (1, true) => 5,
+        (1, false) => 1,
+        (2, true) => 4,
+        (2, false) => 2,
+        _ => 5,
+    }
+}
+
+/// The chart of `t` as an SVG element.
+pub fn svg(t: &Table) -> String {
+    let n = t.rows.len().max(1) as f64;
+    let series = t.columns.len() - 1;
+    let max = t
+        .rows
+        .iter()
+        .map(|(_, cells)| match t.kind {
+            ChartKind::Stacked => cells.iter().flatten().sum::<f64>(),
+            _ => cells.iter().flatten().cloned().fold(0.0, f64::max),
+        })
+        .fold(0.0, f64::max);
+    let top = if t.id == "capture" { 100.0 } else { nice_ceiling(max) };
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let y = |v: f64| TOP + plot_h - v / top * plot_h;
+    let slot = plot_w / n;
+    let mut s = format!(
+        r#"<svg class="chart" id="chart-{id}" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{title}"><title>{title}</title>"#,
+        id = t.id,
+        title = escape(t.title)
+    );
+    let ticks = tick_count(top);
+    for i in 0..=ticks {
+        let v = top * i as f64 / ticks as f64;
+        s.push_str(&format!(
+            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            W - RIGHT,
+            LEFT - 4.0,
+            y(v) + 4.0,
+            cell_text(Some((v * 10.0).round() / 10.0)),
+            y = y(v)
+        ));
+    }
+    let every = (t.rows.len() / 8).max(1);
+    for (i, (label, cells)) in t.rows.iter().enumerate() {
+        let x0 = LEFT + slot * i as f64;
+        if i % every == 0 {
+            // An hour's label is its date and time; the axis has room for
+            // the time (the CSV and the tooltips keep both).
+            let short = if label.len() == 16 { &label[11..] } else { label.as_str() };
+            s.push_str(&format!(
+                r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+                x0 + slot / 2.0,
+                H - BOTTOM + 16.0,
+                escape(short)
+            ));
+        }
+        match t.kind {
+            ChartKind::Stacked => {
+                let mut base = 0.0;
+                for (k, c) in cells.iter().enumerate() {
+                    let v = c.unwrap_or(0.0);
+                    if v > 0.0 {
+                        s.push_str(&format!(
+                            r#"<rect class="s{k}" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"><title>{}: {} {}</title></rect>"#,
+                            x0 + slot * 0.1,
+                            y(base + v),
+                            slot * 0.8,
+                            y(base) - y(base + v),
+                            escape(label),
+                            cell_text(*c),
+                            t.columns[k + 1]
+                        ));
+                    }
+                    base += v;
+                }
+            }
+            ChartKind::Grouped => {
+                let w = slot * 0.8 / series as f64;
+                for (k, c) in cells.iter().enumerate() {
+                    let v = c.unwrap_or(0.0);
+                    s.push_str(&format!(
+                        r#"<rect class="s{k}" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"><title>{}: {} {}</title></rect>"#,
+                        x0 + slot * 0.1 + w * k as f64,
+                        y(v),
+                        w,
+                        y(0.0) - y(v),
+                        escape(label),
+                        cell_text(*c),
+                        t.columns[k + 1]
+                    ));
+                }
+            }
+            ChartKind::Lines => {}
+        }
+    }
+    if t.kind == ChartKind::Lines {
+        for k in 0..series {
+            let mut path = String::new();
+            let mut pen_down = false;
+            for (i, (label, cells)) in t.rows.iter().enumerate() {
+                let x = LEFT + slot * (i as f64 + 0.5);
+                match cells[k] {
+                    Some(v) => {
+                        path.push_str(&format!("{}{x:.1},{:.1} ", if pen_down { "L" } else { "M" }, y(v)));
+                        pen_down = true;
+                        s.push_str(&format!(
+                            r#"<circle class="s{k}" cx="{x:.1}" cy="{:.1}" r="2.5"><title>{}: {}</title></circle>"#,
+                            y(v),
+                            escape(label),
+                            cell_text(Some(v))
+                        ));
+                    }
+                    None => pen_down = false,
+                }
+            }
+            if !path.is_empty() {
+                s.push_str(&format!(r#"<path class="line s{k}" d="{}"/>"#, path.trim_end()));
+            }
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A chart's box: title, legend, the SVG, its CSV link.
+pub fn chart_box(t: &Table, csv_href: &str) -> String {
+    let legend: String = t.columns[1..]
+        .iter()
+        .enumerate()
+        .map(|(k, c)| format!(r#"<span class="key s{k}"></span>{}"#, escape(c)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        r#"<section class="chart-box" id="box-{id}"><div class="chart-head"><h2>{title}</h2><a class="button secondary" id="csv-{id}" href="{href}">CSV</a></div><div class="legend">{legend}</div>{svg}</section>"#,
+        id = t.id,
+        title = escape(t.title),
+        href = escape(csv_href),
+        svg = svg(t)
+    )
+}
+
+/// The summary table: universal and randomized addresses side by side.
+pub fn summary(m: &Metrics) -> String {
+    let rate = |c: &Counts| c.capture_rate.map(|r| format!("{:.1} %", r * 100.0)).unwrap_or_else(|| "—".into());
+    let (u, r) = (&m.total.universal, &m.total.randomized);
+    let rows: [(&str, String, String); 9] = [
+        ("Unique clients", u.unique_clients.to_string(), r.unique_clients.to_string()),
+        ("Visitors", u.visitors.to_string(), r.visitors.to_string()),
+        ("Passersby", u.passersby.to_string(), r.passersby.to_string()),
+        ("Capture rate", rate(u), rate(r)),
+        ("Connected visits", u.connected.to_string(), r.connected.to_string()),
+        ("New visitors", u.new_visitors.to_string(), r.new_visitors.to_string()),
+        ("Repeat visitors", u.repeat_visitors.to_string(), r.repeat_visitors.to_string()),
+        ("Peak occupancy", u.peak_occupancy.to_string(), r.peak_occupancy.to_string()),
+        ("Occupancy now", m.occupancy_now.universal.to_string(), m.occupancy_now.randomized.to_string()),
+    ];
+    let mut html = String::from(
+        r#"<table id="totals" class="totals"><thead><tr><th>Whole range</th><th>Universal MACs</th><th>Randomized MACs (counted apart)</th></tr></thead><tbody>"#,
+    );
+    for (name, a, b) in rows {
+        let id = name.to_ascii_lowercase().replace(' ', "-");
+        html.push_str(&format!(r#"<tr id="t-{id}"><td>{name}</td><td class="num">{a}</td><td class="num">{b}</td></tr>"#));
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// The dashboard's query: which network (and access point), the range in
+/// the venue's local time, the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardQuery {
+    pub network_id: u64,
+    /// Upper case.
+    pub node_mac: Option<String>,
+    pub range: Range,
+}
+
+/// The form's fields as typed, kept in the form and the CSV links.
+pub const FIELDS: [&str; 5] = ["network_id", "node_mac", "since", "until", "bucket"];
+
+impl DashboardQuery {
+    /// `offset_of` gives a network's UTC offset; `since` and `until` are the
+    /// venue's local time. Defaults: the last 24 hours by hour, the last 7
+    /// days by day.
+    pub fn parse(
+        query: &std::collections::HashMap<String, String>,
+        default_network: Option<u64>,
+        offset_of: impl Fn(u64) -> i64,
+        now: i64,
+    ) -> Result<DashboardQuery, String> {
+        let get = |k: &str| query.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let network_id = match get("network_id") {
+            Some(v) => v.parse::<u64>().map_err(|_| format!("network_id: {v:?} is not a network id"))?,
+            None => default_network.ok_or("network_id: no network has reported yet; nothing to show")?,
+        };
+        let node_mac = match get("node_mac") {
+            Some(v) if presenced_report::is_colon_mac(v) => Some(v.to_ascii_uppercase()),
+            Some(v) => return Err(format!("node_mac: {v:?} is not an access point MAC like AC:86:74:82:9A:30")),
+            None => None,
+        };
+        let bucket = match get("bucket") {
+            Some(v) => Bucket::parse(v).ok_or_else(|| format!("bucket: {v:?} is not hour or day"))?,
+            None => Bucket::Hour,
+        };
+        let offset = offset_of(network_id);
+        let local = |name: &str| -> Result<Option<i64>, String> {
+            match get(name) {
+                Some(v) => crate::time::parse_utc(v).map(|t| Some(t - offset)).ok_or_else(|| {
+                    format!("{name}: {v:?} is not a time like 2026-12-01T18:00 (the venue's local time)")
+                }),
+                None => Ok(None),
+            }
+        };
+        let until = local("until")?.unwrap_or(now);
+        let span = if bucket == Bucket::Hour { 86_400 } else { 7 * 86_400 };
+        let since = local("since")?.unwrap_or(until - span);
+        let range = Range::new(since, until, bucket, offset)?;
+        Ok(DashboardQuery { network_id, node_mac, range })
+    }
+}
+
+pub struct DashboardView<'a> {
+    pub values: &'a std::collections::BTreeMap<&'static str, String>,
+    /// (id, label) of every network.
+    pub networks: &'a [(u64, String)],
+    /// The chosen network's access points.
+    pub access_points: &'a [String],
+    pub query: Option<&'a DashboardQuery>,
+    pub error: Option<String>,
+    pub metrics: Option<&'a Metrics>,
+}
+
+pub fn page(v: &DashboardView) -> String {
+    let value = |name: &str| v.values.get(name).map(String::as_str).unwrap_or("");
+    let chosen_network = v.query.map(|q| q.network_id.to_string()).unwrap_or_else(|| value("network_id").to_string());
+    let mut html = String::from(r#"<form class="filters" id="dashboard-form" method="get" action="/dashboard">"#);
+    html.push_str(r#"<label>Network<select name="network_id" id="d-network">"#);
+    for (id, label) in v.networks {
+        let selected = if id.to_string() == chosen_network { " selected" } else { "" };
+        html.push_str(&format!(r#"<option value="{id}"{selected}>{}</option>"#, escape(label)));
+    }
+    html.push_str(r#"</select></label><label>Access point<select name="node_mac" id="d-node"><option value="">all (the network)</option>"#);
+    for ap in v.access_points {
+        let selected = if ap.eq_ignore_ascii_case(value("node_mac")) { " selected" } else { "" };
+        html.push_str(&format!(r#"<option value="{0}"{selected}>{0}</option>"#, escape(ap)));
+    }
+    html.push_str("</select></label>");
+    for (name, label) in [("since", "From (venue's local time)"), ("until", "To (venue's local time)")] {
+        html.push_str(&format!(
+            r#"<label>{label}<input type="text" name="{name}" id="d-{name}" value="{}" placeholder="e.g. 2026-12-01T08:00"></label>"#,
+            escape(value(name))
+        ));
+    }
+    html.push_str(r#"<label>Bucket<select name="bucket" id="d-bucket">"#);
+    for b in ["hour", "day"] {
+        let selected = if value("bucket") == b { " selected" } else { "" };
+        html.push_str(&format!(r#"<option value="{b}"{selected}>{b}</option>"#));
+    }
+    html.push_str(r#"</select></label><button type="submit" id="d-apply">Show</button></form>"#);
+    if let Some(e) = &v.error {
+        html.push_str(&format!(r#"<p class="error" id="dashboard-error">{}</p>"#, escape(e)));
+        return crate::web::layout("Dashboard", crate::web::Tab::Dashboard, &html);
+    }
+    let (Some(q), Some(m)) = (v.query, v.metrics) else {
+        return crate::web::layout("Dashboard", crate::web::Tab::Dashboard, &html);
+    };
+    let scope = match &q.node_mac {
+        Some(ap) => format!("access point {ap}"),
+        None => "the whole network".to_string(),
+    };
+    let from = crate::time::format_utc(q.range.since + q.range.utc_offset);
+    let to = crate::time::format_utc(q.range.until + q.range.utc_offset);
+    html.push_str(&format!(
+        r#"<div class="summary"><span id="dashboard-scope">Network {} · {} · {} to {} (UTC{}) by {}</span></div>"#,
+        q.network_id,
+        escape(&scope),
+        from,
+        to,
+        crate::visits::format_utc_offset(q.range.utc_offset),
+        if q.range.bucket == Bucket::Hour { "hour" } else { "day" }
+    ));
+    html.push_str(&summary(m));
+    let mut pairs: Vec<(&str, String)> = vec![("network_id", q.network_id.to_string())];
+    if let Some(ap) = &q.node_mac {
+        pairs.push(("node_mac", ap.clone()));
+    }
+    let local = |t: i64| crate::time::format_utc(t + q.range.utc_offset).replace(' ', "T");
+    pairs.push(("since", local(q.range.since)));
+    pairs.push(("until", local(q.range.until)));
+    pairs.push(("bucket", if q.range.bucket == Bucket::Hour { "hour".into() } else { "day".into() }));
+    html.push_str(r#"<div class="charts">"#);
+    for t in tables(m, q.range.utc_offset, q.range.bucket == Bucket::Hour) {
+        let mut with_chart: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        with_chart.push(("chart", t.id));
+        html.push_str(&chart_box(&t, &format!("/dashboard.csv?{}", crate::web::encode_query(&with_chart))));
+    }
+    html.push_str("</div>");
+    crate::web::layout("Dashboard", crate::web::Tab::Dashboard, &html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(kind: ChartKind, rows: Vec<(String, Vec<Cell>)>) -> Table {
+        Table { id: "t", title: "T", columns: vec!["bucket", "a", "b"], rows, kind }
+    }
+
+    #[test]
+    fn csv_is_the_table() {
+        let t = table(ChartKind::Stacked, vec![("10:00".into(), vec![Some(2.0), Some(0.5)]), ("11:00".into(), vec![None, Some(3.0)])]);
+        assert_eq!(csv(&t), "bucket,a,b\n10:00,2,0.5\n11:00,,3\n");
+    }
+
+    #[test]
+    fn stacked_bars_scale_to_a_round_top() {
+        // Sums 3 and 7: the top is 10, so 7 fills 70 % of the plot height.
+        let t = table(ChartKind::Stacked, vec![("x".into(), vec![Some(1.0), Some(2.0)]), ("y".into(), vec![Some(3.0), Some(4.0)])]);
+        let s = svg(&t);
+        let plot_h = H - TOP - BOTTOM;
+        assert!(s.contains(&format!(r#"height="{:.1}""#, plot_h * 0.4)), "the 4 of y: {s}");
+        assert_eq!(s.matches("<rect").count(), 4);
+        assert!(s.contains("<title>y: 4 b</title>"));
+        assert_eq!([0.3, 1.0, 1.5, 7.0, 10.0, 11.0, 240.0].map(nice_ceiling), [1.0, 1.0, 2.0, 10.0, 10.0, 20.0, 500.0]);
+        // Whole-number steps: 1 for 1, 2 and 5; 2 for 10; 5 for 20; 20 for 100.
+        assert_eq!([1.0, 2.0, 5.0, 10.0, 20.0, 100.0].map(tick_count), [1, 2, 5, 5, 4, 5]);
+    }
+
+    #[test]
+    fn lines_break_where_a_rate_is_missing() {
+        let t = Table {
+            id: "capture",
+            title: "C",
+            columns: vec!["bucket", "rate"],
+            rows: vec![("a".into(), vec![Some(50.0)]), ("b".into(), vec![None]), ("c".into(), vec![Some(100.0)])],
+            kind: ChartKind::Lines,
+        };
+        let s = svg(&t);
+        assert_eq!(s.matches("<circle").count(), 2);
+        let d = s.split(r#" d=""#).nth(1).unwrap().split('"').next().unwrap();
+        assert_eq!(d.matches('M').count(), 2, "two pieces: {d}");
+        assert!(!d.contains('L'));
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        let t = table(ChartKind::Grouped, vec![("<b>".into(), vec![Some(1.0), Some(1.0)])]);
+        assert!(!svg(&t).contains("<b>"));
+    }
+}

@@ -1,0 +1,248 @@
+//! Visits and metrics read from the store, on SQLite and on PostgreSQL,
+//! against answers from elsewhere: multi-day synthetic rows whose answers
+//! are worked out by hand below, and the rows of a shared capture replayed
+//! through the real agent, compared with a second implementation in Python
+//! (tests/analytics_naive.py) fed from the agent's own copy of its reports.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use presenced_report::Report;
+use presenced_server::config::Database;
+use presenced_server::metrics::{Bucket, Counts, Metrics, Range};
+use presenced_server::store::Store;
+use presenced_server::visits::NetworkRules;
+use serde_json::{json, Value};
+use support::{agent, report_body, run_with_stdin, shared_capture, synthetic_days as synthetic, Postgres, RowSpec, Server, Sight, TempDir, AP1, AP2, DAY, H, M, MON};
+
+const NET: u64 = 42;
+
+fn as_json_rows(rows: &[Sight]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|(node, mac, first, last, signal, associated)| {
+                json!({"node_mac": node, "mac": mac, "first_seen": first, "last_seen": last, "max_signal": signal, "associated": associated})
+            })
+            .collect(),
+    )
+}
+
+/// Every sighting in a report of its own, as an access point would send it.
+async fn ingest_all(store: &Store, network_id: u64, rows: &[Sight]) {
+    for (i, (node, mac, first, last, signal, associated)) in rows.iter().enumerate() {
+        let spec = RowSpec {
+            mac: mac.to_string(),
+            count: 2,
+            min: signal - 10,
+            max: *signal,
+            avg: signal - 5,
+            last: signal - 3,
+            first_seen: *first,
+            last_seen: *last,
+            associated: *associated,
+        };
+        let report = Report::from_body(report_body(network_id, node, &[spec]).as_bytes()).unwrap();
+        // Signatures distinct across networks: a repeated one would be a retry.
+        store.ingest(&report, &format!("{network_id:032x}{:032x}", i + 1), *last).await.unwrap();
+    }
+}
+
+fn naive_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/analytics_naive.py")
+}
+
+/// The Python implementation's metrics of `rows`.
+fn naive(rows: &Value, rules: &NetworkRules, range: &Range, now: i64, node: Option<&str>) -> Value {
+    let bucket = match range.bucket {
+        Bucket::Hour => "hour",
+        Bucket::Day => "day",
+    };
+    let input = json!({
+        "rows": rows,
+        "params": {
+            "timeout": rules.visits.session_timeout, "min_dwell": rules.visits.min_dwell,
+            "min_signal": rules.visits.min_signal, "since": range.since, "until": range.until,
+            "bucket": bucket, "offset": range.utc_offset, "now": now, "node": node,
+        }
+    });
+    let out = run_with_stdin(Command::new("python3").arg(naive_script()), input.to_string().as_bytes());
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn compare(rust: &Metrics, python: &Value, what: &str) {
+    let rust = serde_json::to_value(rust).unwrap();
+    if &rust != python {
+        let rb = rust["buckets"].as_array().unwrap();
+        let pb = python["buckets"].as_array().unwrap();
+        for (r, p) in rb.iter().zip(pb) {
+            assert_eq!(r, p, "{what}: first differing bucket");
+        }
+        assert_eq!(rust, *python, "{what}");
+    }
+}
+
+/// (unique, visitors, passersby, connected, capture rate, dwell, new, repeat, peak)
+type Summary = (u64, u64, u64, u64, Option<f64>, [u64; 4], u64, u64, u64);
+
+fn summary(c: &Counts) -> Summary {
+    (c.unique_clients, c.visitors, c.passersby, c.connected, c.capture_rate, c.dwell, c.new_visitors, c.repeat_visitors, c.peak_occupancy)
+}
+
+async fn synthetic_suite(store: Store) {
+    let rows = synthetic();
+    ingest_all(&store, NET, &rows).await;
+    let rules = NetworkRules::default();
+    let net = NET as i64;
+    let days = Range::new(MON, MON + 3 * DAY, Bucket::Day, 0).unwrap();
+    let now = MON + 2 * DAY + 13 * H;
+    let m = store.metrics(net, None, &rules, &days, now).await.unwrap();
+    let got: Vec<Summary> = m.buckets.iter().map(|b| summary(&b.counts.universal)).collect();
+    // Worked out by hand from synthetic()'s comments.
+    // Monday: A (two visits), B (starts), C, F. Peak 1: A's visits are apart.
+    // Tuesday: B (ends), E. Wednesday: A (repeat, 30 min), G (6 h+), H (1-6 h);
+    // at 09:00 G, H and A are all there.
+    let expected: Vec<Summary> = vec![
+        (4, 3, 2, 1, Some(0.6), [2, 1, 0, 0], 3, 0, 1),
+        (2, 2, 0, 1, Some(1.0), [1, 1, 0, 0], 2, 0, 1),
+        (3, 3, 0, 0, Some(1.0), [0, 1, 1, 1], 2, 1, 3),
+    ];
+    assert_eq!(got, expected);
+    assert_eq!(summary(&m.total.universal), (7, 7, 2, 1, Some(7.0 / 9.0), [3, 2, 1, 1], 6, 1, 3));
+    assert_eq!(summary(&m.buckets[0].counts.randomized), (1, 1, 0, 0, Some(1.0), [0, 1, 0, 0], 1, 0, 1));
+    assert_eq!(m.buckets[1].counts.randomized, Counts::default(), "no randomized address on Tuesday");
+    // At Wednesday 13:00 only G (gone at 12:55, within the 15 min) is open.
+    assert_eq!((m.occupancy_now.universal, m.occupancy_now.randomized), (1, 0));
+    compare(&m, &naive(&as_json_rows(&rows), &rules, &days, now, None), "days");
+
+    // E's ten minutes show in both the 11:00 and the 12:00 bucket.
+    let hours = Range::new(MON + DAY + 11 * H, MON + DAY + 13 * H, Bucket::Hour, 0).unwrap();
+    let h = store.metrics(net, None, &rules, &hours, now).await.unwrap();
+    assert_eq!(h.buckets.iter().map(|b| b.counts.universal.visitors).collect::<Vec<_>>(), [1, 1]);
+    let hours_all = Range::new(MON, MON + 3 * DAY, Bucket::Hour, 0).unwrap();
+    let ha = store.metrics(net, None, &rules, &hours_all, now).await.unwrap();
+    assert_eq!(ha.buckets.len(), 72);
+    compare(&ha, &naive(&as_json_rows(&rows), &rules, &hours_all, now, None), "hours");
+
+    // Per access point: at AP2 only B's Tuesday part (25 min, connected);
+    // at AP1 B's Monday part alone (19 min).
+    let ap2 = store.metrics(net, Some(AP2), &rules, &days, now).await.unwrap();
+    assert_eq!(summary(&ap2.total.universal), (1, 1, 0, 1, Some(1.0), [0, 1, 0, 0], 1, 0, 1));
+    assert_eq!(ap2.buckets[0].counts.universal.visitors, 0, "B reached AP2 on Tuesday only");
+    let ap1 = store.metrics(net, Some(&AP1.to_ascii_lowercase()), &rules, &days, now).await.unwrap();
+    assert_eq!(summary(&ap1.buckets[1].counts.universal), (1, 1, 0, 0, Some(1.0), [1, 0, 0, 0], 1, 0, 1), "E alone on Tuesday");
+    compare(&ap1, &naive(&as_json_rows(&rows), &rules, &days, now, Some(AP1)), "AP1");
+
+    // The venue at UTC-01:00: B's visit is 22:40 to 23:30 local, all Monday;
+    // so Tuesday (local) has E only.
+    let local_rules = NetworkRules { utc_offset: -H, ..NetworkRules::default() };
+    let local = Range::new(MON + H, MON + 3 * DAY + H, Bucket::Day, -H).unwrap();
+    let l = store.metrics(net, None, &local_rules, &local, now).await.unwrap();
+    assert_eq!(l.buckets[1].counts.universal.unique_clients, 1);
+    compare(&l, &naive(&as_json_rows(&rows), &local_rules, &local, now, None), "UTC-01:00");
+
+    // Other rules: a 20 min timeout joins A's Monday visits into one.
+    let long = NetworkRules { visits: presenced_server::visits::VisitRules { session_timeout: 20 * M, ..Default::default() }, ..NetworkRules::default() };
+    let lm = store.metrics(net, None, &long, &days, now).await.unwrap();
+    assert_eq!(lm.buckets[0].counts.universal.visitors, 2, "A once, B");
+    compare(&lm, &naive(&as_json_rows(&rows), &long, &days, now, None), "20 min timeout");
+
+    // Another network's rows never count here.
+    ingest_all(&store, NET + 1, &rows[..3]).await;
+    let again = store.metrics(net, None, &rules, &days, now).await.unwrap();
+    assert_eq!(again, m);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synthetic_days_sqlite() {
+    let dir = TempDir::new("analytics-sqlite");
+    synthetic_suite(Store::open(&Database::Sqlite(dir.path().join("rows.sqlite"))).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synthetic_days_postgres() {
+    let pg = Postgres::start("analytics");
+    synthetic_suite(Store::open(&Database::Postgres(pg.url.clone())).await.unwrap()).await;
+    drop(pg);
+}
+
+/// Rows of every report body on stdin, as JSON, parsed by Python's json.
+const PY_ROWS: &str = r#"
+import json, sys
+rows = []
+for line in sys.stdin:
+    if line.strip():
+        r = json.loads(line)
+        for p in r["probe_requests"]:
+            rows.append({"node_mac": r["node_mac"], "mac": p["mac"], "first_seen": p["first_seen"],
+                         "last_seen": p["last_seen"], "max_signal": p["max_signal"], "associated": p["associated"]})
+print(json.dumps(rows))
+"#;
+
+/// The capture replayed through presenced into a server on `database`;
+/// the metrics the store gives must be the Python implementation's over
+/// what the agent says it sent.
+fn capture_metrics(database: &str, tag: &str) {
+    let dir = TempDir::new(tag);
+    std::fs::write(dir.path().join("key"), "analytics-key\n").unwrap();
+    let server = Server::start(&["--database", database, "--key-file", dir.path().join("key").to_str().unwrap()], None);
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let out = Command::new(agent())
+        .arg("-r")
+        .arg(shared_capture("esp32-sc6-61-2024-03-31.pcap"))
+        .args(["--url", &server.url("/presence"), "--stdout", "--no-hostapd"])
+        .args(["--node-mac", "ac:86:74:82:9a:30", "--network-id", "221234", "--rate", "30"])
+        .arg("--key-file")
+        .arg(dir.path().join("key"))
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .env_remove("PRESENCED_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "presenced failed: {}\nserver log:\n{}", String::from_utf8_lossy(&out.stderr), server.log());
+    let rows: Value = serde_json::from_slice(&run_with_stdin(Command::new("python3").args(["-c", PY_ROWS]), &out.stdout)).unwrap();
+    let list = rows.as_array().unwrap();
+    assert!(list.len() >= 50, "{} rows", list.len());
+    let first = list.iter().map(|r| r["first_seen"].as_i64().unwrap()).min().unwrap();
+    let last = list.iter().map(|r| r["last_seen"].as_i64().unwrap()).max().unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let parsed = presenced_server::config::parse_database(database).unwrap();
+    // The capture's ESP32 hears everyone at about -90 dBm: with the default
+    // threshold nobody is a visitor, so a threshold of -95 dBm too.
+    let defaults = NetworkRules::default();
+    let weak = NetworkRules::from_options(None, None, Some(-95), None, None).unwrap();
+    let now = last + 300;
+    runtime.block_on(async {
+        let store = Store::open(&parsed).await.unwrap();
+        for (bucket, rules, name) in [(Bucket::Hour, &defaults, "-75"), (Bucket::Day, &defaults, "-75"), (Bucket::Hour, &weak, "-95"), (Bucket::Day, &weak, "-95")] {
+            let range = Range::new(first - first.rem_euclid(H), last + H, bucket, 0).unwrap();
+            let m = store.metrics(221234, None, rules, &range, now).await.unwrap();
+            let python = naive(&rows, rules, &range, now, None);
+            let tag = format!("{tag} {bucket:?} {name} dBm");
+            compare(&m, &python, &tag);
+            // For the closing note: the capture's figures, as both computed them.
+            println!("{tag} total: {}", serde_json::to_string(&m.total).unwrap());
+            println!("{tag} python total: {}", python["total"]);
+            println!("{tag} occupancy now: {}", serde_json::to_string(&m.occupancy_now).unwrap());
+            assert!(m.total.universal.unique_clients + m.total.randomized.unique_clients > 0);
+        }
+        store.close().await;
+    });
+    drop(server);
+}
+
+#[test]
+fn capture_metrics_sqlite() {
+    let dir = TempDir::new("analytics-capture-db");
+    capture_metrics(dir.path().join("rows.sqlite").to_str().unwrap(), "capture-sqlite");
+}
+
+#[test]
+fn capture_metrics_postgres() {
+    let pg = Postgres::start("analytics-capture");
+    capture_metrics(&pg.url, "capture-postgres");
+}
