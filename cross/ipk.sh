@@ -39,12 +39,13 @@ out=$BUILD/$target/ipk$variant
 work=$out/work
 rm -rf "$work"
 mkdir -p "$work/data/usr/sbin" "$work/data/usr/libexec" "$work/data/etc/init.d" "$work/data/etc/config" \
-         "$work/data/etc/capabilities" "$work/control"
+         "$work/data/etc/capabilities" "$work/data/usr/share/acl.d" "$work/control"
 install -m 0755 "$binary" "$work/data/usr/sbin/presenced"
 install -m 0755 "$files/presenced.monitor" "$work/data/usr/libexec/presenced-monitor"
 install -m 0755 "$files/presenced.init" "$work/data/etc/init.d/presenced"
 install -m 0600 "$files/presenced.config" "$work/data/etc/config/presenced" # holds the key
 install -m 0644 "$files/presenced.capabilities.json" "$work/data/etc/capabilities/presenced.json"
+install -m 0644 "$files/presenced.acl.json" "$work/data/usr/share/acl.d/presenced.json"
 find "$work/data" -type d -exec chmod 0755 {} +
 
 installed_size=$(find "$work/data" -type f -printf '%s\n' | awk '{ n += $1 } END { print n }')
@@ -57,7 +58,7 @@ Source: openwrt/presenced
 SourceName: presenced
 License: MIT
 Section: net
-Require-User: network=101:network=101
+Require-User: network=101:network=101 presenced=391:presenced=391
 Architecture: $arch
 Installed-Size: $installed_size
 Description: Probe requests to signed Presence Reporting API reports

@@ -41,15 +41,20 @@ pub const MIN_SPOOL_BYTES: usize = 1024;
 pub const MAX_SPOOL_BYTES: usize = 64 << 20;
 
 pub const USAGE: &str = "\
-Usage: presenced (-i IFACE | -r FILE) (--url URL | --stdout) [options]
+Usage: presenced (-i IFACE | -r FILE | --source hostapd) (--url URL | --stdout) [options]
 
 Captures 802.11 probe requests on a monitor-mode interface (or replays a
-capture file) and every RATE seconds sends per-client statistics as a signed
-Presence Reporting API report.
+capture file, or reads them from hostapd over ubus) and every RATE seconds
+sends per-client statistics as a signed Presence Reporting API report.
 
 Source (exactly one):
   -i, --interface IFACE   capture live on IFACE (monitor mode, radiotap)
   -r, --read FILE         replay a pcap or pcapng file, then exit
+      --source hostapd    the probe notifications of OpenWrt's hostapd over
+                          ubus (every hostapd.* object; no monitor interface;
+                          needs --node-mac). --source monitor is -i/-r
+      --ubus-socket PATH  ubusd's socket, for --source hostapd and for
+                          `associated` [default: /var/run/ubus/ubus.sock]
 
 Destination (one or both):
       --url URL           POST each report to URL (http:// or https://)
@@ -68,9 +73,10 @@ Options:
                           150 bytes of memory and 178 bytes of report); new
                           ones beyond are counted and left out
                           [default: 10000]
-      --hostapd-dir DIR   hostapd control sockets, read for `associated`
-                          [default: /var/run/hostapd]
-      --no-hostapd        do not ask hostapd: `associated` is always false
+      --hostapd-dir DIR   hostapd control sockets, read for `associated` when
+                          ubus has no hostapd.* object [default: /var/run/hostapd]
+      --no-hostapd        do not ask hostapd (neither over ubus nor its
+                          control sockets): `associated` is always false
       --run-dir DIR       where presenced binds its own sockets
                           [default: /var/run/presenced]
       --ca-file FILE      CA certificates (PEM) for https
@@ -105,6 +111,8 @@ Privacy and counting (all off by default; off, the reports are unchanged):
 pub enum Source {
     Interface(String),
     File(PathBuf),
+    /// hostapd's probe notifications over ubus (`--source hostapd`).
+    Hostapd,
 }
 
 /// Everything the daemon needs, checked.
@@ -123,6 +131,9 @@ pub struct Config {
     /// `None` when hostapd is not to be asked. Its `client_dir` is `--run-dir`.
     pub hostapd: Option<HostapdConfig>,
     pub ca_file: PathBuf,
+    /// ubusd's socket: the source with `Source::Hostapd`, and the first
+    /// place `associated` is asked (when `hostapd` is set).
+    pub ubus_socket: PathBuf,
     pub log_level: log::LevelFilter,
     /// `--pseudonymize-key-file`: client MACs are replaced in reports.
     pub pseudonyms: Option<Pseudonymizer>,
@@ -149,6 +160,7 @@ impl fmt::Debug for Config {
             .field("stdout", &self.stdout)
             .field("hostapd", &self.hostapd)
             .field("ca_file", &self.ca_file)
+            .field("ubus_socket", &self.ubus_socket)
             .field("log_level", &self.log_level)
             .field("pseudonyms", &self.pseudonyms)
             .field("admission", &self.admission)
@@ -204,6 +216,8 @@ pub struct Args {
     pub no_hostapd: bool,
     pub run_dir: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
+    pub source: Option<String>,
+    pub ubus_socket: Option<PathBuf>,
     pub verbose: u8,
     pub quiet: bool,
     pub pseudonymize_key_file: Option<PathBuf>,
@@ -255,6 +269,8 @@ impl Args {
                 Long("no-hostapd") => a.no_hostapd = true,
                 Long("run-dir") => a.run_dir = Some(parser.value().map_err(lexopt_error)?.into()),
                 Long("ca-file") => a.ca_file = Some(parser.value().map_err(lexopt_error)?.into()),
+                Long("source") => a.source = Some(string_value(&mut parser, &name)?),
+                Long("ubus-socket") => a.ubus_socket = Some(parser.value().map_err(lexopt_error)?.into()),
                 Long("pseudonymize-key-file") => {
                     a.pseudonymize_key_file = Some(parser.value().map_err(lexopt_error)?.into())
                 }
@@ -275,7 +291,9 @@ impl Args {
     /// Checks every value and combination, and reads the key (from
     /// `--key-file`, else from `env_key`, the value of PRESENCED_KEY).
     pub fn validate(self, env_key: Option<OsString>) -> Result<Config, ConfigError> {
+        let from_hostapd = validate_source(self.source.as_deref(), self.interface.is_some() || self.read.is_some())?;
         let source = match (self.interface, self.read) {
+            (None, None) if from_hostapd => Source::Hostapd,
             (Some(i), None) if i.is_empty() => return Err(ConfigError::new("--interface", "is empty")),
             (Some(i), None) => Source::Interface(i),
             (None, Some(r)) => Source::File(r),
@@ -356,6 +374,16 @@ impl Args {
                 "is required with --read: a capture file has no interface to take the MAC from",
             ));
         }
+        if node_mac.is_none() && source == Source::Hostapd {
+            return Err(ConfigError::new(
+                "--node-mac",
+                "is required with --source hostapd: there is no capture interface to take the MAC from",
+            ));
+        }
+        let ubus_socket = self.ubus_socket.unwrap_or_else(|| crate::ubus::DEFAULT_SOCKET.into());
+        if ubus_socket.as_os_str().is_empty() {
+            return Err(ConfigError::new("--ubus-socket", "must not be empty"));
+        }
         let max_clients = match self.max_clients {
             None => DEFAULT_MAX_CLIENTS,
             Some(m) => match m.parse::<usize>() {
@@ -412,12 +440,29 @@ impl Args {
             stdout: self.stdout,
             hostapd,
             ca_file: self.ca_file.unwrap_or_else(|| DEFAULT_CA_FILE.into()),
+            ubus_socket,
             log_level,
             pseudonyms,
             admission,
             spool_bytes,
             warnings,
         })
+    }
+}
+
+/// `--source`: whether probe requests come from hostapd over ubus. Both
+/// sources at once would count a frame twice (hostapd's notification and the
+/// monitor interface's copy carry nothing to match them by), so
+/// `--source hostapd` takes no `-i`/`-r`.
+fn validate_source(source: Option<&str>, capture_given: bool) -> Result<bool, ConfigError> {
+    match source {
+        None | Some("monitor") => Ok(false),
+        Some("hostapd") if capture_given => Err(ConfigError::new(
+            "--source",
+            "hostapd takes no --interface/--read: one source at a time, or each probe request would count twice",
+        )),
+        Some("hostapd") => Ok(true),
+        Some(other) => Err(ConfigError::new("--source", format!("'{other}' is neither hostapd nor monitor"))),
     }
 }
 
@@ -772,6 +817,30 @@ mod tests {
         assert!(c.hostapd.is_none());
         assert_eq!(c.key, None);
         assert_eq!(c.log_level, log::LevelFilter::Trace);
+    }
+
+    #[test]
+    fn source_hostapd_needs_a_node_mac_and_no_capture() {
+        let c = config(&["--source", "hostapd", "--stdout", "--node-mac", "02:00:00:00:00:01"], None).unwrap();
+        assert_eq!(c.source, Source::Hostapd);
+        assert_eq!(c.ubus_socket, PathBuf::from("/var/run/ubus/ubus.sock"));
+        let c = config(
+            &["--source", "hostapd", "--stdout", "--node-mac", "02:00:00:00:00:01", "--ubus-socket", "/tmp/u.sock"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.ubus_socket, PathBuf::from("/tmp/u.sock"));
+        assert_eq!(error_option(&["--source", "hostapd", "--stdout"], None), "--node-mac");
+        let mac = ["--node-mac", "02:00:00:00:00:01", "--stdout"];
+        let with = |extra: &[&str]| -> Vec<String> { extra.iter().chain(mac.iter()).map(|s| s.to_string()).collect() };
+        let opt = |v: Vec<String>| error_option(&v.iter().map(|s| s.as_str()).collect::<Vec<_>>(), None);
+        assert_eq!(opt(with(&["--source", "hostapd", "-i", "mon0"])), "--source");
+        assert_eq!(opt(with(&["--source", "hostapd", "-r", "x.pcap"])), "--source");
+        assert_eq!(opt(with(&["--source", "radio"])), "--source");
+        assert_eq!(opt(with(&["--source", "monitor"])), "--interface/--read");
+        assert_eq!(opt(with(&["--source", "hostapd", "--ubus-socket", ""])), "--ubus-socket");
+        let c = config(&["--source", "monitor", "-i", "mon0", "--stdout"], None).unwrap();
+        assert_eq!(c.source, Source::Interface("mon0".into()));
     }
 
     #[test]

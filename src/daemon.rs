@@ -103,7 +103,63 @@ pub fn run(cfg: &Config, stop: &StopSignal, associated: Option<AssociatedLookup>
             reporter.finish(&|| stop_reason(stop));
             result
         }
+        Source::Hostapd => {
+            // validate() makes --node-mac mandatory with --source hostapd.
+            let node_mac = cfg.node_mac.ok_or_else(|| err("--node-mac is required with --source hostapd"))?;
+            let reporter = spawn_reporter(cfg, node_mac, associated)?;
+            log::info!(
+                "reading probe requests from hostapd over ubus ({}), a report every {} s as node {}",
+                cfg.ubus_socket.display(),
+                cfg.rate_secs,
+                node_mac.to_upper_string()
+            );
+            hostapd_loop(cfg, stop, &reporter);
+            reporter.finish(&|| stop_reason(stop));
+            Ok(())
+        }
     }
+}
+
+/// How long a window stays open after its deadline with `--source hostapd`:
+/// notifications are stamped when they are read, so none arrives late; the
+/// margin only keeps the live schedule's shape.
+const HOSTAPD_WINDOW_GRACE: Duration = Duration::from_millis(50);
+
+/// `--source hostapd`: the live schedule of `live_loop`, with probes from
+/// hostapd's ubus notifications, each stamped with the wall clock when it
+/// is read (hostapd sends no capture time). Never fails: without ubusd it
+/// keeps trying (see `ubus::source`) and reports empty windows meanwhile, as
+/// a monitor interface with no traffic would.
+fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter) {
+    let rate = Duration::from_secs(cfg.rate_secs as u64);
+    let mut current = new_table(cfg);
+    let mut closing = new_table(cfg);
+    let mut windows = LiveWindows::new(rate, HOSTAPD_WINDOW_GRACE, Instant::now());
+    let mut source = crate::ubus::source::ProbeSource::new(cfg.ubus_socket.clone(), Instant::now());
+    while !stop_requested(stop) {
+        let until = Instant::now() + windows.until_next(Instant::now()).min(Duration::from_millis(POLL_MS));
+        source.pump(until, &mut |outcome| {
+            let at = wall_clock();
+            match windows.slot(at) {
+                Slot::Current => current.record(outcome, at),
+                Slot::Closing => closing.record(outcome, at),
+            }
+        });
+        let tick = windows.tick(Instant::now(), wall_clock());
+        if tick.report_closing {
+            reporter.offer(Batch { window: closing.take_window(), kernel_drops: None });
+        }
+        if tick.close_current {
+            std::mem::swap(&mut current, &mut closing);
+        }
+    }
+    if let Some(why) = stop_reason(stop) {
+        reporter.begin_shutdown(&why);
+    }
+    if windows.is_closing() {
+        reporter.offer(Batch { window: closing.take_window(), kernel_drops: None });
+    }
+    reporter.offer(Batch { window: current.take_window(), kernel_drops: None });
 }
 
 fn spawn_reporter(cfg: &Config, node_mac: MacAddr, associated: Option<AssociatedLookup>) -> Result<Reporter, DaemonError> {

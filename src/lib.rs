@@ -21,4 +21,5 @@ pub mod reporter;
 pub mod resender;
 pub mod spool;
 pub mod table;
+pub mod ubus;
 pub mod window;

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
     }
 
     let redact = config.pseudonyms.is_some();
-    let associated = config.hostapd.clone().map(|h| hostapd_lookup(h, redact));
+    let associated = config.hostapd.clone().map(|h| hostapd_lookup(h, config.ubus_socket.clone(), redact));
     match daemon::run(&config, &stop, associated) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -69,16 +69,24 @@ fn usage_error(e: presenced::config::ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Reads hostapd's station lists for each report. A warning that repeats the
-/// previous report's word for word goes to the debug level, so that an access
-/// point without hostapd does not fill the log with one line every Rate
-/// seconds; any change is logged as a warning again. With `redact` (the
-/// pseudonyms are on) station MACs that hostapd's answers put into a
-/// warning are blanked out: no raw client MAC reaches the log.
-fn hostapd_lookup(cfg: HostapdConfig, redact: bool) -> AssociatedLookup {
+/// Reads hostapd's station lists for each report: over ubus (get_clients)
+/// when ubusd has hostapd objects, else from hostapd's control sockets, in
+/// the same deadline. A warning that repeats the previous report's word for
+/// word goes to the debug level, so that an access point without hostapd
+/// does not fill the log with one line every Rate seconds; any change is
+/// logged as a warning again. With `redact` (the pseudonyms are on) station
+/// MACs that hostapd's answers put into a warning are blanked out: no raw
+/// client MAC reaches the log.
+fn hostapd_lookup(cfg: HostapdConfig, ubus_socket: std::path::PathBuf, redact: bool) -> AssociatedLookup {
     let mut previous: Vec<String> = Vec::new();
     Box::new(move |deadline| {
-        let mut found = associated_stations(&cfg, deadline);
+        let mut found = match presenced::ubus::lookup::associated(&ubus_socket, deadline) {
+            Ok(found) => found,
+            Err(why) => {
+                log::debug!("{why}: asking hostapd's control sockets");
+                associated_stations(&cfg, deadline)
+            }
+        };
         if redact {
             found.warnings = found.warnings.iter().map(|w| presenced::privacy::redact_macs(w)).collect();
         }

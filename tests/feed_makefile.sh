@@ -105,7 +105,7 @@ for path in $file_depends; do [ -e "$path" ] || missing="$missing $path"; done
 if [ -n "$file_depends" ] && [ -z "$missing" ]; then pass "every PKG_FILE_DEPENDS path exists"
 else fail "every PKG_FILE_DEPENDS path exists (missing:$missing)"; fi
 expect "DEPENDS is \$(RUST_ARCH_DEPENDS) +libpcap" -x -- 'DEPENDS=@(aarch64||arm||mips||mipsel) +libpcap'
-expect "USERID network (hostapd's user)" -x -- 'USERID=network=101:network=101'
+expect "USERID network (hostapd's user) and presenced (source hostapd)" -x -- 'USERID=network=101:network=101 presenced=391:presenced=391'
 expect "conffiles /etc/config/presenced" -x -- 'CONFFILES=/etc/config/presenced'
 expect "PKG_BUILD_DEPENDS=rust/host" -x -- 'PKG_BUILD_DEPENDS=rust/host'
 expect "sources: the checkout around the feed" -x -- "PRESENCED_SRC_DIR=$top"
@@ -120,7 +120,7 @@ mkdir -p "$sdk/build_dir/presenced-0.1.0/ipkg-install/bin"
 printf 'ELF' >"$sdk/build_dir/presenced-0.1.0/ipkg-install/bin/presenced"
 if pkgmake install DEST="$dest" >/dev/null; then pass "install step runs"; else fail "install step runs"; fi
 for entry in usr/sbin/presenced:755 usr/libexec/presenced-monitor:755 etc/init.d/presenced:755 \
-    etc/config/presenced:600 etc/capabilities/presenced.json:644; do
+    etc/config/presenced:600 etc/capabilities/presenced.json:644 usr/share/acl.d/presenced.json:644; do
     path=${entry%:*} mode=${entry#*:}
     if [ "$(stat -c %a "$dest/$path" 2>/dev/null)" = "$mode" ]; then pass "installs /$path mode $mode"
     else fail "installs /$path mode $mode"; fi

@@ -152,7 +152,8 @@ EOF
 done
 touch "$work/ujail"
 chmod +x "$work/ujail"
-mkdir -p "$work/net/lo" "$work/etc"
+mkdir -p "$work/net/lo" "$work/etc" "$work/ieee80211/phy3"
+echo '02:11:22:33:44:55' >"$work/ieee80211/phy3/macaddress"
 echo '{}' >"$work/capabilities.json"
 echo "-----BEGIN CERTIFICATE-----" >"$work/ca.pem"
 
@@ -168,7 +169,7 @@ run_case() {
     : >"$dir/log"
     PATH="$standin/bin:$PATH" STANDIN=$standin PROCD_LOG=$dir/log TEST_UCI=$dir/uci \
         TEST_USERS=$users \
-        TEST_OVERRIDES="RUN_DIR='$dir/run'; KEY_FILE='$dir/run/key'; PSEUDONYM_KEY_FILE='$dir/run/pseudonymize_key'; UJAIL='$ujail'; NET_DEVICES='$work/net'; CAPABILITIES='$work/capabilities.json'" \
+        TEST_OVERRIDES="RUN_DIR='$dir/run'; KEY_FILE='$dir/run/key'; PSEUDONYM_KEY_FILE='$dir/run/pseudonymize_key'; UJAIL='$ujail'; NET_DEVICES='$work/net'; CAPABILITIES='$work/capabilities.json'; IEEE80211='$work/ieee80211'" \
         $shell "$standin/etc-rc.common" "$init" start 2>"$dir/stderr"
     echo $? >"$dir/status"
 }
@@ -417,6 +418,50 @@ for shell in "sh" "busybox sh"; do
     assert_case "phydown-$tag" "$key" instance key-safe --interface=mon8 \
         "call:iw|phy|phydown|interface|add|mon8|type|monitor" "!call:ip|link|set|dev|mon8|up" \
         "call:procd_set_param|command|/usr/libexec/presenced-monitor|mon8|phydown"
+
+    # source 'hostapd': ubus only. Its own user, jailed with ubusd's directory
+    # (not the socket file, which a restarted ubusd replaces), no
+    # capabilities, no netdev, no monitor interface nor keeper, even with a phy.
+    run_case "ubus-$tag" "$shell" "network presenced" "$work/ujail" "
+	option enabled '1'
+	option source 'hostapd'
+	option interface 'mon5'
+	option phy 'phy3'
+	option url 'http://192.0.2.1/r'
+	option key '$key'"
+    assert_case "ubus-$tag" "$key" instance key-safe arg:--source --source=hostapd --interface= \
+        --node-mac=02:11:22:33:44:55 --hostapd-dir=/var/run/hostapd \
+        "call:procd_set_param|user|presenced" "call:procd_set_param|group|presenced" \
+        "call:procd_add_jail|presenced|log" "call:procd_add_jail_mount|/var/run/ubus" \
+        "call:procd_add_jail_mount_rw|$work/ubus-$tag/run" "call:procd_set_param|no_new_privs|1" \
+        "call:chown|presenced|$work/ubus-$tag/run|$work/ubus-$tag/run/key" \
+        "call:procd_set_param|respawn|3600|5|0" "call:procd_add_reload_trigger|presenced" \
+        '!call:procd_set_param|capabilities' '!call:procd_set_param|netdev' '!call:iw' \
+        '!call:procd_open_instance|monitor' '!call:procd_set_param|user|network'
+    # No node_mac and no radio to take one from: nothing started. An explicit
+    # node_mac wins over the radio's.
+    run_case "ubus-nomac-$tag" "$shell" "network presenced" "$work/ujail" "
+	option enabled '1'
+	option source 'hostapd'
+	option phy 'phy9'
+	option url 'http://192.0.2.1/r'
+	option key '$key'"
+    assert_case "ubus-nomac-$tag" "$key" no-instance no-key-file
+    run_case "ubus-mac-$tag" "$shell" "network presenced" "$work/no-ujail" "
+	option enabled '1'
+	option source 'hostapd'
+	option node_mac 'AC:86:74:82:9A:30'
+	option url 'http://192.0.2.1/r'
+	option key '$key'"
+    assert_case "ubus-mac-$tag" "$key" instance key-safe --node-mac=AC:86:74:82:9A:30 \
+        "call:procd_set_param|user|presenced" '!call:procd_add_jail'
+    run_case "ubus-bad-$tag" "$shell" "network presenced" "$work/ujail" "
+	option enabled '1'
+	option source 'radio'
+	option node_mac 'AC:86:74:82:9A:30'
+	option url 'http://192.0.2.1/r'
+	option key '$key'"
+    assert_case "ubus-bad-$tag" "$key" no-instance no-key-file
 
     # Missing interface and no phy: nothing to capture on, nothing started.
     run_case "noiface-$tag" "$shell" "network" "$work/ujail" "

@@ -77,7 +77,8 @@ for script in ["./postinst", "./prerm"]:
 # --- data --------------------------------------------------------------------
 expected = {"./usr/sbin/presenced": 0o755, "./usr/libexec/presenced-monitor": 0o755,
             "./etc/init.d/presenced": 0o755,
-            "./etc/config/presenced": 0o600, "./etc/capabilities/presenced.json": 0o644}
+            "./etc/config/presenced": 0o600, "./etc/capabilities/presenced.json": 0o644,
+            "./usr/share/acl.d/presenced.json": 0o644}
 check(sorted(m.name for m in data_files) == sorted(expected),
       f"data holds exactly {sorted(expected)}")
 for name, mode in expected.items():
@@ -118,7 +119,7 @@ uci = open("openwrt/presenced/files/presenced.config").read()
 check(re.findall(r"^config (\S+) (\S+)", uci, re.M) == [("presenced", "'main'")],
       "UCI: one section, config presenced 'main'")
 options = dict(re.findall(r"^\s*#?option (\S+) '([^']*)'", uci, re.M))
-wanted = ["enabled", "interface", "phy", "url", "key", "rate", "network_id", "node_mac",
+wanted = ["enabled", "source", "interface", "phy", "url", "key", "rate", "network_id", "node_mac",
           "max_clients", "hostapd_dir", "ca_file", "log_level", "pseudonymize_key", "pseudonymize_rotate",
           "randomized_macs", "min_signal", "spool_bytes"]
 check(all(o in options for o in wanted), f"UCI has every option: missing {[o for o in wanted if o not in options]}")
