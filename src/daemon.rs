@@ -387,6 +387,9 @@ fn kernel_drops_since(cap: &mut Capture<Active>, before: &mut u64) -> Option<u64
     Some(delta)
 }
 
+// Its own function, not in line in `run`: its registers then go to the
+// per-frame loop alone, whatever the other capture sources add to `run`.
+#[inline(never)]
 fn replay_loop(
     mut cap: Capture<Offline>,
     path: &std::path::Path,
