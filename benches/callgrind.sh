@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$work"
 gcc -O2 -o "$work/bare_pcap_loop" "$here/bare_pcap_loop.c" -lpcap
 python3 "$here/make_captures.py" repeat "$capture" "$work/x100.pcap" 100
-len=$(python3 "$here/make_captures.py" three-words "$work/three-words.pcap" 100000)
+len=$(python3 "$here/make_captures.py" three-words "$work/three-words.pcap" 420000)
 
 instructions() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
@@ -34,7 +34,7 @@ import sys
 name, frames, bare, ours, pseudo = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 b, o, p = bare / frames, ours / frames, pseudo / frames
 print(f"{name}: {frames} frames; libpcap+BPF loop {b:.0f} instructions/frame, "
-      f"presenced {o:.0f}; presenced's own work {o - b:.0f}/frame = {100 * (o - b) / b:.0f}% of the loop's (goal <= 25%)")
+      f"presenced {o:.0f}; presenced's own work {o - b:.0f}/frame = {100 * (o - b) / b:.1f}% of the loop's (goal <= 25%)")
 print(f"  with --pseudonymize-key-file and --pseudonymize-rotate daily: {p:.0f}/frame "
       f"({p - o:+.1f}/frame; {pseudo - ours:+d} instructions in all)")
 PY
