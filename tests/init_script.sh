@@ -196,6 +196,16 @@ def flag(name):
     return command[command.index(name) + 1] if name in command else None
 results = []
 def want(ok, what): results.append((ok, what))
+def secret_file(option, name, what, secret_name, secret):
+    """The file a secret is handed over in: in the run directory, 0600, the secret exactly."""
+    path = flag(option)
+    want(path == f"{directory}/run/{name}", f"{option} names the run directory's {what} ({path})")
+    if path and os.path.exists(path):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        want(mode == 0o600, f"{what} mode 0600 (is {oct(mode)})")
+        want(open(path).read() == secret, f"{what} holds exactly the {secret_name}")
+    else:
+        want(False, f"{what} exists")
 for w in wants:
     if w == "instance":
         want(has("procd_open_instance") and has("procd_close_instance"), "an instance is started")
@@ -206,14 +216,7 @@ for w in wants:
         want(not any(key in a for a in command), "the key is nowhere in the command line")
         want(not any(key in a for a in env), "the key is not in procd's env")
         want(not any(key in "".join(c) for c in calls), "the key is in no procd call at all")
-        keyfile = flag("--key-file")
-        want(keyfile == f"{directory}/run/key", f"--key-file names the run directory's key file ({keyfile})")
-        if keyfile and os.path.exists(keyfile):
-            st = os.stat(keyfile)
-            want(stat.S_IMODE(st.st_mode) == 0o600, f"key file mode 0600 (is {oct(stat.S_IMODE(st.st_mode))})")
-            want(open(keyfile).read() == key, "key file holds exactly the key")
-        else:
-            want(False, "key file exists")
+        secret_file("--key-file", "key", "key file", "key", key)
     elif w == "no-key-file":
         want(not os.path.exists(f"{directory}/run/key"), "no key file is left behind")
         want(not os.path.exists(f"{directory}/run/pseudonymize_key"), "no pseudonym key file is left behind")
@@ -221,14 +224,7 @@ for w in wants:
         pkey = w[len("pseudonym-key:"):]
         want(not any(pkey in a for a in command), "the pseudonym key is nowhere in the command line")
         want(not any(pkey in "".join(c) for c in calls), "the pseudonym key is in no procd call at all")
-        pfile = flag("--pseudonymize-key-file")
-        want(pfile == f"{directory}/run/pseudonymize_key", f"--pseudonymize-key-file names the run directory's file ({pfile})")
-        if pfile and os.path.exists(pfile):
-            st = os.stat(pfile)
-            want(stat.S_IMODE(st.st_mode) == 0o600, f"pseudonym key file mode 0600 (is {oct(stat.S_IMODE(st.st_mode))})")
-            want(open(pfile).read() == pkey, "pseudonym key file holds exactly the pseudonym key")
-        else:
-            want(False, "pseudonym key file exists")
+        secret_file("--pseudonymize-key-file", "pseudonymize_key", "pseudonym key file", "pseudonym key", pkey)
     elif w == "procd-basics":
         want(any(c[:2] == ["procd_set_param", "respawn"] for c in calls), "respawn set")
         want(has("procd_set_param", "stdout", "1"), "stdout 1 (logread)")
