@@ -13,6 +13,7 @@ use pcap::{Active, Capture, Linktype, Offline};
 
 use crate::bpf::install_probe_request_filter;
 use crate::config::{Config, Source};
+use crate::devices::Tracker;
 use crate::frame::Classifier;
 use crate::http::{timeout_for_rate, Cutoff, Poster};
 use crate::mac::MacAddr;
@@ -180,8 +181,26 @@ fn spawn_reporter(cfg: &Config, node_mac: MacAddr, associated: Option<Associated
         cutoff,
         pseudonyms: cfg.pseudonyms.clone(),
         spool_bytes: cfg.spool_bytes,
+        devices: cfg.admission.merge_randomized.then(|| Tracker::new(&run_key(), cfg.max_clients)),
     })
     .map_err(|e| err(format!("cannot start the reporting thread: {e}")))
+}
+
+/// The key of this run's device pseudonyms: from the kernel's random
+/// source, so that no two runs share pseudonyms and none can be recomputed.
+fn run_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key));
+    if read.is_err() {
+        // std seeds each RandomState from the same source by other means.
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in key.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u8(0);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    key
 }
 
 /// A window's table as configured: every capture source makes its tables
@@ -284,7 +303,7 @@ impl LiveTables {
             Slot::Current => &mut self.current,
             Slot::Closing => &mut self.closing,
         };
-        table.record(self.classifier.classify(packet.data), at);
+        table.record_frame(packet.data, self.classifier.classify(packet.data), at);
     }
 }
 
@@ -421,7 +440,7 @@ fn replay_loop(
         if !windows.in_current(at_micros) {
             close_windows(windows.advance(at_micros), &mut jumps, frames, path, &mut table, stop, reporter);
         }
-        table.record(classifier.classify(packet.data), at);
+        table.record_frame(packet.data, classifier.classify(packet.data), at);
     }
     if jumps > MAX_JUMP_WARNINGS {
         log::warn!("{}: the capture clock jumped {jumps} times in all", path.display());

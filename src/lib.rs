@@ -6,6 +6,7 @@
 pub mod bpf;
 pub mod config;
 pub mod daemon;
+pub mod devices;
 pub mod dot11;
 pub mod frame;
 pub mod hostapd;

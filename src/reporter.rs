@@ -17,6 +17,7 @@ use crate::mac::MacAddr;
 use crate::privacy::Pseudonymizer;
 use crate::report::WindowReport;
 use crate::resender::{worth_retrying, Resender};
+use crate::devices::{clusters::clusters, Tracker};
 use crate::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
@@ -44,6 +45,9 @@ pub struct ReporterSettings {
     /// `--spool-bytes`: keep failed reports up to this many bytes, to send
     /// them again. Only with a `poster`.
     pub spool_bytes: Option<usize>,
+    /// `--randomized-macs merge`: turns each window's bursts into estimated
+    /// devices; here, in window order, so that both live tables feed one.
+    pub devices: Option<Tracker>,
 }
 
 pub struct Reporter {
@@ -216,6 +220,13 @@ impl ReporterSettings {
             Some(lookup) => lookup(self.cutoff.bound(Instant::now() + crate::hostapd::LOOKUP_BUDGET)),
             None => BTreeSet::new(),
         };
+        if let Some(tracker) = self.devices.as_mut() {
+            let estimated = tracker.rows(clusters(std::mem::take(&mut batch.window.bursts)));
+            if !estimated.is_empty() {
+                batch.window.rows.extend(estimated);
+                batch.window.rows.sort_unstable_by_key(|(mac, _)| *mac);
+            }
+        }
         // Once per client and window, before anything is written out: from
         // here on only pseudonyms exist outside the table.
         if let Some(p) = &self.pseudonyms {
@@ -236,10 +247,12 @@ impl ReporterSettings {
         }
         let bytes = report.len();
         let stats = &window.stats;
+        let estimated = window.rows.iter().filter(|(_, r)| r.estimated_device).count();
         let mut summary = format!(
-            "{} clients ({} associated), {} frames, {} accepted, drops: {}",
+            "{} clients ({} associated{}), {} frames, {} accepted, drops: {}",
             window.rows.len(),
             report.associated_count(),
+            if self.devices.is_some() { format!(", {estimated} estimated devices") } else { String::new() },
             stats.frames,
             stats.accepted,
             stats.drops_summary()

@@ -35,6 +35,29 @@ pub struct ProbeRow<Mac = String> {
     pub first_seen: i64,
     pub last_seen: i64,
     pub associated: bool,
+    /// Not in the vendors' documents: `true` when the row is a device that
+    /// presenced estimated from randomized addresses (`--randomized-macs
+    /// merge`); its `mac` is then a pseudonym of that estimate, not an
+    /// address any device sent. Written only when true, so every other row
+    /// keeps the documented bytes; absent reads as false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub estimated_device: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The key of `ProbeRow::estimated_device` in the body.
+pub const ESTIMATED_DEVICE_KEY: &str = "estimated_device";
+
+impl<Mac> ProbeRow<Mac> {
+    /// Whether a receiver must count this row as an estimated device (a
+    /// number of phones that randomize their address) rather than as one
+    /// client address.
+    pub fn is_estimated_device(&self) -> bool {
+        self.estimated_device
+    }
 }
 
 pub const VERSION: u32 = 1;
@@ -78,6 +101,7 @@ impl ProbeRow {
             first_seen: self.first_seen,
             last_seen: self.last_seen,
             associated: self.associated,
+            estimated_device: self.estimated_device,
         }
     }
 }
@@ -104,10 +128,14 @@ pub fn write_body<W: std::io::Write + ?Sized>(
         write!(
             out,
             "{{\"mac\":\"{}\",\"count\":{},\"min_signal\":{},\"max_signal\":{},\"avg_signal\":{},\
-             \"last_seen_signal\":{},\"first_seen\":{},\"last_seen\":{},\"associated\":{}}}",
+             \"last_seen_signal\":{},\"first_seen\":{},\"last_seen\":{},\"associated\":{}",
             r.mac, r.count, r.min_signal, r.max_signal, r.avg_signal, r.last_seen_signal, r.first_seen, r.last_seen,
             r.associated
-        )
+        )?;
+        if r.estimated_device {
+            write!(out, ",\"{ESTIMATED_DEVICE_KEY}\":true")?;
+        }
+        out.write_all(b"}")
     })?;
     out.write_all(b"]}")
 }
@@ -284,8 +312,10 @@ mod stream_tests {
             first_seen: i64::MIN,
             last_seen: i64::MAX,
             associated: true,
+            estimated_device: false,
         };
-        for rows in [vec![], vec![extreme.clone()], vec![extreme.clone(), report.probe_requests[0].clone(), extreme]] {
+        let estimate = ProbeRow { mac: "da:00:00:00:00:01".into(), estimated_device: true, associated: false, ..extreme.clone() };
+        for rows in [vec![], vec![extreme.clone()], vec![extreme.clone(), report.probe_requests[0].clone(), estimate.clone(), extreme], vec![estimate]] {
             let r = Report { network_id: u64::MAX, node_mac: "02:00:00:00:00:01".into(), version: VERSION, probe_requests: rows };
             assert_eq!(r.to_body(), serde_json::to_vec(&r).unwrap());
         }
