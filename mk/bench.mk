@@ -19,3 +19,10 @@ bench: bench-deps
 	benches/callgrind.sh target/release/presenced $(BENCH_CAPTURE) build/bench
 	@echo "--- live capture CPU beside tcpdump -w /dev/null, same filter, same TAP (root)"
 	benches/live_cpu.sh target/release/presenced build/bench 100000 200000
+
+# make bench-devices: --randomized-macs merge on scenes of real phones that
+# randomize their MAC (tests/devices.rs): per 30 s window and over each scene,
+# the estimate against the truth of the files and the naive count of addresses.
+.PHONY: bench-devices
+bench-devices: deps
+	$(CARGO) test --release --locked --test devices -- --ignored --nocapture --test-threads 1 figures_of

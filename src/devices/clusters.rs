@@ -8,7 +8,10 @@
 //! devices' random counters meet so closely by chance about once in 64.
 //! Then the linked groups are ordered by signal and split wherever two
 //! neighbours' signals (each group's median burst peak) are more than
-//! `SPLIT_DB` apart: one part, one device. Devices of one model at a
+//! `SPLIT_DB` apart: one part, one device. A group heard only from far
+//! channels has no signal to tell it by: it joins the device of its class
+//! last seen before it (or after it), and is a device of its own only when
+//! its class has no other in the window. Devices of one model at a
 //! similar signal and with random sequence numbers cannot be told apart
 //! and are counted as one.
 //!
@@ -27,8 +30,9 @@ pub struct Cluster {
     pub class: u64,
     /// All its frames' statistics.
     pub row: Row,
-    /// The median peak signal of its bursts: where it was heard from.
-    pub signal: i8,
+    /// The median peak signal of its bursts: where it was heard from;
+    /// `None` when it was heard only from far channels.
+    pub signal: Option<i8>,
     pub first_seq: Option<u16>,
     pub last_seq: Option<u16>,
 }
@@ -89,31 +93,47 @@ fn devices_of_class(bursts: &[Burst], out: &mut Vec<Cluster>) {
         }
         groups[group_of_root[root]].push(i);
     }
-    let mut by_signal: Vec<(i8, Vec<usize>)> = groups
-        .into_iter()
-        .map(|members| {
-            let mut peaks: Vec<i8> = members.iter().map(|&i| bursts[i].row.max_signal).collect();
-            peaks.sort_unstable();
-            (peaks[peaks.len() / 2], members)
-        })
-        .collect();
+    let mut by_signal: Vec<(i8, Vec<usize>)> = Vec::new();
+    let mut unheard: Vec<usize> = Vec::new();
+    for members in groups {
+        let mut peaks: Vec<i8> = members.iter().filter_map(|&i| bursts[i].peak).collect();
+        if peaks.is_empty() {
+            unheard.extend(members);
+            continue;
+        }
+        peaks.sort_unstable();
+        by_signal.push((peaks[peaks.len() / 2], members));
+    }
     by_signal.sort_by_key(|(signal, _)| *signal);
-    let mut current: Option<(Vec<i8>, Vec<usize>)> = None;
+    let mut parts: Vec<(Vec<i8>, Vec<usize>)> = Vec::new();
     for (signal, members) in by_signal {
-        match &mut current {
+        match parts.last_mut() {
             Some((signals, all)) if (signal as i16 - *signals.last().unwrap_or(&signal) as i16) <= SPLIT_DB => {
                 signals.push(signal);
                 all.extend(members);
             }
-            _ => {
-                if let Some((signals, all)) = current.take() {
-                    out.push(device(bursts, &signals, all));
-                }
-                current = Some((vec![signal], members));
-            }
+            _ => parts.push((vec![signal], members)),
         }
     }
-    if let Some((signals, all)) = current {
+    if parts.is_empty() {
+        if !unheard.is_empty() {
+            out.push(device(bursts, &[], unheard));
+        }
+        return;
+    }
+    for i in unheard {
+        let start = micros(bursts[i].row.first_seen);
+        let nearest = parts
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (_, members))| {
+                members.iter().map(|&m| (micros(bursts[m].row.last_seen) - start).abs()).min().unwrap_or(i64::MAX)
+            })
+            .map(|(p, _)| p)
+            .unwrap_or(0);
+        parts[nearest].1.push(i);
+    }
+    for (signals, all) in parts {
         out.push(device(bursts, &signals, all));
     }
 }
@@ -129,7 +149,7 @@ fn device(bursts: &[Burst], signals: &[i8], mut members: Vec<usize>) -> Cluster 
     Cluster {
         class: first.class,
         row,
-        signal: signals[signals.len() / 2],
+        signal: signals.get(signals.len() / 2).copied(),
         first_seq: first.first_seq.map(|(_, s)| s),
         last_seq: latest.and_then(|b| b.last_seq).map(|(_, s)| s),
     }
@@ -145,7 +165,7 @@ mod tests {
         let mut row = Row::new(peak - 3, Timestamp::new(secs, 0));
         row.update(peak, Timestamp::new(secs, 500_000));
         let a = MacAddr([0x02, 0, 0, 0, 0, addr]);
-        Burst { class, row, first_seq: Some((a, seqs.0)), last_seq: Some((a, seqs.1)) }
+        Burst { class, row, peak: Some(peak), last_near_signal: Some(peak), first_seq: Some((a, seqs.0)), last_seq: Some((a, seqs.1)) }
     }
 
     #[test]
@@ -163,11 +183,24 @@ mod tests {
             burst(1, 3, 12, -62, (2000, 2001)),
             burst(2, 4, 3, -50, (5, 6)),
         ]);
-        let summary: Vec<(u64, u32, i8)> = out.iter().map(|c| (c.class, c.row.count, c.signal)).collect();
-        assert_eq!(summary, [(1, 2, -62), (1, 4, -44), (2, 2, -50)]);
+        let summary: Vec<(u64, u32, Option<i8>)> = out.iter().map(|c| (c.class, c.row.count, c.signal)).collect();
+        assert_eq!(summary, [(1, 2, Some(-62)), (1, 4, Some(-44)), (2, 2, Some(-50))]);
         // The -46/-44 device: first frame at 0 s with seq 10, last at 10.5 s with seq 901.
         assert_eq!((out[1].first_seq, out[1].last_seq), (Some(10), Some(901)));
         assert_eq!((out[1].row.first_seen.secs, out[1].row.last_seen.secs), (0, 10));
+    }
+
+    #[test]
+    fn a_burst_heard_only_from_far_channels_joins_the_nearest_device_in_time() {
+        let mut far = burst(1, 9, 29, -80, (1, 2));
+        far.peak = None;
+        far.last_near_signal = None;
+        let out = clusters(vec![burst(1, 1, 0, -30, (100, 101)), burst(1, 2, 20, -60, (900, 901)), far.clone()]);
+        let summary: Vec<(u32, Option<i8>)> = out.iter().map(|c| (c.row.count, c.signal)).collect();
+        assert_eq!(summary, [(4, Some(-60)), (2, Some(-30))]);
+        // Alone in its class: a device without a signal.
+        let out = clusters(vec![far]);
+        assert_eq!((out.len(), out[0].signal), (1, None));
     }
 
     #[test]

@@ -25,14 +25,23 @@ pub struct Details {
     pub class: u64,
     /// The 802.11 sequence number (12 bits), when the frame was read.
     pub seq: Option<u16>,
+    /// The frame says (DS Parameter Set) it was sent on a channel more than
+    /// `NEAR_CHANNELS` from the one it was captured on: heard through the
+    /// receiver's filter, so its signal says little of the distance. A scan
+    /// walks every channel, and a phone next to the access point is heard
+    /// at -80 dBm on far channels and -25 dBm on near ones.
+    pub off_channel: bool,
 }
+
+/// Channels this close to the capture channel are heard at full strength.
+pub const NEAR_CHANNELS: u8 = 2;
 
 /// FNV-1a's offset basis: the class of a probe request with no elements.
 pub const NO_ELEMENTS: u64 = 0xcbf2_9ce4_8422_2325;
 
 impl Details {
     /// For a source that hands over no frame (hostapd over ubus).
-    pub const UNKNOWN: Details = Details { class: NO_ELEMENTS, seq: None };
+    pub const UNKNOWN: Details = Details { class: NO_ELEMENTS, seq: None, off_channel: false };
 }
 
 mod element {
@@ -84,8 +93,14 @@ impl Fnv {
 
 /// The class of a probe request's elements (the bytes after the 24-byte
 /// header, FCS removed). Stops at the first element that runs past the end.
-pub fn class_of_elements(mut elements: &[u8]) -> u64 {
+pub fn class_of_elements(elements: &[u8]) -> u64 {
+    read_elements(elements).0
+}
+
+/// The class, and the channel of the DS Parameter Set if there is one.
+fn read_elements(mut elements: &[u8]) -> (u64, Option<u8>) {
     let mut hash = Fnv(NO_ELEMENTS);
+    let mut ds_channel = None;
     // One bit per element ID below 256 already taken: an ID other than
     // vendor or extension met twice is not a real second element.
     let mut seen = [0u64; 4];
@@ -118,13 +133,39 @@ pub fn class_of_elements(mut elements: &[u8]) -> u64 {
                     Weight::IdOnly => {
                         seen[word] |= bit;
                         hash.bytes(&[id]);
+                        if id == element::DS_PARAMETER_SET {
+                            ds_channel = body.first().copied();
+                        }
                     }
                     Weight::Ignored => {}
                 }
             }
         }
     }
-    hash.0
+    (hash.0, ds_channel)
+}
+
+/// The channel number of a radiotap Channel field's frequency (MHz), for
+/// 2.4 GHz and 5 GHz.
+fn channel_of_mhz(mhz: u16) -> Option<u8> {
+    match mhz {
+        2484 => Some(14),
+        2412..=2472 => Some(((mhz - 2407) / 5) as u8),
+        5000..=5895 => Some(((mhz - 5000) / 5) as u8),
+        _ => None,
+    }
+}
+
+/// The channel the frame was captured on: radiotap's Channel field.
+fn capture_channel(frame: &[u8]) -> Option<u8> {
+    let header = radiotap::Header::new_checked(frame).ok()?;
+    header.fields().map_while(Result::ok).find_map(|field| match field {
+        radiotap::Field::Radiotap { namespace: 0, index: radiotap::index::CHANNEL, data } => {
+            let mhz = u16::from_le_bytes([*data.first()?, *data.get(1)?]);
+            channel_of_mhz(mhz)
+        }
+        _ => None,
+    })
 }
 
 /// Reads a captured probe request (radiotap + 802.11) that
@@ -136,10 +177,12 @@ pub fn of_frame(frame: &[u8]) -> Details {
     let Some(body) = frame.get(summary.header_len..) else { return Details::UNKNOWN };
     let Some(body) = body.get(..body.len().saturating_sub(fcs)) else { return Details::UNKNOWN };
     let Some(&[seq_lo, seq_hi]) = body.get(22..MANAGEMENT_HEADER_LEN) else { return Details::UNKNOWN };
-    Details {
-        class: class_of_elements(&body[MANAGEMENT_HEADER_LEN..]),
-        seq: Some(u16::from_le_bytes([seq_lo, seq_hi]) >> 4),
-    }
+    let (class, ds_channel) = read_elements(&body[MANAGEMENT_HEADER_LEN..]);
+    let off_channel = match (ds_channel, capture_channel(frame)) {
+        (Some(sent), Some(heard)) => sent.abs_diff(heard) > NEAR_CHANNELS,
+        _ => false,
+    };
+    Details { class, seq: Some(u16::from_le_bytes([seq_lo, seq_hi]) >> 4), off_channel }
 }
 
 #[cfg(test)]
@@ -215,6 +258,41 @@ mod tests {
         assert_eq!(class_of_elements(&[0xff, 0x00, 0xdd]), NO_ELEMENTS);
     }
 
+    /// Radiotap with Flags (FCS at end), Channel (2457 MHz: channel 10) and a
+    /// signal, then a probe request whose DS Parameter Set says `sent_on`.
+    #[rustfmt::skip]
+    fn heard_on_10(sent_on: u8) -> Vec<u8> {
+        let mut frame = vec![
+            0x00, 0x00, 0x10, 0x00, // radiotap version 0, it_len 16
+            0x2a, 0x00, 0x00, 0x00, // present: Flags(1), Channel(3), dBm antenna signal(5)
+            0x10, 0x00, // Flags: FCS at end; pad to 2 for Channel
+            0x99, 0x09, 0xa0, 0x00, // Channel: 2457 MHz, 2 GHz + CCK
+            0xe5, 0x00, // -27 dBm, pad
+            0x40, 0x00, 0x00, 0x00, // probe request, duration
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0x0a, 0xbd, 0x23, 0x1d, 0x2a, 0x66, // the A53 of wiproject-01 at 234.79 s
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0x80, 0xc2, // sequence 3112
+        ];
+        frame.extend_from_slice(&iphone(sent_on, b""));
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame
+    }
+
+    #[test]
+    fn a_frame_sent_on_a_far_channel_is_marked_off_channel() {
+        // tshark on wiproject-01_SamsungA53_01.pcap: heard on channel 10 at
+        // -83 dBm when sent on 2, -27 dBm when sent on 9, 10 or 11.
+        for (sent_on, off) in [(2, true), (5, true), (7, true), (8, false), (10, false), (12, false), (13, true)] {
+            let d = of_frame(&heard_on_10(sent_on));
+            assert_eq!((d.off_channel, d.seq), (off, Some(3112)), "sent on {sent_on}");
+        }
+        assert_eq!(channel_of_mhz(2412), Some(1));
+        assert_eq!(channel_of_mhz(2484), Some(14));
+        assert_eq!(channel_of_mhz(5180), Some(36));
+        assert_eq!(channel_of_mhz(900), None);
+    }
+
     #[test]
     fn the_sequence_number_and_elements_come_from_the_frame() {
         #[rustfmt::skip]
@@ -232,7 +310,8 @@ mod tests {
         let elements = iphone(6, b"");
         frame.extend_from_slice(&elements);
         frame.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]); // FCS
-        assert_eq!(of_frame(&frame), Details { class: class_of_elements(&elements), seq: Some(997) });
+        let class = class_of_elements(&elements);
+        assert_eq!(of_frame(&frame), Details { class, seq: Some(997), off_channel: false });
         assert_eq!(of_frame(&frame[..20]), Details::UNKNOWN);
         assert_eq!(of_frame(&[]), Details::UNKNOWN);
     }

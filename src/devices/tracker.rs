@@ -4,7 +4,8 @@
 //! A window's device (a `Cluster`) takes the pseudonym of a device of the
 //! same class seen less than `IDLE_SECS` before and not yet taken in this
 //! window: the one whose sequence number it continues, else the one nearest
-//! in signal within `TRACK_DB`; otherwise it is a new device. The pseudonym
+//! in signal within `TRACK_DB` (or, for a device heard only from far
+//! channels, the one seen last); otherwise it is a new device. The pseudonym
 //! is the first six bytes of HMAC-SHA256(per-run key, class, serial), marked
 //! locally administered and unicast: it is made from no address, so it
 //! tells nothing of any address, and it changes when presenced restarts.
@@ -28,7 +29,7 @@ pub const TRACK_DB: i16 = 12;
 struct Track {
     class: u64,
     pseudonym: MacAddr,
-    signal: i8,
+    signal: Option<i8>,
     last_seen: i64,
     last_seq: Option<u16>,
     /// The window in which it was last matched, so no two of a window's
@@ -77,7 +78,7 @@ impl Tracker {
                 None => self.new_track(&cluster),
             };
             let track = &mut self.tracks[index];
-            track.signal = cluster.signal;
+            track.signal = cluster.signal.or(track.signal);
             track.last_seen = cluster.row.last_seen.secs;
             track.last_seq = cluster.last_seq.or(track.last_seq);
             track.taken_in = window;
@@ -103,7 +104,13 @@ impl Tracker {
             return Some(i);
         }
         candidates()
-            .map(|(i, t)| (i, (t.signal as i16 - cluster.signal as i16).abs(), t.last_seen))
+            .map(|(i, t)| {
+                let distance = match (t.signal, cluster.signal) {
+                    (Some(a), Some(b)) => (a as i16 - b as i16).abs(),
+                    _ => 0,
+                };
+                (i, distance, t.last_seen)
+            })
             .filter(|(_, distance, _)| *distance <= TRACK_DB)
             .min_by_key(|(_, distance, last_seen)| (*distance, -*last_seen))
             .map(|(i, _, _)| i)
@@ -149,7 +156,7 @@ mod tests {
         Cluster {
             class,
             row: Row::new(signal, Timestamp::new(secs, 0)),
-            signal,
+            signal: Some(signal),
             first_seq: seqs.map(|s| s.0),
             last_seq: seqs.map(|s| s.1),
         }

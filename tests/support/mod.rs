@@ -26,6 +26,7 @@ pub mod hostapd_rig;
 pub mod hostapd_stand_in;
 pub mod receiver_process;
 pub mod report_server;
+pub mod scenes;
 pub mod tap;
 
 use std::io::Write;
