@@ -139,11 +139,11 @@ fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter) {
     let mut source = crate::ubus::source::ProbeSource::new(cfg.ubus_socket.clone(), Instant::now());
     while !stop_requested(stop) {
         let until = Instant::now() + windows.until_next(Instant::now()).min(Duration::from_millis(POLL_MS));
-        source.pump(until, &mut |outcome| {
+        source.pump(until, &mut |outcome, details| {
             let at = wall_clock();
             match windows.slot(at) {
-                Slot::Current => current.record(outcome, at),
-                Slot::Closing => closing.record(outcome, at),
+                Slot::Current => current.record_notified(outcome, details, at),
+                Slot::Closing => closing.record_notified(outcome, details, at),
             }
         });
         let tick = windows.tick(Instant::now(), wall_clock());

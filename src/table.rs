@@ -7,7 +7,7 @@
 //! for why and how.
 
 use crate::devices::bursts::Burst;
-use crate::devices::{fingerprint, Bursts};
+use crate::devices::{fingerprint, Bursts, Details};
 use crate::frame::{DropReason, Probe};
 use crate::mac::MacAddr;
 use crate::mac_map::MacMap;
@@ -226,7 +226,13 @@ impl Table {
     /// its reason. For a source that has no frame to read (hostapd).
     #[inline(always)]
     pub fn record(&mut self, outcome: Result<Probe, DropReason>, at: Timestamp) {
-        self.record_frame(&[], outcome, at)
+        self.record_with(outcome, at, || Details::UNKNOWN)
+    }
+
+    /// `record` for a probe whose details (for `--randomized-macs merge`)
+    /// came apart from a frame: hostapd's notification.
+    pub fn record_notified(&mut self, outcome: Result<Probe, DropReason>, details: Details, at: Timestamp) {
+        self.record_with(outcome, at, || details)
     }
 
     /// `record` for a captured frame, which `--randomized-macs merge` reads
@@ -234,6 +240,11 @@ impl Table {
     /// loops, where it runs per frame.
     #[inline(always)]
     pub fn record_frame(&mut self, frame: &[u8], outcome: Result<Probe, DropReason>, at: Timestamp) {
+        self.record_with(outcome, at, || fingerprint::of_frame(frame))
+    }
+
+    #[inline(always)]
+    fn record_with(&mut self, outcome: Result<Probe, DropReason>, at: Timestamp, details: impl FnOnce() -> Details) {
         self.stats.frames += 1;
         let probe = match outcome {
             Ok(probe) => probe,
@@ -245,7 +256,7 @@ impl Table {
         // Two compares on the common path (measured: through a Result it
         // cost 22 instructions a frame, 2 % of the whole).
         if probe.client.0[0] & self.admission_mask != 0 || probe.signal_dbm < self.admission.min_signal {
-            self.set_aside(frame, probe, at);
+            self.set_aside(probe, at, details);
             return;
         }
         match self.rows.get_mut(probe.client) {
@@ -264,10 +275,10 @@ impl Table {
     /// elements are parsed here only, so universal addresses never pay.
     #[cold]
     #[inline(never)]
-    fn set_aside(&mut self, frame: &[u8], probe: Probe, at: Timestamp) {
+    fn set_aside(&mut self, probe: Probe, at: Timestamp, details: impl FnOnce() -> Details) {
         let randomized = probe.client.0[0] & 0x02 != 0;
         if let (Some(devices), true, false) = (&mut self.devices, randomized, probe.signal_dbm < self.admission.min_signal) {
-            if devices.observe(probe.client, probe.signal_dbm, fingerprint::of_frame(frame), at) {
+            if devices.observe(probe.client, probe.signal_dbm, details(), at) {
                 self.stats.accepted += 1;
             } else {
                 self.stats.table_full += 1;

@@ -15,12 +15,17 @@
 //! similar signal and with random sequence numbers cannot be told apart
 //! and are counted as one.
 //!
-//! Pure; quadratic in the bursts of one class within one window.
+//! Pure; linear in the bursts of one class within one window (each is
+//! compared with at most `LINK_LOOKBACK` before it), and n log n to sort.
 
 use crate::devices::bursts::{micros, Burst};
 use crate::table::Row;
 
 pub const SEQ_LINK: u16 = 64;
+/// How many earlier bursts of its class a burst is compared with: links
+/// further back are not looked for, so a window costs at most this many
+/// comparisons a burst however many phones of one model are about.
+pub const LINK_LOOKBACK: usize = 64;
 pub const SEQ_LINK_SECS: i64 = 300;
 pub const SPLIT_DB: i16 = 10;
 
@@ -70,7 +75,7 @@ fn devices_of_class(bursts: &[Burst], out: &mut Vec<Cluster>) {
     for (j, later) in bursts.iter().enumerate() {
         let Some((address, seq)) = later.first_seq else { continue };
         // The latest earlier burst it continues: bursts are in time order.
-        let linked = (0..j).rev().find(|&i| {
+        let linked = (j.saturating_sub(LINK_LOOKBACK)..j).rev().find(|&i| {
             let earlier = &bursts[i];
             let gap = micros(later.row.first_seen) - micros(earlier.row.last_seen);
             match earlier.last_seq {

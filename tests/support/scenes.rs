@@ -130,9 +130,11 @@ fn sa_of(frame: &[u8]) -> [u8; 6] {
 pub enum Heard {
     /// Everything a monitor interface captures.
     Monitor,
-    /// Only what hostapd's probe notification carries of a frame (address,
-    /// signal, time: ubus.c): each frame cut after the 24-byte header and
-    /// its sequence number zeroed.
+    /// Only what hostapd's probe notification carries of a frame (ubus.c:
+    /// address, signal, time of arrival, the HT and VHT capabilities): the
+    /// 24-byte header with its sequence number zeroed, then only those two
+    /// elements, as hostapd's element parser keeps them (the last one long
+    /// enough, cut to the struct's 26 and 12 bytes).
     AsHostapd,
 }
 
@@ -143,12 +145,31 @@ pub fn write_scene(chosen: &[usize], path: &Path) -> Scene {
 }
 
 /// The radiotap header and the 24-byte header with sequence control zero,
-/// then the frame's FCS (every frame kept has one: `read_device` checks).
+/// the HT and VHT capabilities, then the frame's FCS (every frame kept has
+/// one: `read_device` checks).
 fn as_hostapd(frame: &[u8]) -> Vec<u8> {
     let radiotap = u16::from_le_bytes([frame[2], frame[3]]) as usize;
     let mut out = frame[..radiotap + 24].to_vec();
     out[radiotap + 22] = 0;
     out[radiotap + 23] = 0;
+    let (mut ht, mut vht) = (None, None);
+    let mut elements = &frame[radiotap + 24..frame.len() - 4];
+    while let [id, len, rest @ ..] = elements {
+        let Some(body) = rest.get(..*len as usize) else { break };
+        match (*id, body.len()) {
+            (45, 26..) => ht = Some(&body[..26]),
+            (191, 12..) => vht = Some(&body[..12]),
+            _ => {}
+        }
+        elements = &rest[*len as usize..];
+    }
+    for (id, body) in [(45u8, ht), (191, vht)] {
+        if let Some(body) = body {
+            out.push(id);
+            out.push(body.len() as u8);
+            out.extend_from_slice(body);
+        }
+    }
     out.extend_from_slice(&frame[frame.len() - 4..]);
     out
 }
