@@ -184,7 +184,7 @@ impl Options {
     pub fn receiver_config(&self, env_key: Option<OsString>) -> Result<ReceiverConfig, UsageError> {
         let (key, source) = match &self.key_file {
             Some(path) => {
-                let key = read_key_file(path).map_err(|problem| UsageError::new("--key-file", problem))?;
+                let key = read_key_file(path, "--key-file").map_err(|problem| UsageError::new("--key-file", problem))?;
                 if let Some(w) = key.warning {
                     eprintln!("presenced-receiver: warning: {w}");
                 }
