@@ -2,6 +2,7 @@
 //!
 //! - `tap`: a virtual monitor interface (TAP with link type 803) to inject
 //!   radiotap frames that libpcap captures as if from a Wi-Fi card.
+//! - `receiver`: the receiver on a thread of the test, reports as lines.
 //! - `receiver_process`: `presenced-receiver` run as a child process.
 //! - `report_server`: `report_server.py`, a server in Python that checks each
 //!   Signature with Python's hmac, as a child process.
@@ -24,6 +25,7 @@ pub mod data;
 pub mod frames;
 pub mod hostapd_rig;
 pub mod hostapd_stand_in;
+pub mod receiver;
 pub mod receiver_process;
 pub mod report_server;
 pub mod tap;
