@@ -10,9 +10,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::hostapd::{HostapdConfig, DEFAULT_CLIENT_DIR, DEFAULT_HOSTAPD_DIR};
-use crate::mac::MacAddr;
-use crate::privacy::{Pseudonymizer, Rotation};
-use crate::table::Admission;
+use crate::wire::mac::MacAddr;
+use crate::window::privacy::{Pseudonymizer, Rotation};
+use crate::window::table::Admission;
 
 pub const DEFAULT_RATE_SECS: u32 = 30;
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
@@ -574,7 +574,7 @@ pub use presenced_report::{read_key_file, KeyFile};
 
 /// http:// or https:// with a host; https only in builds with TLS.
 fn validate_url(url: &str) -> Result<String, ConfigError> {
-    let target = crate::http::Target::parse(url).map_err(|e| ConfigError::new("--url", e.0))?;
+    let target = crate::deliver::http::Target::parse(url).map_err(|e| ConfigError::new("--url", e.0))?;
     if target.https && !cfg!(feature = "tls") {
         return Err(ConfigError::new("--url", format!("'{url}' is https, but this build of presenced has no TLS")));
     }

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use presenced::receiver::SignatureCheck;
+use presenced_receiver::SignatureCheck;
 use serde_json::{json, Value};
 use support::frames;
 use support::hostapd_rig::{self, mac, names, HostapdRig, SETTLE, STATION_1, STATION_2, STATION_3};

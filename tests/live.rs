@@ -12,8 +12,8 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use presenced::mac::MacAddr;
-use presenced::receiver::SignatureCheck;
+use presenced::wire::mac::MacAddr;
+use presenced_receiver::SignatureCheck;
 use serde_json::{json, Value};
 use support::frames::{beacon, probe_request, probe_request_bad_fcs, probe_request_group_sa, probe_request_with_fcs};
 use support::daemon_process::DaemonProcess;

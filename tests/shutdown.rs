@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use presenced::mac::MacAddr;
+use presenced::wire::mac::MacAddr;
 use support::daemon_process::DaemonProcess;
 use support::frames::probe_request;
 use support::receiver::InProcessReceiver;

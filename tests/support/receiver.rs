@@ -1,4 +1,4 @@
-//! `presenced::receiver::Receiver` on a thread of the test, for tests that
+//! `presenced_receiver::Receiver` on a thread of the test, for tests that
 //! need the other end of the daemon's POSTs: every accepted report comes
 //! back as the line the `presenced-receiver` binary would print, and every
 //! exchange (accepted or not) is kept for the test to look at.
@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use presenced::receiver::{report_line, Exchange, Receiver, ReceiverConfig, Sink};
+use presenced_receiver::{report_line, Exchange, Receiver, ReceiverConfig, Sink};
 
 pub struct InProcessReceiver {
     receiver: Receiver,
