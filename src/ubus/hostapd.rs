@@ -14,9 +14,9 @@
 use std::collections::BTreeSet;
 
 use super::blob::{Fields, Kind};
-use crate::devices::fingerprint::{class_of_elements, Details};
-use crate::frame::{DropReason, Probe};
-use crate::mac::MacAddr;
+use crate::wire::frame::{DropReason, Probe};
+use crate::wire::mac::MacAddr;
+use crate::window::devices::fingerprint::{class_of_elements, Details};
 
 /// A notification that is not what ubus.c sends: the reason, for the log.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,8 +13,8 @@
 //!
 //! Pure; reads the frame as `frame::classify` does and never panics.
 
-use crate::dot11::MANAGEMENT_HEADER_LEN;
-use crate::radiotap::{self, FLAG_FCS_AT_END};
+use crate::wire::dot11::MANAGEMENT_HEADER_LEN;
+use crate::wire::radiotap::{self, FLAG_FCS_AT_END};
 
 /// What the estimator reads of one probe request besides its address and
 /// signal.

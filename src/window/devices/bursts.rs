@@ -15,9 +15,9 @@
 
 use std::collections::HashMap;
 
-use crate::devices::fingerprint::Details;
-use crate::mac::MacAddr;
-use crate::table::{Row, Timestamp};
+use crate::window::devices::fingerprint::Details;
+use crate::wire::mac::MacAddr;
+use crate::window::table::{Row, Timestamp};
 
 /// Frames of one class closer than this are one scan.
 pub const BURST_GAP_MICROS: i64 = 1_000_000;

@@ -16,9 +16,9 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::devices::clusters::{continues, Cluster};
-use crate::mac::MacAddr;
-use crate::table::Row;
+use crate::window::devices::clusters::{continues, Cluster};
+use crate::wire::mac::MacAddr;
+use crate::window::table::Row;
 
 /// A device unseen this long is taken to have left.
 pub const IDLE_SECS: i64 = 600;
@@ -150,7 +150,7 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::Timestamp;
+    use crate::window::table::Timestamp;
 
     fn cluster(class: u64, secs: i64, signal: i8, seqs: Option<(u16, u16)>) -> Cluster {
         Cluster {

@@ -18,8 +18,8 @@
 //! Pure; linear in the bursts of one class within one window (each is
 //! compared with at most `LINK_LOOKBACK` before it), and n log n to sort.
 
-use crate::devices::bursts::{micros, Burst};
-use crate::table::Row;
+use crate::window::devices::bursts::{micros, Burst};
+use crate::window::table::Row;
 
 pub const SEQ_LINK: u16 = 64;
 /// How many earlier bursts of its class a burst is compared with: links
@@ -163,8 +163,8 @@ fn device(bursts: &[Burst], signals: &[i8], mut members: Vec<usize>) -> Cluster 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mac::MacAddr;
-    use crate::table::Timestamp;
+    use crate::wire::mac::MacAddr;
+    use crate::window::table::Timestamp;
 
     fn burst(class: u64, addr: u8, secs: i64, peak: i8, seqs: (u16, u16)) -> Burst {
         let mut row = Row::new(peak - 3, Timestamp::new(secs, 0));
