@@ -175,10 +175,11 @@ impl Admission {
     }
 
     /// Why a probe that did not pass is dropped. The address is looked at
-    /// first: a randomized client with a weak signal counts as `randomized`.
+    /// first: a randomized client with a weak signal counts as `randomized`
+    /// (with `drop`; with `merge` it is `weak_signal`, as a universal one).
     #[cold]
     fn reason(&self, probe: &Probe) -> DropReason {
-        if probe.client.0[0] & self.first_octet_mask() != 0 {
+        if self.drop_randomized && probe.client.0[0] & 0x02 != 0 {
             DropReason::Randomized
         } else {
             DropReason::WeakSignal
@@ -423,6 +424,30 @@ mod tests {
         small.record(probe("00:00:00:00:00:01", -50), at);
         let w = small.take_window();
         assert_eq!((w.rows.len(), w.stats.table_full), (1, 0));
+    }
+
+    #[test]
+    fn merge_sends_randomized_frames_to_the_estimate_and_leaves_universal_rows_alone() {
+        let at = Timestamp::new(1, 0);
+        let mut t = Table::new(10).admitting(Admission { merge_randomized: true, min_signal: -80, ..Admission::default() });
+        t.record(probe("00:9a:cd:e3:15:49", -50), at); // universal: its own row
+        t.record(probe("da:a1:19:00:00:02", -50), at); // randomized: the estimate
+        t.record(probe("da:a1:19:00:00:03", -52), at); // randomized, same scan
+        t.record(probe("da:a1:19:00:00:04", -90), at); // randomized but weak: weak_signal, not randomized
+        let w = t.take_window();
+        assert_eq!(w.rows.len(), 1);
+        assert_eq!(w.rows[0].0, mac("00:9a:cd:e3:15:49"));
+        assert!(!w.rows[0].1.estimated_device);
+        assert_eq!(w.bursts.len(), 1);
+        assert_eq!(w.bursts[0].row.count, 2);
+        assert_eq!((w.stats.frames, w.stats.accepted), (4, 3));
+        assert_eq!(w.stats.drops[DropReason::WeakSignal.index()], 1);
+        assert_eq!(w.stats.drops[DropReason::Randomized.index()], 0);
+        // A bound of one scan: the second class's frame is table_full.
+        let mut small = Table::new(1).admitting(Admission { merge_randomized: true, ..Admission::default() });
+        small.record(probe("da:a1:19:00:00:02", -50), at);
+        small.record_notified(probe("da:a1:19:00:00:05", -50), crate::window::devices::Details { class: 7, seq: None, off_channel: false }, at);
+        assert_eq!(small.take_window().stats.table_full, 1);
     }
 
     #[test]
