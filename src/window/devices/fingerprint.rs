@@ -156,29 +156,43 @@ fn channel_of_mhz(mhz: u16) -> Option<u8> {
     }
 }
 
-/// The channel the frame was captured on: radiotap's Channel field.
-fn capture_channel(frame: &[u8]) -> Option<u8> {
+/// What `of_frame` needs of the radiotap header, in one walk: its length,
+/// whether the frame ends with an FCS, and the channel it was captured on.
+struct Capture {
+    header_len: usize,
+    fcs_at_end: bool,
+    channel: Option<u8>,
+}
+
+fn capture_of(frame: &[u8]) -> Option<Capture> {
     let header = radiotap::Header::new_checked(frame).ok()?;
-    header.fields().map_while(Result::ok).find_map(|field| match field {
-        radiotap::Field::Radiotap { namespace: 0, index: radiotap::index::CHANNEL, data } => {
-            let mhz = u16::from_le_bytes([*data.first()?, *data.get(1)?]);
-            channel_of_mhz(mhz)
+    let mut capture = Capture { header_len: header.len(), fcs_at_end: false, channel: None };
+    for field in header.fields().map_while(Result::ok) {
+        let radiotap::Field::Radiotap { namespace: 0, index, data } = field else { continue };
+        match index {
+            radiotap::index::FLAGS => capture.fcs_at_end = data.first().is_some_and(|f| f & FLAG_FCS_AT_END != 0),
+            radiotap::index::CHANNEL => {
+                capture.channel = data.get(..2).and_then(|mhz| channel_of_mhz(u16::from_le_bytes([mhz[0], mhz[1]])));
+                // Flags (1) come before Channel (3): nothing more to read.
+                break;
+            }
+            _ => {}
         }
-        _ => None,
-    })
+    }
+    Some(capture)
 }
 
 /// Reads a captured probe request (radiotap + 802.11) that
 /// `frame::classify` accepted. A frame it cannot read gives the class of
 /// no elements and no sequence number, never a panic.
 pub fn of_frame(frame: &[u8]) -> Details {
-    let Ok(summary) = radiotap::summarize(frame) else { return Details::UNKNOWN };
-    let fcs = if summary.flags.unwrap_or(0) & FLAG_FCS_AT_END != 0 { 4 } else { 0 };
-    let Some(body) = frame.get(summary.header_len..) else { return Details::UNKNOWN };
+    let Some(capture) = capture_of(frame) else { return Details::UNKNOWN };
+    let fcs = if capture.fcs_at_end { 4 } else { 0 };
+    let Some(body) = frame.get(capture.header_len..) else { return Details::UNKNOWN };
     let Some(body) = body.get(..body.len().saturating_sub(fcs)) else { return Details::UNKNOWN };
     let Some(&[seq_lo, seq_hi]) = body.get(22..MANAGEMENT_HEADER_LEN) else { return Details::UNKNOWN };
     let (class, ds_channel) = read_elements(&body[MANAGEMENT_HEADER_LEN..]);
-    let off_channel = match (ds_channel, capture_channel(frame)) {
+    let off_channel = match (ds_channel, capture.channel) {
         (Some(sent), Some(heard)) => sent.abs_diff(heard) > NEAR_CHANNELS,
         _ => false,
     };
