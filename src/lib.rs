@@ -20,6 +20,7 @@ pub mod report;
 pub mod reporter;
 pub mod resender;
 pub mod spool;
+pub mod status;
 pub mod table;
 pub mod ubus;
 pub mod window;

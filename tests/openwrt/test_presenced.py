@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+import ubus_status
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 RIG = os.path.join(HERE, "rig.sh")
@@ -222,6 +224,7 @@ def run_test(work, rig_dir):
         ("presenced.config", "etc/config/presenced", 0o600),
         ("presenced.capabilities.json", "etc/capabilities/presenced.json", 0o644),
         ("presenced.monitor", "usr/libexec/presenced-monitor", 0o755),
+        ("presenced-status.acl.json", "usr/share/acl.d/presenced-status.json", 0o644),
     ]:
         if not check(os.path.exists(os.path.join(FILES, source)), f"the package has {source}"):
             continue
@@ -297,6 +300,15 @@ uci commit presenced
     check("STA-FIRST" in commands and f"sta-next {STATION}" in [c.lower() for c in commands],
           "presenced walked the hostapd stand-in's station list (STA-FIRST, STA-NEXT)")
     print("     report:", json.dumps(reports[-1]), flush=True)
+
+    # --- ubus call presenced status, from inside the jail, as user network -----------------------
+    listed = ubus_status.signature(RIG, rig_dir)
+    check('"status":{}' in listed.replace(" ", ""), f"ubus -v list presenced: the status method ({listed.strip()})")
+    got = ubus_status.settled(RIG, rig_dir, lambda: reports_in(received))
+    if check(got, "ubus call presenced status answers, counting what the receiver took"):
+        status, records = got
+        ubus_status.compare(check, status, records, url, 2, KEY, "mon0")
+        print("     ubus call presenced status:", json.dumps(status)[:1200], flush=True)
 
     # --- uci set; uci commit; reload_config ----------------------------------------------------
     second = os.path.join(work, "second.jsonl")

@@ -23,6 +23,7 @@ import threading
 import time
 
 import test_presenced as t
+import ubus_status
 
 HERE = t.HERE
 TOP = t.TOP
@@ -247,6 +248,7 @@ uci commit presenced
     for bss in ("wlan0", "wlan1"):
         check(standin.wait(f"presenced's subscription to hostapd.{bss}", rf"subscribers hostapd\.{bss} 1", timeout=15),
               f"presenced subscribed to hostapd.{bss} (ubusd told the stand-in it has a subscriber)")
+    check_source_state(rig_dir, "as user presenced, jailed")
 
     # --- a script of notifications -> exactly the expected rows ------------------------------------
     first = wait_report(received, lambda r: r, 15, "a first report")
@@ -352,6 +354,7 @@ uci commit presenced
         send_script(standin, [("wlan1", G, -49), ("wlan0", G, -49)])
         check(wait_report(received, lambda r: merged(r, G), 10, f"a report with {G}"),
               "notifications after the ubusd restart reach the reports (through the jail's ubus directory)")
+        check_source_state(rig_dir, "after ubusd's restart: registered again")
         restarted = t.inside(rig_dir, "pidof ubusd", check_rc=False).stdout.split()
         print(f"     ubusd {ubusd} -> {restarted}: presenced subscribed again {reconnect and round(reconnect, 2)} s "
               "after the kill (procd respawns ubusd after 1 s)", flush=True)
@@ -392,6 +395,19 @@ def check_instance(rig_dir, procd_pid, url):
     check(not any(caps.values()), f"no capabilities at all, CAP_NET_RAW included: {caps}")
     check(os.readlink(f"/proc/{pids[0]}/ns/mnt") != os.readlink(f"/proc/{procd_pid}/ns/mnt"),
           "presenced has its own mount namespace (ujail)")
+
+
+def check_source_state(rig_dir, when):
+    """`ubus call presenced status` names the hostapd objects the stand-in
+    was told of (its `subscribers hostapd.X 1` lines)."""
+    def both():
+        status = ubus_status.call(t.RIG, rig_dir)
+        source = (status or {}).get("source", {})
+        return source if source.get("connected") and sorted(source.get("objects", [])) == [
+            "hostapd.wlan0", "hostapd.wlan1"] else None
+    source = t.wait_for("the status object's source state", both, 10)
+    check(source and source.get("type") == "hostapd",
+          f"ubus call presenced status ({when}): source hostapd, connected, both BSSes subscribed: {source}")
 
 
 if __name__ == "__main__":
