@@ -362,6 +362,8 @@ uci commit presenced
     print(f"     recovery after the simulated wifi reload: {recovery:.1f} s (radio back -> report with new frames)",
           flush=True)
     stop(writer)
+    # One writer at a time: the TAP takes one attached fd.
+    check_status_flood(rig_dir, work, lambda: reports_at_server(second))
 
     # --- out-of-range network_id: OpenWrt's validate_data refuses it ---------------------------------
     key_path = os.path.join(rig_root, "tmp/run/presenced/key")
@@ -425,11 +427,38 @@ uci commit presenced
     print(f"     test ran {time.monotonic() - booted:.1f} s after boot", flush=True)
 
 
-def start_writer(rig_dir, work, name, macs):
+FLOODED = "00:1b:63:00:00:04"  # probes while status calls flood ubusd
+FLOOD_FRAMES = 150
+
+
+def check_status_flood(rig_dir, work, reports):
+    """Four callers asking for the status without pause while frames are
+    captured: every frame is still counted (capture never waits for a status
+    call), and the calls are answered all along."""
+    calls = os.path.join(work, "status-calls")
+    flood = [start(f"status caller {i}", [RIG, "run", rig_dir, "/bin/sh", "-c",
+                                          "while [ ! -e /tmp/flood.stop ]; do "
+                                          "ubus -t 2 call presenced status >/dev/null && echo ok; done"],
+                   stdout=open(f"{calls}.{i}", "w")) for i in range(4)]
+    writer = start_writer(rig_dir, work, "flood-writer", [FLOODED], ["--count", str(FLOOD_FRAMES), "--interval", "0.02"])
+    done = wait_for("the writer", lambda: writer.poll() is not None, 30)
+    counted = wait_for("every flooded frame in the reports", lambda: sum(
+        row["count"] for _, row in rows_for(reports(), FLOODED)) == FLOOD_FRAMES, 20)
+    inside(rig_dir, "touch /tmp/flood.stop")
+    for p in flood:
+        stop(p)
+    answered = sum(open(f"{calls}.{i}").read().count("ok") for i in range(4))
+    got = sum(row["count"] for _, row in rows_for(reports(), FLOODED))
+    check(done and counted, f"under a flood of status calls all {FLOOD_FRAMES} frames written are counted ({got})")
+    check(answered > 0, f"... and the status calls were answered meanwhile ({answered})")
+
+
+def start_writer(rig_dir, work, name, macs, extra=()):
     argv = [RIG, "netns", rig_dir, sys.executable, os.path.join(HERE, "probe_writer.py"), "--interface", "mon0",
             "--signal", str(SIGNAL)]
     for mac in macs:
         argv += ["--mac", mac]
+    argv += list(extra)
     return start(name, argv, stdout=open(os.path.join(work, name + ".log"), "w"))
 
 
