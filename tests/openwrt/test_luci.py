@@ -14,12 +14,10 @@ Needs root; fails (never skips) when anything is missing.
 """
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import test_presenced as t
@@ -141,53 +139,28 @@ def main():
     except ImportError:
         check(False, "selenium is importable (make test-luci installs it in build/luci-venv)")
         return
-    work = tempfile.mkdtemp(prefix="presenced-luci-rig-")
-    rig_dir = os.path.join(work, "rig")
-    browser = None
-    try:
-        browser = run_test(work, rig_dir)
-    except (Exception, KeyboardInterrupt) as e:  # a failed step is a failure, never a skip
-        import traceback
-        traceback.print_exc()
-        check(False, f"test step raised {type(e).__name__}: {e}")
-    finally:
-        if t.failed:
-            print("--- rig console and log", flush=True)
-            print(t.rig("console", rig_dir, check_rc=False).stdout[-4000:])
-            print(t.inside(rig_dir, "/sbin/logread | tail -n 80", check_rc=False).stdout[-10000:])
-        pid_file = os.path.join(rig_dir, "procd.pid")
-        procd_pid = open(pid_file).read().strip() if os.path.exists(pid_file) else None
-        if browser:
-            browser.close()
-        stuck = t.stop_all()
-        check(not stuck, f"teardown: every helper process the test started has exited {stuck}")
+    browsers = []
+
+    def body(work, rig_dir):
+        run_test(work, rig_dir, browsers)
+
+    def teardown_network():
         veth_down()
         check(ip("link", "show", VETH_HOST, check_rc=False).returncode != 0, f"teardown: {VETH_HOST} is gone")
-        t.rig("down", rig_dir, check_rc=False)
-        t.check_nothing_left(procd_pid, rig_dir)
-        shutil.rmtree(work, ignore_errors=True)
+
+    t.run_in_rig("presenced-luci-rig-", body,
+                 before_down=[lambda: [b.close() for b in browsers if b], teardown_network])
 
 
 def install(rig_dir, root):
-    t.rig("add-elf", rig_dir, t.PRESENCED, "/usr/sbin/presenced")
-    for source, target, mode in [
-        ("presenced.init", "etc/init.d/presenced", 0o755),
-        ("presenced.config", "etc/config/presenced", 0o600),
-        ("presenced.capabilities.json", "etc/capabilities/presenced.json", 0o644),
-        ("presenced.monitor", "usr/libexec/presenced-monitor", 0o755),
-        ("presenced-status.acl.json", "usr/share/acl.d/presenced-status.json", 0o644),
-    ]:
-        path = os.path.join(root, target)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        shutil.copyfile(os.path.join(t.FILES, source), path)
-        os.chmod(path, mode)
+    t.install_package(rig_dir, root)
     t.rig("add-luci", rig_dir, PASSWORD)
     # What LuCI's luci.mk installs of the app: htdocs under /www, root at /.
     shutil.copytree(os.path.join(APP, "htdocs"), os.path.join(root, "www"), dirs_exist_ok=True)
     shutil.copytree(os.path.join(APP, "root"), root, dirs_exist_ok=True)
 
 
-def run_test(work, rig_dir):
+def run_test(work, rig_dir, browsers):
     t.rig("prepare", rig_dir, timeout=900)
     root = os.path.join(rig_dir, "root")
     install(rig_dir, root)
@@ -223,6 +196,7 @@ uci commit presenced
 
     # --- log in ------------------------------------------------------------------------------------------
     browser = Browser(work)
+    browsers.append(browser)  # closed at teardown, whatever happens next
     d = browser.driver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

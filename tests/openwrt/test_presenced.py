@@ -184,19 +184,55 @@ def main():
         if not check(os.access(path, os.X_OK), f"{os.path.relpath(path, TOP)} is built"):
             return
 
-    work = tempfile.mkdtemp(prefix="presenced-rig-")
+    run_in_rig("presenced-rig-", run_test)
+
+
+# What the ipk installs (cross/ipk.sh, the feed Makefile's install step):
+# the file in openwrt/presenced/files, its path, its mode.
+PACKAGE_FILES = [
+    ("presenced.init", "etc/init.d/presenced", 0o755),
+    ("presenced.config", "etc/config/presenced", 0o600),
+    ("presenced.capabilities.json", "etc/capabilities/presenced.json", 0o644),
+    ("presenced.monitor", "usr/libexec/presenced-monitor", 0o755),
+    ("presenced.acl.json", "usr/share/acl.d/presenced.json", 0o644),
+    ("presenced-status.acl.json", "usr/share/acl.d/presenced-status.json", 0o644),
+]
+
+
+def install_package(rig_dir, root, files=PACKAGE_FILES):
+    """The native presenced and the package's files into the rig's root."""
+    rig("add-elf", rig_dir, PRESENCED, "/usr/sbin/presenced")
+    for source, target, mode in files:
+        if not check(os.path.exists(os.path.join(FILES, source)), f"the package has {source}"):
+            continue
+        path = os.path.join(root, target)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copyfile(os.path.join(FILES, source), path)
+        os.chmod(path, mode)
+
+
+def run_in_rig(prefix, body, before_down=()):
+    """body(work, rig_dir) in a fresh work directory; a raised step is a
+    failure (never a skip); on failure the rig's console and log are
+    printed; then everything started is stopped, before_down's callables
+    run, the rig is taken down and the teardown checked."""
+    work = tempfile.mkdtemp(prefix=prefix)
     rig_dir = os.path.join(work, "rig")
     try:
-        run_test(work, rig_dir)
-    except (Exception, KeyboardInterrupt) as e:  # a failed step is a failure, never a skip
+        body(work, rig_dir)
+    except (Exception, KeyboardInterrupt) as e:
+        import traceback
+        traceback.print_exc()
         check(False, f"test step raised {type(e).__name__}: {e}")
     finally:
         if failed:
             print("--- rig console and log", flush=True)
-            print(rig("console", rig_dir, check_rc=False).stdout[-6000:])
-            print(inside(rig_dir, "/sbin/logread | tail -n 60", check_rc=False).stdout[-8000:])
-        procd_pid = open(os.path.join(rig_dir, "procd.pid")).read().strip() if os.path.exists(
-            os.path.join(rig_dir, "procd.pid")) else None
+            print(rig("console", rig_dir, check_rc=False).stdout[-4000:])
+            print(inside(rig_dir, "/sbin/logread | tail -n 80", check_rc=False).stdout[-10000:])
+        pid_file = os.path.join(rig_dir, "procd.pid")
+        procd_pid = open(pid_file).read().strip() if os.path.exists(pid_file) else None
+        for step in before_down:
+            step()
         stuck = stop_all()
         check(not stuck, f"teardown: every helper process the test started has exited {stuck}")
         rig("down", rig_dir, check_rc=False)
@@ -217,21 +253,7 @@ def run_test(work, rig_dir):
     rig("prepare", rig_dir, timeout=900)
     prepared = time.monotonic()
     root = os.path.join(rig_dir, "root")
-    # What the ipk installs (cross/ipk.sh, the feed Makefile's install step).
-    rig("add-elf", rig_dir, PRESENCED, "/usr/sbin/presenced")
-    for source, target, mode in [
-        ("presenced.init", "etc/init.d/presenced", 0o755),
-        ("presenced.config", "etc/config/presenced", 0o600),
-        ("presenced.capabilities.json", "etc/capabilities/presenced.json", 0o644),
-        ("presenced.monitor", "usr/libexec/presenced-monitor", 0o755),
-        ("presenced-status.acl.json", "usr/share/acl.d/presenced-status.json", 0o644),
-    ]:
-        if not check(os.path.exists(os.path.join(FILES, source)), f"the package has {source}"):
-            continue
-        path = os.path.join(root, target)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        shutil.copyfile(os.path.join(FILES, source), path)
-        os.chmod(path, mode)
+    install_package(rig_dir, root)
     rig("boot", rig_dir)
     booted = time.monotonic()
     print(f"     rig prepared in {prepared - t0:.1f} s, booted in {booted - prepared:.1f} s", flush=True)
