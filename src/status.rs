@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
 
 use crate::config::{Config, Source};
-use crate::frame::DropReason;
-use crate::table::WindowStats;
+use crate::wire::frame::DropReason;
+use crate::window::table::WindowStats;
 use crate::ubus::blob::Writer;
 
 /// Reports kept for the answer (and LuCI's chart of clients per window).
