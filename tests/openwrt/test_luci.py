@@ -323,6 +323,18 @@ uci commit presenced
     browser.shot("interface-missing")
     errors = [e for e in browser.console_errors() if "presenced" in e.get("message", "")]
     check(not errors, f"no console error from the page while it polled {errors}")
+
+    # --- a new key through the form: written, and still never shown ------------------------------------
+    new_key = f"new key {PID}"
+    key_input = d.find_element(By.ID, "widget.cbid.presenced.main.key")
+    key_input.send_keys(new_key)
+    d.find_element(By.CSS_SELECTOR, ".cbi-page-actions .cbi-button-apply").click()
+    check(t.wait_for("the new key in uci", lambda: f"presenced.main.key='{new_key}'" in uci_show(rig_dir), 30),
+          "a key typed in the form reaches uci show presenced")
+    d.get(f"{base}/cgi-bin/luci/admin/services/presenced")
+    key_input = browser.until("the form again", lambda: d.find_element(By.ID, "widget.cbid.presenced.main.key"), 30)
+    check(key_input and key_input.get_attribute("value") == "" and new_key not in d.page_source,
+          "after reloading the page the key field is empty again and the new key is nowhere in the page")
     return browser
 
 

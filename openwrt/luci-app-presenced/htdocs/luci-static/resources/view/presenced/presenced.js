@@ -56,7 +56,8 @@ function checkUrl(value) {
 }
 
 // A key field that is never filled in from the configuration: the input
-// starts empty whatever is stored, and saving it empty keeps the stored key.
+// starts empty whatever is stored, saving it empty keeps the stored key
+// (remove does nothing), and a value typed in is written as any other.
 function writeOnly(s, name, title, description) {
 	var o = s.option(form.Value, name, title, description);
 	o.password = true;
@@ -67,8 +68,17 @@ function writeOnly(s, name, title, description) {
 		return '';
 	};
 	o.remove = function() {};
-	o.write = function(section_id, value) {
-		return this.map.data.set('presenced', section_id, name, value);
+	return o;
+}
+
+function requiredWriteOnly(s, name, title, description) {
+	var o = writeOnly(s, name, title, description);
+	// As the init script: enabled without a key does not start.
+	o.validate = function(section_id, value) {
+		if ((value == null || value === '') && !uci.get('presenced', section_id, name) &&
+		    this.section.formvalue(section_id, 'enabled') == '1')
+			return _('A key is needed to start the service');
+		return true;
 	};
 	return o;
 }
@@ -208,7 +218,7 @@ return view.extend({
 			return checkUrl(value);
 		};
 
-		writeOnly(s, 'key', _('Key'), _('HMAC-SHA256 key of the Signature header. Never shown; leave empty to keep the one set.'));
+		requiredWriteOnly(s, 'key', _('Key'), _('HMAC-SHA256 key of the Signature header. Never shown; leave empty to keep the one set.'));
 
 		o = s.option(form.Value, 'rate', _('Rate'), _('Seconds per report.'));
 		o.datatype = 'and(uinteger,range(1,4294967295))';
