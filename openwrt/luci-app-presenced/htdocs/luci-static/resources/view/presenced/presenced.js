@@ -130,9 +130,11 @@ return view.extend({
 		var iface = running ? st.config.interface : (uci.get('presenced', 'main', 'interface') || 'mon0');
 		var enabled = uci.get('presenced', 'main', 'enabled') == '1';
 
+		var phy = uci.get('presenced', 'main', 'phy');
 		if (source == 'monitor' && !interfacePresent)
-			warnings.push(E('div', { 'class': 'alert-message warning', 'id': 'presenced-warning-interface' },
-				_('The monitor interface %s is missing: nothing is captured. Set a phy to have it created, or create it (iw phy phy0 interface add %s type monitor).').format(iface, iface)));
+			warnings.push(E('div', { 'class': 'alert-message warning', 'id': 'presenced-warning-interface' }, phy
+				? _('The monitor interface %s is missing: nothing is captured until it is back (presenced-monitor creates it on %s once that radio is up).').format(iface, phy)
+				: _('The monitor interface %s is missing: nothing is captured. Set a phy to have it created, or create it (iw phy phy0 interface add %s type monitor).').format(iface, iface)));
 		if (running && st.totals.failing_in_a_row > 0) {
 			var last = st.reports[st.reports.length - 1] || {};
 			warnings.push(E('div', { 'class': 'alert-message warning', 'id': 'presenced-warning-post' },
