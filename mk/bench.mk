@@ -19,6 +19,8 @@ bench: bench-deps
 	benches/callgrind.sh target/release/presenced $(BENCH_CAPTURE) build/bench
 	@echo "--- live capture CPU beside tcpdump -w /dev/null, same filter, same TAP (root)"
 	benches/live_cpu.sh target/release/presenced build/bench 100000 200000
+	@echo "--- memory of the ubus status object: live in the procd rig, unregistered vs. 2000 calls answered (root)"
+	python3 benches/status_rss.py target/release/presenced 2000
 
 # make bench-devices: --randomized-macs merge on scenes of real phones that
 # randomize their MAC (tests/devices.rs): per 30 s window and over each scene,
