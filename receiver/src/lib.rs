@@ -94,18 +94,18 @@ impl fmt::Debug for ReceiverConfig {
 
 /// A configuration value that cannot work; `field` names the struct field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct ReceiverConfigError {
     pub field: &'static str,
     pub message: String,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for ReceiverConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ReceiverConfigError {}
 
 impl ReceiverConfig {
     pub fn new(key: Vec<u8>) -> ReceiverConfig {
@@ -120,9 +120,9 @@ impl ReceiverConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), ReceiverConfigError> {
         let err = |field, message: &str| {
-            Err(ConfigError {
+            Err(ReceiverConfigError {
                 field,
                 message: message.to_string(),
             })

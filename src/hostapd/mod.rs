@@ -86,7 +86,7 @@ impl Default for HostapdConfig {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigError {
+pub enum HostapdConfigError {
     EmptyDir(&'static str),
     SameDirs(PathBuf),
     ClientDirTooLong { dir: PathBuf, max: usize },
@@ -95,56 +95,56 @@ pub enum ConfigError {
     ZeroOpenSockets,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for HostapdConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::EmptyDir(option) => write!(f, "{option}: must not be empty"),
-            ConfigError::SameDirs(dir) => write!(
+            HostapdConfigError::EmptyDir(option) => write!(f, "{option}: must not be empty"),
+            HostapdConfigError::SameDirs(dir) => write!(
                 f,
                 "--run-dir: must differ from --hostapd-dir ({}), or our own sockets would be read as BSSes",
                 dir.display()
             ),
-            ConfigError::ClientDirTooLong { dir, max } => write!(
+            HostapdConfigError::ClientDirTooLong { dir, max } => write!(
                 f,
                 "--run-dir: {} is too long for a UNIX socket path (at most {max} bytes)",
                 dir.display()
             ),
-            ConfigError::ZeroMaxStations => f.write_str("hostapd max_stations_per_bss: must be at least 1"),
-            ConfigError::ZeroWalkTime => f.write_str("hostapd max_walk_time_per_bss: must be more than zero"),
-            ConfigError::ZeroOpenSockets => f.write_str("hostapd max_open_sockets: must be at least 1"),
+            HostapdConfigError::ZeroMaxStations => f.write_str("hostapd max_stations_per_bss: must be at least 1"),
+            HostapdConfigError::ZeroWalkTime => f.write_str("hostapd max_walk_time_per_bss: must be more than zero"),
+            HostapdConfigError::ZeroOpenSockets => f.write_str("hostapd max_open_sockets: must be at least 1"),
         }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for HostapdConfigError {}
 
 impl HostapdConfig {
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), HostapdConfigError> {
         if self.hostapd_dir.as_os_str().is_empty() {
-            return Err(ConfigError::EmptyDir("--hostapd-dir"));
+            return Err(HostapdConfigError::EmptyDir("--hostapd-dir"));
         }
         if self.client_dir.as_os_str().is_empty() {
-            return Err(ConfigError::EmptyDir("--run-dir"));
+            return Err(HostapdConfigError::EmptyDir("--run-dir"));
         }
         if self.client_dir == self.hostapd_dir {
-            return Err(ConfigError::SameDirs(self.hostapd_dir.clone()));
+            return Err(HostapdConfigError::SameDirs(self.hostapd_dir.clone()));
         }
         // The directory, a '/', then our longest socket name.
         let max = socket::MAX_SOCKET_PATH - 1 - socket::MAX_CLIENT_NAME;
         if self.client_dir.as_os_str().len() > max {
-            return Err(ConfigError::ClientDirTooLong {
+            return Err(HostapdConfigError::ClientDirTooLong {
                 dir: self.client_dir.clone(),
                 max,
             });
         }
         if self.max_stations_per_bss == 0 {
-            return Err(ConfigError::ZeroMaxStations);
+            return Err(HostapdConfigError::ZeroMaxStations);
         }
         if self.max_walk_time_per_bss.is_zero() {
-            return Err(ConfigError::ZeroWalkTime);
+            return Err(HostapdConfigError::ZeroWalkTime);
         }
         if self.max_open_sockets == 0 {
-            return Err(ConfigError::ZeroOpenSockets);
+            return Err(HostapdConfigError::ZeroOpenSockets);
         }
         Ok(())
     }
@@ -204,7 +204,7 @@ fn describe_dir_error(e: &io::Error) -> String {
 
 /// One BSS socket whose walk the deadline cut off.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CutOff<'a> {
+pub struct UnfinishedWalk<'a> {
     pub path: &'a Path,
     /// `None`: never asked, for lack of time; else the stations hostapd
     /// had described before it went quiet.
@@ -224,7 +224,7 @@ fn shown_budget_ms(budget: Duration) -> u128 {
 pub fn cut_off_warning(
     budget: Duration,
     total: usize,
-    cut: &[CutOff],
+    cut: &[UnfinishedWalk],
     associated_read: usize,
 ) -> Option<String> {
     if cut.is_empty() {
@@ -316,7 +316,7 @@ pub fn associated_stations(cfg: &HostapdConfig, deadline: Instant) -> Associated
                 continue;
             }
             BssOutcome::NotAsked => {
-                cut.push(CutOff {
+                cut.push(UnfinishedWalk {
                     path,
                     stations_read: None,
                 });
@@ -329,7 +329,7 @@ pub fn associated_stations(cfg: &HostapdConfig, deadline: Instant) -> Associated
             Ok(()) => {}
             Err(WalkError::Unanswered(_)) => {
                 associated_cut += confirmed;
-                cut.push(CutOff {
+                cut.push(UnfinishedWalk {
                     path,
                     stations_read: Some(bss.stations.len()),
                 });
@@ -682,10 +682,10 @@ mod tests {
     #[test]
     fn the_deadline_warning_is_bounded_and_counts_what_it_does_not_name() {
         let paths: Vec<PathBuf> = (0..12).map(|i| PathBuf::from(format!("/h/s{i}"))).collect();
-        let cut: Vec<CutOff> = paths
+        let cut: Vec<UnfinishedWalk> = paths
             .iter()
             .enumerate()
-            .map(|(i, path)| CutOff {
+            .map(|(i, path)| UnfinishedWalk {
                 path,
                 stations_read: match i {
                     1 => Some(3),
@@ -702,7 +702,7 @@ mod tests {
         );
         assert_eq!(cut_off_warning(LOOKUP_BUDGET, 3, &[], 0), None);
         // The same budget less a few milliseconds reads the same.
-        let one = [CutOff {
+        let one = [UnfinishedWalk {
             path: Path::new("/h/x"),
             stations_read: Some(0),
         }];
@@ -989,14 +989,14 @@ mod tests {
             client_dir: PathBuf::from(DEFAULT_HOSTAPD_DIR),
             ..HostapdConfig::default()
         };
-        assert!(matches!(same.validate(), Err(ConfigError::SameDirs(_))));
+        assert!(matches!(same.validate(), Err(HostapdConfigError::SameDirs(_))));
         let long = HostapdConfig {
             client_dir: PathBuf::from("/".repeat(80)),
             ..HostapdConfig::default()
         };
         assert_eq!(
             long.validate(),
-            Err(ConfigError::ClientDirTooLong {
+            Err(HostapdConfigError::ClientDirTooLong {
                 dir: long.client_dir.clone(),
                 max: 78
             })
