@@ -68,9 +68,10 @@ pub struct ReceiverConfig {
     pub max_body: usize,
     /// From the first byte of a request to the end of its body.
     pub request_timeout: Duration,
-    /// How long a kept-alive connection may wait for its next request. Longer
-    /// than ureq's 15 s pool age, so the client, not the server, retires idle
-    /// connections and a reused connection is never closed under a request.
+    /// How long a kept-alive connection may wait for its next request: long
+    /// enough for a client that pools connections (a hand-typed `curl` with
+    /// several URLs, a test) to retire them itself, so a reused connection
+    /// is not closed under a request. presenced closes after each POST.
     pub idle_timeout: Duration,
     pub max_connections: usize,
     /// One line per request on stderr.
