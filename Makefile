@@ -50,8 +50,11 @@ deps-build:
 # The root-only tests (TAP interfaces, network namespaces) are #[ignore]d, so
 # that `cargo test` passes for a user; here they run with the others, and
 # fail, never skip, without root.
+# presenced-test-support is no default member (nothing builds it but the
+# tests): its own tests run here.
 test-rust: deps
 	$(CARGO) test --locked -- --include-ignored
+	$(CARGO) test --locked -p presenced-test-support
 
 include $(sort $(wildcard mk/*.mk))
 

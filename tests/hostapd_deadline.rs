@@ -55,9 +55,9 @@ struct Dirs {
 impl Dirs {
     fn new(tag: &str) -> Dirs {
         let temp = TempDir::new(tag);
-        let ctrl = temp.0.join("hostapd");
+        let ctrl = temp.path().join("hostapd");
         fs::create_dir(&ctrl).unwrap();
-        let run = temp.0.join("run");
+        let run = temp.path().join("run");
         Dirs { ctrl, run, _temp: temp }
     }
 
