@@ -14,7 +14,7 @@ use pcap::{Active, Capture, Linktype, Offline};
 use crate::wire::bpf::install_probe_request_filter;
 use crate::config::{Config, Source};
 use crate::wire::frame::Classifier;
-use crate::deliver::http::{timeout_for_rate, Cutoff, Poster};
+use crate::deliver::http::{timeout_for_rate, Poster, ShutdownCutoff};
 use crate::wire::mac::MacAddr;
 use crate::deliver::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
 use crate::status::{Board, Settings};
@@ -179,7 +179,7 @@ fn spawn_reporter(
     associated: Option<AssociatedLookup>,
     board: &Arc<Board>,
 ) -> Result<Reporter, DaemonError> {
-    let cutoff = Arc::new(Cutoff::default());
+    let cutoff = Arc::new(ShutdownCutoff::default());
     let poster = match (&cfg.url, &cfg.key) {
         (Some(url), Some(key)) => Some(Arc::new(
             Poster::new(url, key, timeout_for_rate(cfg.rate_secs), &cfg.ca_file, Arc::clone(&cutoff))

@@ -360,7 +360,7 @@ for shell in "sh" "busybox sh"; do
         assert_case "bad-$bad_tag-$tag" "$key" no-instance no-key-file
     done
 
-    # Issue 9's options, all set: a pseudonym key in a 0600 file of its own.
+    # The privacy options, all set: a pseudonym key in a 0600 file of its own.
     # shellcheck disable=SC2016 # a literal dollar
     pkey='pseudonym key & $other'
     run_case "privacy-$tag" "$shell" "network" "$work/ujail" "

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::deliver::http::{Cutoff, PostOutcome, Poster};
+use crate::deliver::http::{PostOutcome, Poster, ShutdownCutoff};
 use crate::wire::mac::MacAddr;
 use crate::window::privacy::Pseudonymizer;
 use crate::deliver::report::WindowReport;
@@ -40,7 +40,7 @@ pub struct ReporterSettings {
     pub poster: Option<Arc<Poster>>,
     pub associated: Option<AssociatedLookup>,
     /// Shared with the `poster`: the end of the shutdown budget, once set.
-    pub cutoff: Arc<Cutoff>,
+    pub cutoff: Arc<ShutdownCutoff>,
     /// Client MACs are replaced by these before anything is written out.
     pub pseudonyms: Option<Pseudonymizer>,
     /// `--spool-bytes`: keep failed reports up to this many bytes, to send
@@ -61,7 +61,7 @@ pub struct Reporter {
     ended: Receiver<()>,
     /// Windows handed over and not yet delivered.
     pending: Arc<AtomicUsize>,
-    cutoff: Arc<Cutoff>,
+    cutoff: Arc<ShutdownCutoff>,
     shutdown_announced: std::sync::atomic::AtomicBool,
     resender: Option<Resender>,
 }

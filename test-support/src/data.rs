@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `$PRESENCED_SHARED/data`, else `../shared/data` beside the checkout. A
+/// `$PRESENCED_SHARED/data`, else `../shared/data` beside the checkout (this
+/// crate is a folder of the checkout, hence the `../..`). A
 /// missing directory fails the test: a test that silently skips proves nothing.
 pub fn shared_data() -> PathBuf {
     let shared = std::env::var_os("PRESENCED_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
     let data = shared.join("data");
     assert!(
         data.is_dir(),
@@ -19,6 +20,14 @@ pub fn shared_data() -> PathBuf {
     data
 }
 
+/// A capture of `data/captures`, read in place; a missing one fails the test.
+pub fn shared_capture(name: &str) -> PathBuf {
+    let path = shared_data().join("captures").join(name);
+    assert!(path.is_file(), "shared capture {} is missing (PRESENCED_SHARED)", path.display());
+    path
+}
+
+/// A file of the radiotap test vectors of other projects.
 pub fn suite(name: &str) -> PathBuf {
     shared_data().join("radiotap-suite").join(name)
 }
