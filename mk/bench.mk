@@ -23,8 +23,8 @@ bench: bench-deps
 	python3 benches/status_rss.py target/release/presenced 2000
 
 # make bench-devices: --randomized-macs merge on scenes of real phones that
-# randomize their MAC (tests/devices.rs): per 30 s window and over each scene,
+# randomize their MAC (benches/devices.rs; tests/devices.rs asserts a floor): per 30 s window and over each scene,
 # the estimate against the truth of the files and the naive count of addresses.
 .PHONY: bench-devices
 bench-devices: deps
-	$(CARGO) test --release --locked --test devices -- --ignored --nocapture --test-threads 1 figures_of
+	$(CARGO) bench --locked --bench devices

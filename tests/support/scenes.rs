@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use super::data::{read_pcap, shared_data, tshark_fields, write_radiotap_pcap};
+use super::TempDir;
 
 /// One device's probe requests, times relative to its first one.
 pub struct Device {
@@ -330,4 +331,19 @@ pub fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
             pick[j] = pick[j - 1] + 1;
         }
     }
+}
+
+/// One scene replayed through presenced as a monitor interface hears it.
+pub fn run(dir: &TempDir, chosen: &[usize]) -> Figures {
+    run_heard(dir, chosen, Heard::Monitor)
+}
+
+/// One scene replayed through presenced, heard as `heard` says.
+pub fn run_heard(dir: &TempDir, chosen: &[usize], heard: Heard) -> Figures {
+    let path = dir.path().join(format!("scene-{}.pcap", chosen.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("-")));
+    let scene = write_scene_heard(chosen, &path, heard);
+    let reported = replay_merge(&path);
+    let f = figures(&scene, &reported);
+    std::fs::remove_file(&path).ok();
+    f
 }
