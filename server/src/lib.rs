@@ -4,7 +4,7 @@
 //! `config` checks the command line; `http` is the router and thin handlers
 //! over plain functions (`http::ingest::accept_report`, the pages); `store`
 //! is one interface over SQLite and PostgreSQL (`store_analytics` adds the
-//! analytics queries); `filter`, `analytics`, `visits`, `metrics`, `webhooks`
+//! analytics queries, `store_api` the query API's per-key state); `filter`, `analytics`, `visits`, `metrics`, `webhooks`
 //! and `time` are pure; `web` and `dashboard` render HTML from the assets in
 //! web/; `api` is the signed query API; `webhook_delivery` sends webhooks.
 
@@ -17,6 +17,7 @@ pub mod http;
 pub mod metrics;
 pub mod store;
 pub mod store_analytics;
+pub mod store_api;
 pub mod time;
 pub mod visits;
 pub mod web;
@@ -36,8 +37,6 @@ pub struct AppState {
     /// yet authenticated can make the server hold (bodies_in_flight times
     /// body_bytes).
     pub body_budget: Arc<Semaphore>,
-    /// The query API keys' nonces and request times.
-    pub api: Arc<api::ApiState>,
     pub webhooks: Arc<webhook_delivery::Webhooks>,
 }
 
@@ -47,7 +46,6 @@ impl AppState {
         AppState {
             store,
             body_budget: Arc::new(Semaphore::new(permits)),
-            api: Arc::new(api::ApiState::default()),
             webhooks: Arc::new(webhook_delivery::Webhooks::start(&config)),
             config: Arc::new(config),
         }
@@ -56,8 +54,14 @@ impl AppState {
 
 /// Unix seconds now: read only by the I/O layers, passed to the pure ones.
 pub fn unix_now() -> i64 {
+    unix_now_ms().div_euclid(1000)
+}
+
+/// Unix milliseconds now, for what several processes compare (the query
+/// API's rate).
+pub fn unix_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }

@@ -53,6 +53,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
 /// One stored row: the report's network_id and node_mac, the ten documented
 /// fields, and when it arrived (Unix seconds).
@@ -152,9 +153,14 @@ enum Param {
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const SQLITE_MIGRATIONS: Embedded = Embedded(&[(1, "reports", include_str!("../migrations/sqlite/0001_reports.sql"))]);
-const POSTGRES_MIGRATIONS: Embedded =
-    Embedded(&[(1, "reports", include_str!("../migrations/postgres/0001_reports.sql"))]);
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[
+    (1, "reports", include_str!("../migrations/sqlite/0001_reports.sql")),
+    (10, "api_key_state", include_str!("../migrations/sqlite/0010_api_key_state.sql")),
+]);
+const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
+    (1, "reports", include_str!("../migrations/postgres/0001_reports.sql")),
+    (10, "api_key_state", include_str!("../migrations/postgres/0010_api_key_state.sql")),
+]);
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(

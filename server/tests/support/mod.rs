@@ -306,6 +306,19 @@ pub fn post_signed(addr: SocketAddr, path: &str, key: &[u8], body: &[u8]) -> Res
     request(addr, "POST", path, &[("Signature", &sig), ("Content-Type", "application/json")], body)
 }
 
+/// A query API request: `uri` signed with `secret` by Python's hmac, sent
+/// with `X-Key: public`.
+pub fn api_get(addr: SocketAddr, public: &str, secret: &[u8], uri: &str) -> Response {
+    let sign = python_hmac_sha512(secret, uri);
+    request(addr, "GET", uri, &[("X-Key", public), ("X-Sign", &sign)], b"")
+}
+
+/// The query API's refusal code of a response (0 for success).
+pub fn api_code(r: &Response) -> i64 {
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()));
+    v["code"].as_i64().unwrap_or_else(|| panic!("no code: {v}"))
+}
+
 pub fn get(addr: SocketAddr, path: &str) -> Response {
     request(addr, "GET", path, &[], b"")
 }
