@@ -3,10 +3,14 @@
 //!
 //! `config` checks the command line; `http` is the router and thin handlers
 //! over plain functions (`http::ingest::accept_report`, the pages); `store`
-//! is one interface over SQLite and PostgreSQL (`store_analytics` adds the
-//! analytics queries, `store_api` the query API's per-key state); `filter`, `analytics`, `visits`, `metrics`, `webhooks`
-//! and `time` are pure; `web` and `dashboard` render HTML from the assets in
-//! web/; `api` is the signed query API; `webhook_delivery` sends webhooks.
+//! is one interface over SQLite and PostgreSQL, the raw rows, the stored
+//! analytics (visits, built at ingest) and the query API's per-key state; `analytics` (visits, metrics, the
+//! incremental sessionizer), `filter`, `webhooks` and `time` are pure; `web`
+//! and `dashboard` render HTML from the assets in web/; `api` is the signed
+//! query API; `webhook_delivery` sends webhooks.
+//!
+//! Layers, each importing only those below it: `analytics`, `time`,
+//! `filter` (pure) < `store` < `config` < the rest.
 
 pub mod analytics;
 pub mod api;
@@ -14,15 +18,13 @@ pub mod config;
 pub mod dashboard;
 pub mod filter;
 pub mod http;
-pub mod metrics;
 pub mod store;
-pub mod store_analytics;
-pub mod store_api;
 pub mod time;
-pub mod visits;
 pub mod web;
 pub mod webhook_delivery;
 pub mod webhooks;
+
+pub use analytics::{metrics, visits};
 
 use std::sync::Arc;
 

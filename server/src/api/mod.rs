@@ -6,6 +6,7 @@
 //! a refusal is `{"msg":"<what is wrong>","result":[],"code":N}` with the
 //! HTTP status (README, "Query API", lists the codes).
 
+pub mod admission;
 pub mod auth;
 pub mod events;
 pub mod params;
@@ -120,7 +121,7 @@ async fn authenticate<'a>(
         return Err(Refusal::BadSign.into());
     }
     let nonce = auth::parse_nonce(pairs.iter().find(|(k, _)| k == "nonce").map(|(_, v)| v.as_str()))?;
-    match store.admit_api_request(&key.public, nonce, unix_now_ms()).await {
+    match admission::admit(store, &key.public, nonce, unix_now_ms()).await {
         Ok(Ok(())) => Ok(key),
         Ok(Err(refusal)) => Err(NotAdmitted::Refused(refusal)),
         Err(e) => Err(NotAdmitted::Database(e)),

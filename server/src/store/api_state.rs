@@ -1,23 +1,23 @@
 //! The query API's per-key state (last nonce, last answered request) in the
-//! database, so that every server process on it shares one: a nonce used on
-//! one process is refused on the others, and the rate holds across them.
-//!
-//! The rule is `api::auth::KeyState::admit`, pure; this file reads a key's
-//! state, applies the rule, and writes the result back only if the row is
-//! still what was read (compare and swap on `last_nonce`, which every change
-//! of state raises). No lock is held between the read and the write, and
-//! the same statements serve SQLite and PostgreSQL.
+//! database, so that every server process on it shares one. The rule that
+//! changes it is `api::auth::KeyState::admit` (pure), applied by
+//! `api::admission`: it reads a key's state here and writes the result back
+//! with `swap_api_key_state`, only if the row is still what it read
+//! (compare and swap on `last_nonce`, which every change of state raises).
+//! No lock is held between the read and the write, and the same statements
+//! serve SQLite and PostgreSQL.
 
 use sqlx::Row;
 
-use crate::api::auth::{KeyState, Refusal};
-use crate::store::{on_pool, Store, StoreError};
+use crate::store::{Db, Store, StoreError};
 
-/// Attempts of one admission: each lost one means another process changed
-/// this key's state in between, i.e. admitted or used up a nonce of the
-/// same key at the same moment, so more than a few means a client hammering
-/// one key from many places.
-const ADMIT_ATTEMPTS: usize = 16;
+/// One key's row: its last nonce, and when it was last answered (Unix
+/// milliseconds; None before any answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub last_nonce: u64,
+    pub last_request_ms: Option<i64>,
+}
 
 /// `last_nonce` holds a u64's bits in a signed 64-bit column; only equality
 /// is asked of the database.
@@ -30,39 +30,14 @@ fn nonce_from_column(value: i64) -> u64 {
 }
 
 impl Store {
-    /// Admits a correctly signed request of key `public` with `nonce` at
-    /// `now_ms` (Unix milliseconds): `Ok(Err(refusal))` when the rule says
-    /// no, `Err` when the database does not answer or the key's state kept
-    /// changing under us.
-    pub async fn admit_api_request(&self, public: &str, nonce: u64, now_ms: i64) -> Result<Result<(), Refusal>, StoreError> {
-        for _ in 0..ADMIT_ATTEMPTS {
-            let stored = self.api_key_state(public).await?;
-            let mut state = stored.clone().unwrap_or_default();
-            let verdict = state.admit(nonce, now_ms);
-            if state.last_nonce == stored.as_ref().and_then(|s| s.last_nonce) {
-                // Refused as stale: nothing changed, nothing to write.
-                return Ok(verdict);
-            }
-            if self.swap_api_key_state(public, stored.as_ref(), &state).await? {
-                return Ok(verdict);
-            }
-        }
-        Err(sqlx::Error::Protocol(format!(
-            "the query API key {public:?} changed state {ADMIT_ATTEMPTS} times while one request was admitted"
-        )))
-    }
-
-    async fn api_key_state(&self, public: &str) -> Result<Option<KeyState>, StoreError> {
+    pub async fn api_key_state(&self, public: &str) -> Result<Option<ApiKeyRow>, StoreError> {
         let sql = "SELECT last_nonce, last_request_ms FROM api_key_state WHERE public_key = $1";
         // The writer's connection on SQLite: the state just written by this
         // process's previous request is what it must see.
         on_pool!(self, writer, pool => {
             let row = sqlx::query(sql).bind(public).fetch_optional(pool).await?;
             row.map(|r| {
-                Ok(KeyState {
-                    last_nonce: Some(nonce_from_column(r.try_get("last_nonce")?)),
-                    last_request_ms: r.try_get("last_request_ms")?,
-                })
+                Ok(ApiKeyRow { last_nonce: nonce_from_column(r.try_get("last_nonce")?), last_request_ms: r.try_get("last_request_ms")? })
             })
             .transpose()
         })
@@ -70,18 +45,18 @@ impl Store {
 
     /// Writes `new` if the key's row is still `old` (absent when None);
     /// whether it was written.
-    async fn swap_api_key_state(&self, public: &str, old: Option<&KeyState>, new: &KeyState) -> Result<bool, StoreError> {
-        let nonce = nonce_to_column(new.last_nonce.unwrap_or(0));
-        let written: u64 = match old.and_then(|o| o.last_nonce) {
+    pub async fn swap_api_key_state(&self, public: &str, old: Option<ApiKeyRow>, new: ApiKeyRow) -> Result<bool, StoreError> {
+        let nonce = nonce_to_column(new.last_nonce);
+        let written: u64 = match old {
             None => {
                 let sql = "INSERT INTO api_key_state (public_key, last_nonce, last_request_ms) VALUES ($1, $2, $3) \
                            ON CONFLICT (public_key) DO NOTHING";
                 on_pool!(self, writer, pool => sqlx::query(sql).bind(public).bind(nonce).bind(new.last_request_ms).execute(pool).await?.rows_affected())
             }
-            Some(old_nonce) => {
+            Some(old) => {
                 let sql = "UPDATE api_key_state SET last_nonce = $2, last_request_ms = $3 \
                            WHERE public_key = $1 AND last_nonce = $4";
-                let old_nonce = nonce_to_column(old_nonce);
+                let old_nonce = nonce_to_column(old.last_nonce);
                 on_pool!(self, writer, pool => {
                     sqlx::query(sql).bind(public).bind(nonce).bind(new.last_request_ms).bind(old_nonce).execute(pool).await?.rows_affected()
                 })
@@ -89,7 +64,6 @@ impl Store {
         };
         Ok(written == 1)
     }
-
     /// Deletes the state of every key not in `configured`: the table stays as
     /// large as the config's key list. A key added back later starts afresh,
     /// so its old signed URIs would work once more: give it a new secret.

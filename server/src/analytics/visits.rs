@@ -7,8 +7,6 @@
 
 use serde::Serialize;
 
-use crate::store::StoredRow;
-
 pub const DEFAULT_SESSION_TIMEOUT_MINUTES: i64 = 15;
 pub const DEFAULT_MIN_DWELL_MINUTES: i64 = 5;
 pub const DEFAULT_VISITOR_MIN_SIGNAL: i32 = -75;
@@ -125,19 +123,6 @@ pub struct Sighting {
     pub associated: bool,
 }
 
-impl From<&StoredRow> for Sighting {
-    fn from(r: &StoredRow) -> Sighting {
-        Sighting {
-            mac: r.mac.to_ascii_lowercase(),
-            node_mac: r.node_mac.to_ascii_uppercase(),
-            first_seen: r.first_seen.min(r.last_seen),
-            last_seen: r.first_seen.max(r.last_seen),
-            max_signal: r.max_signal,
-            associated: r.associated,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Visit {
     pub mac: String,
@@ -176,7 +161,10 @@ pub fn visits(sightings: &[Sighting], rules: &VisitRules) -> Vec<Visit> {
     }
     let mut out = Vec::new();
     for (mac, mut rows) in by_client {
-        rows.sort_by_key(|s| (s.first_seen, s.last_seen));
+        // Ties broken by the access point, not by arrival: the stored,
+        // incremental visits (`sessionize`) must not depend on the order
+        // reports arrived in.
+        rows.sort_by(|a, b| (a.first_seen, a.last_seen, &a.node_mac).cmp(&(b.first_seen, b.last_seen, &b.node_mac)));
         let mut current: Option<Visit> = None;
         for s in rows {
             match current.as_mut() {
