@@ -7,7 +7,7 @@ mod support;
 use presenced_report::Report;
 use presenced_server::config::Database;
 use presenced_server::filter::{Page, RowFilter};
-use presenced_server::store::{FailureSource, Store, StoredRow, UNKNOWN_NETWORK};
+use presenced_server::store::{Db, FailureSource, Store, StoredRow, UNKNOWN_NETWORK};
 use support::{report_body, row, Postgres, RowSpec, TempDir};
 
 fn report(network_id: u64, node: &str, rows: &[RowSpec]) -> Report {

@@ -80,7 +80,7 @@ impl Fold {
             best_signal: self.best_signal,
             connected: self.connected,
             randomized: is_randomized(&self.mac),
-            visitor: self.end - self.start >= rules.min_dwell && self.best_signal >= rules.min_signal,
+            visitor: rules.is_visitor(self.end - self.start, self.best_signal),
         }
     }
 }

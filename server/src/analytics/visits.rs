@@ -24,6 +24,13 @@ pub struct VisitRules {
     pub min_signal: i32,
 }
 
+impl VisitRules {
+    /// A visitor's visit, else a passerby's.
+    pub fn is_visitor(&self, dwell: i64, best_signal: i32) -> bool {
+        dwell >= self.min_dwell && best_signal >= self.min_signal
+    }
+}
+
 impl Default for VisitRules {
     fn default() -> VisitRules {
         VisitRules {
@@ -205,7 +212,7 @@ pub fn visits(sightings: &[Sighting], rules: &VisitRules) -> Vec<Visit> {
 }
 
 fn finish(mut v: Visit, rules: &VisitRules) -> Visit {
-    v.visitor = v.dwell() >= rules.min_dwell && v.best_signal >= rules.min_signal;
+    v.visitor = rules.is_visitor(v.dwell(), v.best_signal);
     v
 }
 

@@ -183,8 +183,10 @@ impl Plan {
         q.tuple(scopes.into_iter().map(|s| Param::Text(s.clone())));
         q.push(" AND mac IN ");
         q.tuple(macs.into_iter().map(|m| Param::Int(mac_to_int(m).unwrap_or_default())));
-        // Met: [start, end + timeout) meets [lo, hi + timeout).
-        q.push(" AND end_time > ").bind(Param::Int(self.lo - timeout));
+        // Met: [start, end + timeout) meets [lo, hi + timeout). The unary
+        // plus keeps the planner off the end_time index (all the network's
+        // open visits) and on the key: this client's visits, a few.
+        q.push(" AND +end_time > ").bind(Param::Int(self.lo - timeout));
         q.push(" AND start_time < ").bind(Param::Int(self.hi + timeout));
         Some(q)
     }

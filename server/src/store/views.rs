@@ -8,10 +8,10 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
-use super::stored_visits::{Sql, VISIT_COLUMNS};
+use super::stored_visits::{int_to_mac, Sql, VISIT_COLUMNS};
 use super::{Db, Param, Store, StoreError};
 use crate::analytics::metrics::{metrics, metrics_with, Metrics, Range, REPEAT_WINDOW_DAYS};
-use crate::analytics::visits::{visits, NetworkRules, Sighting, Visit};
+use crate::analytics::visits::{is_randomized, visits, NetworkRules, Sighting, Visit};
 
 /// Rows one analytics request may read: beyond, the request is refused
 /// with a message rather than holding memory without bound.
@@ -113,14 +113,14 @@ impl Store {
         let buckets = range.buckets();
         let from = buckets.first().map_or(range.since, |b| b.0).min(range.since);
         let until = buckets.last().map_or(range.until, |b| b.1).max(range.until);
-        let mut found = self.stored_visits(network_id, node_mac, rules, from, until).await?;
+        let mut found = self.stored_visits(network_id, node_mac, rules, from, until, Columns::Figures).await?;
         // Visitors still present now count in occupancy, wherever they began.
-        let mut open = Sql::new(true, &format!("SELECT {VISIT_COLUMNS}, FALSE AS repeat_seen FROM visits WHERE network_id = "));
+        let mut open = Sql::new(true, &format!("SELECT {FIGURE_COLUMNS}, FALSE AS repeat_seen FROM visits WHERE network_id = "));
         open.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope_of(node_mac)));
         open.push(" AND end_time > ").bind(Param::Int(now - rules.visits.session_timeout));
         open.push(" AND start_time <= ").bind(Param::Int(now));
         let seen: HashSet<(String, i64)> = found.iter().map(|(v, _)| (v.mac.clone(), v.start)).collect();
-        for (v, r) in self.fetch_visits(&open, rules).await? {
+        for (v, r) in self.fetch_visits(&open, rules, Columns::Figures).await? {
             if !seen.contains(&(v.mac.clone(), v.start)) {
                 found.push((v, r));
             }
@@ -140,7 +140,8 @@ impl Store {
         until: i64,
     ) -> Result<Vec<Visit>, StoreError> {
         self.check_rules(network_id, rules)?;
-        let mut v: Vec<Visit> = self.stored_visits(network_id, node_mac, rules, from, until).await?.into_iter().map(|(v, _)| v).collect();
+        let found = self.stored_visits(network_id, node_mac, rules, from, until, Columns::All).await?;
+        let mut v: Vec<Visit> = found.into_iter().map(|(v, _)| v).collect();
         v.sort_by(|a, b| (a.start, &a.mac).cmp(&(b.start, &b.mac)));
         Ok(v)
     }
@@ -166,30 +167,51 @@ impl Store {
         rules: &NetworkRules,
         from: i64,
         until: i64,
+        columns: Columns,
     ) -> Result<Vec<(Visit, bool)>, StoreError> {
         let scope = scope_of(node_mac);
+        let names = match columns {
+            Columns::All => VISIT_COLUMNS,
+            Columns::Figures => FIGURE_COLUMNS,
+        };
         let repeat = format!(
             "EXISTS (SELECT 1 FROM client_days d WHERE d.network_id = v.network_id AND d.scope = v.scope \
              AND d.mac = v.mac AND d.day >= v.start_day - {REPEAT_WINDOW_DAYS} AND d.day < v.start_day) AS repeat_seen"
         );
-        let mut q = Sql::new(true, &format!("SELECT {VISIT_COLUMNS}, {repeat} FROM visits v WHERE network_id = "));
+        let mut q = Sql::new(true, &format!("SELECT {names}, {repeat} FROM visits v WHERE network_id = "));
         q.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope.clone()));
         q.push(" AND start_time >= ").bind(Param::Int(from)).push(" AND start_time < ").bind(Param::Int(until));
-        let mut out = self.fetch_visits(&q, rules).await?;
-        let mut q = Sql::new(true, &format!("SELECT {VISIT_COLUMNS}, {repeat} FROM visits v WHERE network_id = "));
+        let mut out = self.fetch_visits(&q, rules, columns).await?;
+        let mut q = Sql::new(true, &format!("SELECT {names}, {repeat} FROM visits v WHERE network_id = "));
         q.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope));
         q.push(" AND end_time >= ").bind(Param::Int(from)).push(" AND start_time < ").bind(Param::Int(from));
-        out.extend(self.fetch_visits(&q, rules).await?);
+        out.extend(self.fetch_visits(&q, rules, columns).await?);
         Ok(out)
     }
 
-    async fn fetch_visits(&self, q: &Sql, rules: &NetworkRules) -> Result<Vec<(Visit, bool)>, StoreError> {
+    async fn fetch_visits(&self, q: &Sql, rules: &NetworkRules, columns: Columns) -> Result<Vec<(Visit, bool)>, StoreError> {
         on_pool!(self, pool => {
             let rows = bound!(q).fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
-                let (_, fold) = fold_of_row!(r)?;
-                let visit = fold.visit(&rules.visits);
+                let visit = match columns {
+                    Columns::All => fold_of_row!(r)?.1.visit(&rules.visits),
+                    Columns::Figures => {
+                        let (start, end, best_signal): (i64, i64, i32) = (r.try_get("start_time")?, r.try_get("end_time")?, r.try_get("best_signal")?);
+                        let mac = int_to_mac(r.try_get("mac")?);
+                        Visit {
+                            randomized: is_randomized(&mac),
+                            visitor: rules.visits.is_visitor(end - start, best_signal),
+                            mac,
+                            node_mac: String::new(),
+                            last_node_mac: String::new(),
+                            start,
+                            end,
+                            best_signal,
+                            connected: r.try_get("connected")?,
+                        }
+                    }
+                };
                 // Only visitors' visits are new or repeat.
                 let repeat = visit.visitor && r.try_get::<bool, _>("repeat_seen")?;
                 out.push((visit, repeat));
@@ -198,6 +220,17 @@ impl Store {
         })
     }
 }
+
+/// What a view reads of each visit.
+#[derive(Clone, Copy)]
+enum Columns {
+    /// All of it: the events name the access points.
+    All,
+    /// What the figures need: no access point names to decode.
+    Figures,
+}
+
+const FIGURE_COLUMNS: &str = "mac, start_time, end_time, best_signal, connected";
 
 /// The stored visits' scope: '' for the network, else the access point.
 pub fn scope_of(node_mac: Option<&str>) -> String {
