@@ -79,7 +79,7 @@ pub struct Network {
     pub id: u64,
     pub name: String,
     pub key: Vec<u8>,
-    pub analytics: crate::visits::NetworkRules,
+    pub analytics: crate::analytics::visits::NetworkRules,
     pub webhooks: Vec<Webhook>,
 }
 
@@ -178,7 +178,7 @@ impl fmt::Debug for Config {
 impl Config {
     /// How visits of `network_id` are judged: its config file entry, else
     /// the defaults.
-    pub fn rules_for(&self, network_id: u64) -> crate::visits::NetworkRules {
+    pub fn rules_for(&self, network_id: u64) -> crate::analytics::visits::NetworkRules {
         self.networks.get(&network_id).map(|n| n.analytics.clone()).unwrap_or_default()
     }
 
@@ -319,7 +319,7 @@ impl Args {
             let path = config_dir.join(&n.key_file);
             let key = read_key_file(&path, &option)?;
             let name = n.name.unwrap_or_else(|| n.id.to_string());
-            let analytics = crate::visits::NetworkRules::from_options(
+            let analytics = crate::analytics::visits::NetworkRules::from_options(
                 n.session_timeout_minutes,
                 n.min_dwell_minutes,
                 n.visitor_min_signal,
@@ -561,7 +561,7 @@ mod tests {
         std::fs::write(dir.join("ok.toml"), format!("{net}session_timeout_minutes = 10\ntimezone_offset = \"-04:00\"\n")).unwrap();
         let c = run(&["--config", dir.join("ok.toml").to_str().unwrap()], Some("d")).unwrap();
         assert_eq!((c.rules_for(5).visits.session_timeout, c.rules_for(5).utc_offset), (600, -14_400));
-        assert_eq!(c.rules_for(6), crate::visits::NetworkRules::default(), "a network not listed gets the defaults");
+        assert_eq!(c.rules_for(6), crate::analytics::visits::NetworkRules::default(), "a network not listed gets the defaults");
         std::fs::write(dir.join("bad.toml"), format!("{net}timezone_offset = \"CET\"\n")).unwrap();
         let e = run(&["--config", dir.join("bad.toml").to_str().unwrap()], None).unwrap_err();
         assert!(e.option.ends_with("network 5 timezone_offset") && e.message.contains("CET"), "{e}");
