@@ -459,14 +459,15 @@ fn read_config_file(path: &Path) -> Result<FileConfig, ConfigError> {
     toml::from_str(&text).map_err(|e| ConfigError::new(&option, e.message().to_string()))
 }
 
+/// By the rule every program with a key file follows (presenced_report): a
+/// regular file of at most 4 KiB, opened without blocking, so a FIFO is
+/// refused instead of hanging the start.
 fn read_key_file(path: &Path, option: &str) -> Result<Vec<u8>, ConfigError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| ConfigError::new(option, format!("cannot read key file {}: {e}", path.display())))?;
-    let key = presenced_report::key_from_file(bytes);
-    if key.is_empty() {
-        return Err(ConfigError::new(option, format!("key file {} holds no key", path.display())));
+    let key = presenced_report::read_key_file(path, option).map_err(|problem| ConfigError::new(option, problem))?;
+    if let Some(warning) = key.warning {
+        eprintln!("presenced-server: {warning}");
     }
-    Ok(key)
+    Ok(key.bytes)
 }
 
 fn os_bytes(v: OsString) -> Vec<u8> {
