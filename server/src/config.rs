@@ -39,7 +39,13 @@ every row, and serves a web page to browse and export them.
                             retention_days
       --path PATH           where reports are POSTed [default: /presence];
                             /receive is accepted too
-      --retention-days N    delete rows older than N days [default: keep all]
+      --retention-days N    delete visits and their figures older than N days
+                            [default: keep all]
+      --raw-retention-days N
+                            delete raw rows (and report records) older than N
+                            days [default: as --retention-days]
+      --rebuild-analytics   recompute the stored visits from the raw rows (after
+                            a change of rules or a repair), then exit
       --header-timeout SECS close a connection whose request headers (or, idle,
                             whose next request) do not arrive in time [default: 10]
       --max-connections N   connections served at once [default: 1024]
@@ -65,19 +71,15 @@ impl fmt::Display for ConfigError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    Sqlite(PathBuf),
-    /// The URL as given; sqlx parses it again when connecting.
-    Postgres(String),
-}
+/// Where the store lives: defined by the store, which config sits above.
+pub use crate::store::Database;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Network {
     pub id: u64,
     pub name: String,
     pub key: Vec<u8>,
-    pub analytics: crate::visits::NetworkRules,
+    pub analytics: crate::analytics::visits::NetworkRules,
     pub webhooks: Vec<Webhook>,
 }
 
@@ -131,7 +133,12 @@ pub struct Config {
     pub default_key: Option<Vec<u8>>,
     pub networks: BTreeMap<u64, Network>,
     pub ingest_path: String,
+    /// Visits and per-client days older than this go.
     pub retention_days: Option<u32>,
+    /// Raw rows older than this go: by default as `retention_days`.
+    pub raw_retention_days: Option<u32>,
+    /// Recompute the stored analytics from the raw rows, then exit.
+    pub rebuild_analytics: bool,
     pub limits: Limits,
     /// The query API's keys, by public key.
     pub api_keys: BTreeMap<String, ApiKey>,
@@ -162,6 +169,7 @@ impl fmt::Debug for Config {
             .field("networks", &self.networks.values().map(|n| (n.id, &n.name)).collect::<Vec<_>>())
             .field("ingest_path", &self.ingest_path)
             .field("retention_days", &self.retention_days)
+            .field("raw_retention_days", &self.raw_retention_days)
             .field("api_keys", &self.api_keys.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -170,7 +178,7 @@ impl fmt::Debug for Config {
 impl Config {
     /// How visits of `network_id` are judged: its config file entry, else
     /// the defaults.
-    pub fn rules_for(&self, network_id: u64) -> crate::visits::NetworkRules {
+    pub fn rules_for(&self, network_id: u64) -> crate::analytics::visits::NetworkRules {
         self.networks.get(&network_id).map(|n| n.analytics.clone()).unwrap_or_default()
     }
 
@@ -191,6 +199,8 @@ pub struct Args {
     pub config: Option<PathBuf>,
     pub path: Option<String>,
     pub retention_days: Option<String>,
+    pub raw_retention_days: Option<String>,
+    pub rebuild_analytics: bool,
     pub header_timeout: Option<String>,
     pub max_connections: Option<String>,
 }
@@ -271,6 +281,8 @@ impl Args {
                 }
                 Long("path") => a.path = Some(text(&mut parser, "--path")?),
                 Long("retention-days") => a.retention_days = Some(text(&mut parser, "--retention-days")?),
+                Long("raw-retention-days") => a.raw_retention_days = Some(text(&mut parser, "--raw-retention-days")?),
+                Long("rebuild-analytics") => a.rebuild_analytics = true,
                 Long("header-timeout") => a.header_timeout = Some(text(&mut parser, "--header-timeout")?),
                 Long("max-connections") => a.max_connections = Some(text(&mut parser, "--max-connections")?),
                 Long("key") => {
@@ -307,7 +319,7 @@ impl Args {
             let path = config_dir.join(&n.key_file);
             let key = read_key_file(&path, &option)?;
             let name = n.name.unwrap_or_else(|| n.id.to_string());
-            let analytics = crate::visits::NetworkRules::from_options(
+            let analytics = crate::analytics::visits::NetworkRules::from_options(
                 n.session_timeout_minutes,
                 n.min_dwell_minutes,
                 n.visitor_min_signal,
@@ -357,15 +369,17 @@ impl Args {
             Some(p) => p,
             None => DEFAULT_PATH.to_string(),
         };
-        let retention_days = match self.retention_days {
-            Some(text) => match text.parse::<u32>() {
-                Ok(0) | Err(_) => {
-                    return Err(ConfigError::new("--retention-days", format!("{text:?} is not a whole number of days, 1 or more")))
-                }
-                Ok(n) => Some(n),
-            },
-            None => file.retention_days,
+        let days = |option: &str, text: Option<String>| -> Result<Option<u32>, ConfigError> {
+            match text {
+                Some(text) => match text.parse::<u32>() {
+                    Ok(0) | Err(_) => Err(ConfigError::new(option, format!("{text:?} is not a whole number of days, 1 or more"))),
+                    Ok(n) => Ok(Some(n)),
+                },
+                None => Ok(None),
+            }
         };
+        let retention_days = days("--retention-days", self.retention_days)?.or(file.retention_days);
+        let raw_retention_days = days("--raw-retention-days", self.raw_retention_days)?.or(retention_days);
         if retention_days == Some(0) {
             return Err(ConfigError::new("retention_days", "must be 1 or more (leave it out to keep every row)"));
         }
@@ -381,7 +395,8 @@ impl Args {
                 ConfigError::new("--max-connections", format!("{text:?} is not a number from 1 to 1000000"))
             })?;
         }
-        Ok(Config { listen, database, default_key, networks, ingest_path, retention_days, limits, api_keys })
+        let rebuild_analytics = self.rebuild_analytics;
+        Ok(Config { listen, database, default_key, networks, ingest_path, retention_days, raw_retention_days, rebuild_analytics, limits, api_keys })
     }
 }
 
@@ -478,7 +493,7 @@ mod tests {
         assert_eq!(c.database, Database::Sqlite(DEFAULT_DATABASE.into()));
         assert_eq!(c.key_for(12345), Some(&b"k"[..]));
         assert_eq!(c.ingest_path, "/presence");
-        assert_eq!(c.retention_days, None);
+        assert_eq!((c.retention_days, c.raw_retention_days, c.rebuild_analytics), (None, None, false));
     }
 
     #[test]
@@ -492,11 +507,18 @@ mod tests {
         assert_eq!(option(&["--key-file", "/nonexistent/key"], None), "--key-file");
         assert_eq!(option(&["--retention-days", "0"], Some("k")), "--retention-days");
         assert_eq!(option(&["--retention-days", "x"], Some("k")), "--retention-days");
+        assert_eq!(option(&["--raw-retention-days", "0"], Some("k")), "--raw-retention-days");
         assert_eq!(option(&["--path", "presence"], Some("k")), "--path");
         assert_eq!(option(&["--header-timeout", "0"], Some("k")), "--header-timeout");
         assert_eq!(option(&["--max-connections", "many"], Some("k")), "--max-connections");
         assert_eq!(option(&["--key", "secret"], None), "--key");
         assert!(option(&["--config", "/nonexistent.toml"], Some("k")).starts_with("--config"));
+    }
+
+    #[test]
+    fn raw_rows_may_go_before_visits() {
+        let c = run(&["--retention-days", "365", "--raw-retention-days", "30", "--rebuild-analytics"], Some("k")).unwrap();
+        assert_eq!((c.retention_days, c.raw_retention_days, c.rebuild_analytics), (Some(365), Some(30), true));
     }
 
     #[test]
@@ -521,6 +543,7 @@ mod tests {
         assert_eq!(c.key_for(6), None, "no default key: other networks have none");
         assert_eq!(c.networks[&5].name, "Venue A");
         assert_eq!(c.retention_days, Some(7));
+        assert_eq!(c.raw_retention_days, Some(7), "raw rows are kept as long as visits unless told");
         let with_default = run(&["--config", cfg.to_str().unwrap()], Some("dflt")).unwrap();
         assert_eq!(with_default.key_for(6), Some(&b"dflt"[..]));
 
@@ -539,7 +562,7 @@ mod tests {
         std::fs::write(dir.join("ok.toml"), format!("{net}session_timeout_minutes = 10\ntimezone_offset = \"-04:00\"\n")).unwrap();
         let c = run(&["--config", dir.join("ok.toml").to_str().unwrap()], Some("d")).unwrap();
         assert_eq!((c.rules_for(5).visits.session_timeout, c.rules_for(5).utc_offset), (600, -14_400));
-        assert_eq!(c.rules_for(6), crate::visits::NetworkRules::default(), "a network not listed gets the defaults");
+        assert_eq!(c.rules_for(6), crate::analytics::visits::NetworkRules::default(), "a network not listed gets the defaults");
         std::fs::write(dir.join("bad.toml"), format!("{net}timezone_offset = \"CET\"\n")).unwrap();
         let e = run(&["--config", dir.join("bad.toml").to_str().unwrap()], None).unwrap_err();
         assert!(e.option.ends_with("network 5 timezone_offset") && e.message.contains("CET"), "{e}");

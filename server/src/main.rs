@@ -50,6 +50,28 @@ async fn run(config: Config) -> ExitCode {
             return usage_error(presenced_server::config::ConfigError::new("--database", format!("{what}: {e}")));
         }
     };
+    let rules = config.networks.values().map(|n| (n.id as i64, n.analytics.clone()));
+    let stale = match store.use_rules(rules).await {
+        Ok(s) => s,
+        Err(e) => return usage_error(presenced_server::config::ConfigError::new("--database", format!("cannot read the stored analytics' rules: {e}"))),
+    };
+    if config.rebuild_analytics || !stale.is_empty() {
+        let which = if config.rebuild_analytics { None } else { Some(stale.as_slice()) };
+        if let Some(ids) = which {
+            eprintln!("presenced-server: the stored visits of network(s) {ids:?} were built with other rules: rebuilding them from the raw rows");
+        }
+        match store.rebuild_analytics(which).await {
+            Ok(r) => eprintln!("presenced-server: rebuilt the analytics of {} network(s) from {} raw rows", r.networks, r.rows),
+            Err(e) => {
+                eprintln!("presenced-server: cannot rebuild the analytics: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if config.rebuild_analytics {
+            store.close().await;
+            return ExitCode::SUCCESS;
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -65,8 +87,15 @@ async fn run(config: Config) -> ExitCode {
         config.ingest_path,
         store.kind()
     );
-    if let Some(days) = config.retention_days {
-        tokio::spawn(prune_forever(store.clone(), days));
+    // After the line above: tests and scripts read the address from the first line.
+    let configured: Vec<&str> = config.api_keys.keys().map(String::as_str).collect();
+    match store.forget_api_keys_except(&configured).await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("presenced-server: query API: forgot the nonces of {n} key(s) no longer in the config file"),
+        Err(e) => eprintln!("presenced-server: query API: cannot forget the nonces of keys no longer configured: {e}"),
+    }
+    if config.retention_days.is_some() || config.raw_retention_days.is_some() {
+        tokio::spawn(prune_forever(store.clone(), config.retention_days, config.raw_retention_days));
     }
     let limits = config.limits.clone();
     let app = http::router(AppState::new(config, store.clone()));
@@ -76,18 +105,28 @@ async fn run(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Every ten minutes (and at start), rows older than `days` go.
-async fn prune_forever(store: Store, days: u32) {
+/// Every ten minutes (and at start), visits older than `days` and raw rows
+/// older than `raw_days` go.
+async fn prune_forever(store: Store, days: Option<u32>, raw_days: Option<u32>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        let cutoff = unix_now() - i64::from(days) * 86_400;
-        match store.prune(cutoff).await {
-            Ok(p) if p.rows + p.reports > 0 => {
-                eprintln!("presenced-server: retention: deleted {} rows and {} report records older than {days} days", p.rows, p.reports)
+        if let Some(raw_days) = raw_days {
+            let cutoff = unix_now() - i64::from(raw_days) * 86_400;
+            match store.prune(cutoff).await {
+                Ok(p) if p.rows + p.reports > 0 => {
+                    eprintln!("presenced-server: retention: deleted {} rows and {} report records older than {raw_days} days", p.rows, p.reports)
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("presenced-server: retention: {e}"),
             }
-            Ok(_) => {}
-            Err(e) => eprintln!("presenced-server: retention: {e}"),
+        }
+        if let Some(days) = days {
+            match store.prune_analytics(unix_now() - i64::from(days) * 86_400).await {
+                Ok(n) if n > 0 => eprintln!("presenced-server: retention: deleted {n} visits older than {days} days"),
+                Ok(_) => {}
+                Err(e) => eprintln!("presenced-server: retention: {e}"),
+            }
         }
     }
 }

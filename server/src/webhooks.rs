@@ -66,7 +66,7 @@ struct OpenVisit {
 
 impl OpenVisit {
     fn visitor(&self, rules: &VisitRules) -> bool {
-        self.end - self.start >= rules.min_dwell && self.best_signal >= rules.min_signal
+        rules.is_visitor(self.end - self.start, self.best_signal)
     }
 }
 

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::visits::{Visit, VisitRules};
+use crate::analytics::visits::{Visit, VisitRules};
 
 pub const REPEAT_WINDOW_DAYS: i64 = 30;
 /// Upper edges of the first three dwell bins (seconds); the fourth is open.
@@ -176,11 +176,18 @@ pub fn repeat_flags(visits: &[Visit], utc_offset: i64) -> Vec<bool> {
 /// The metrics of `visits` (with the history the repeat window needs: the
 /// visits of the 30 days before the range) over `range`.
 pub fn metrics(visits: &[Visit], range: &Range, rules: &VisitRules, now: i64) -> Metrics {
-    let repeat = repeat_flags(visits, range.utc_offset);
+    metrics_with(visits, &repeat_flags(visits, range.utc_offset), range, rules, now)
+}
+
+/// `metrics` with each visit's repeat flag given: the stored state reads
+/// them off its per-client-per-day table rather than from 30 days of
+/// visits. `visits` must hold every visit that meets the range's buckets
+/// and every one open at `now`.
+pub fn metrics_with(visits: &[Visit], repeat: &[bool], range: &Range, rules: &VisitRules, now: i64) -> Metrics {
     let buckets = range
         .buckets()
         .into_iter()
-        .map(|(start, end)| BucketMetrics { start, end, counts: counts_in(visits, &repeat, start, end) })
+        .map(|(start, end)| BucketMetrics { start, end, counts: counts_in(visits, repeat, start, end) })
         .collect();
     let mut occupancy_now = Split::default();
     for v in visits {
@@ -188,7 +195,7 @@ pub fn metrics(visits: &[Visit], range: &Range, rules: &VisitRules, now: i64) ->
             *occupancy_now.get(v.randomized) += 1;
         }
     }
-    Metrics { buckets, total: counts_in(visits, &repeat, range.since, range.until), occupancy_now }
+    Metrics { buckets, total: counts_in(visits, repeat, range.since, range.until), occupancy_now }
 }
 
 /// Counts of the visits that overlap [start, end).
@@ -245,7 +252,7 @@ fn counts_in(visits: &[Visit], repeat: &[bool], start: i64, end: i64) -> Split<C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::visits::{visits, Sighting};
+    use crate::analytics::visits::{visits, Sighting};
 
     const DAY: i64 = 86_400;
     // 2026-11-30 00:00:00 UTC (GNU date -u -d 2026-11-30 +%s).

@@ -7,8 +7,6 @@
 
 use serde::Serialize;
 
-use crate::store::StoredRow;
-
 pub const DEFAULT_SESSION_TIMEOUT_MINUTES: i64 = 15;
 pub const DEFAULT_MIN_DWELL_MINUTES: i64 = 5;
 pub const DEFAULT_VISITOR_MIN_SIGNAL: i32 = -75;
@@ -24,6 +22,13 @@ pub struct VisitRules {
     pub min_dwell: i64,
     /// dBm the visit's best signal must reach to be a visitor's.
     pub min_signal: i32,
+}
+
+impl VisitRules {
+    /// A visitor's visit, else a passerby's.
+    pub fn is_visitor(&self, dwell: i64, best_signal: i32) -> bool {
+        dwell >= self.min_dwell && best_signal >= self.min_signal
+    }
 }
 
 impl Default for VisitRules {
@@ -125,15 +130,17 @@ pub struct Sighting {
     pub associated: bool,
 }
 
-impl From<&StoredRow> for Sighting {
-    fn from(r: &StoredRow) -> Sighting {
+impl Sighting {
+    /// A sighting of a row as stored or sent: the MACs in their cases here,
+    /// the times in order (a row's first_seen may come after its last_seen).
+    pub fn of_row(mac: &str, node_mac: &str, first_seen: i64, last_seen: i64, max_signal: i32, associated: bool) -> Sighting {
         Sighting {
-            mac: r.mac.to_ascii_lowercase(),
-            node_mac: r.node_mac.to_ascii_uppercase(),
-            first_seen: r.first_seen.min(r.last_seen),
-            last_seen: r.first_seen.max(r.last_seen),
-            max_signal: r.max_signal,
-            associated: r.associated,
+            mac: mac.to_ascii_lowercase(),
+            node_mac: node_mac.to_ascii_uppercase(),
+            first_seen: first_seen.min(last_seen),
+            last_seen: first_seen.max(last_seen),
+            max_signal,
+            associated,
         }
     }
 }
@@ -176,7 +183,10 @@ pub fn visits(sightings: &[Sighting], rules: &VisitRules) -> Vec<Visit> {
     }
     let mut out = Vec::new();
     for (mac, mut rows) in by_client {
-        rows.sort_by_key(|s| (s.first_seen, s.last_seen));
+        // Ties broken by the access point, not by arrival: the stored,
+        // incremental visits (`sessionize`) must not depend on the order
+        // reports arrived in.
+        rows.sort_by(|a, b| (a.first_seen, a.last_seen, &a.node_mac).cmp(&(b.first_seen, b.last_seen, &b.node_mac)));
         let mut current: Option<Visit> = None;
         for s in rows {
             match current.as_mut() {
@@ -217,7 +227,7 @@ pub fn visits(sightings: &[Sighting], rules: &VisitRules) -> Vec<Visit> {
 }
 
 fn finish(mut v: Visit, rules: &VisitRules) -> Visit {
-    v.visitor = v.dwell() >= rules.min_dwell && v.best_signal >= rules.min_signal;
+    v.visitor = rules.is_visitor(v.dwell(), v.best_signal);
     v
 }
 

@@ -1,11 +1,25 @@
-//! One store interface, SQLite or PostgreSQL behind it.
+//! The store: one interface over SQLite or PostgreSQL, holding the raw rows
+//! as reports sent them and the analytics built from them at ingest.
 //!
-//! sqlx serves both with one async API and one pool type per database, and
-//! runs the migrations in server/migrations (compiled in). Queries are
-//! written once: `$1`-style placeholders, `ON CONFLICT`, `lower()` and
-//! `LIKE` mean the same in both, and the `on_pool!` macro expands each query
-//! once per database so each is type-checked against its own driver. Only
-//! the migrations differ (column types and identity columns).
+//! Contract:
+//! - `ingest` stores a report's rows and merges them into the stored visits
+//!   (`stored_visits`, per network and per access point) and the
+//!   per-client days, in one transaction: a report answered 200 has both,
+//!   whatever happens to the process after.
+//! - The stored visits equal `analytics::visits::visits()` over the same
+//!   raw rows, whatever order the reports arrived in
+//!   (`analytics::sessionize`); `rebuild_analytics` recomputes them from
+//!   the raw rows, for other rules or a repaired database.
+//! - Every view (`views`: metrics, visits) reads stored visits and days,
+//!   never raw rows: its cost follows the range asked for, not the history.
+//!
+//! sqlx serves both databases with one async API and one pool type per
+//! database, and runs the migrations in server/migrations (compiled in).
+//! Queries are written once: `$1`-style placeholders, `ON CONFLICT`,
+//! `lower()` and `LIKE` mean the same in both, and the `on_pool!` macro
+//! expands each query once per database, each bound through its own
+//! driver (the SQL text is checked when it runs, by the tests on both).
+//! Only the migrations differ (column types and identity columns).
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -20,14 +34,32 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::analytics::visits::{NetworkRules, Sighting};
 use crate::analytics::{infer_interval, is_silent, INTERVAL_SAMPLE};
-use crate::config::Database;
 use crate::filter::{Page, RowFilter};
 
 pub type StoreError = sqlx::Error;
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(std::path::PathBuf),
+    /// The URL as given; sqlx parses it again when connecting.
+    Postgres(String),
+}
+
+/// The store: the database, and the rules each network's stored visits are
+/// built by (set from the config at start, `use_rules`).
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    pub db: Db,
+    rules: Arc<RwLock<HashMap<i64, NetworkRules>>>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Db {
     /// SQLite takes one writer at a time; with several, the losers sleep in
     /// SQLite's busy handler (in steps of up to 100 ms) and throughput
     /// collapses. So writes queue for the one connection of `writer`, in
@@ -47,12 +79,19 @@ macro_rules! on_pool {
         on_pool!($store, reader, $pool => $body)
     };
     ($store:expr, $role:ident, $pool:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite { $role: $pool, .. } => $body,
-            Store::Postgres($pool) => $body,
+        match &$store.db {
+            Db::Sqlite { $role: $pool, .. } => $body,
+            Db::Postgres($pool) => $body,
         }
     };
 }
+
+pub mod api_state;
+#[macro_use]
+pub mod stored_visits;
+mod views;
+
+pub use views::SIGHTINGS_MAX;
 
 /// One stored row: the report's network_id and node_mac, the ten documented
 /// fields, and when it arrived (Unix seconds).
@@ -72,6 +111,12 @@ pub struct StoredRow {
     pub received_at: i64,
     /// Insertion order; newest first is highest first.
     pub id: i64,
+}
+
+impl From<&StoredRow> for Sighting {
+    fn from(r: &StoredRow) -> Sighting {
+        Sighting::of_row(&r.mac, &r.node_mac, r.first_seen, r.last_seen, r.max_signal, r.associated)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +179,7 @@ pub struct IngestJob {
     node_upper: String,
     signature: String,
     received_at: i64,
+    rules: NetworkRules,
     reply: oneshot::Sender<Result<IngestOutcome, StoreError>>,
 }
 
@@ -143,7 +189,9 @@ const PRUNE_BATCH: i64 = 5000;
 const COLUMNS: &str = "network_id, node_mac, mac, count, min_signal, max_signal, avg_signal, \
                        last_seen_signal, first_seen, last_seen, associated, received_at, id";
 
-enum Param {
+/// A bound value of a statement built at run time.
+#[derive(Debug, Clone)]
+pub enum Param {
     Int(i64),
     Text(String),
     Bool(bool),
@@ -152,9 +200,18 @@ enum Param {
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const SQLITE_MIGRATIONS: Embedded = Embedded(&[(1, "reports", include_str!("../migrations/sqlite/0001_reports.sql"))]);
-const POSTGRES_MIGRATIONS: Embedded =
-    Embedded(&[(1, "reports", include_str!("../migrations/postgres/0001_reports.sql"))]);
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[
+    (1, "reports", include_str!("../../migrations/sqlite/0001_reports.sql")),
+    (2, "visits", include_str!("../../migrations/sqlite/0002_visits.sql")),
+    (3, "probe_rows_by_network", include_str!("../../migrations/sqlite/0003_probe_rows_by_network.sql")),
+    (10, "api_key_state", include_str!("../../migrations/sqlite/0010_api_key_state.sql")),
+]);
+const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
+    (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
+    (2, "visits", include_str!("../../migrations/postgres/0002_visits.sql")),
+    (3, "probe_rows_by_network", include_str!("../../migrations/postgres/0003_probe_rows_by_network.sql")),
+    (10, "api_key_state", include_str!("../../migrations/postgres/0010_api_key_state.sql")),
+]);
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(
@@ -175,7 +232,7 @@ impl<'s> MigrationSource<'s> for Embedded {
 /// `$tx`; evaluates to its `IngestOutcome`. A macro, like `on_pool!`, so
 /// that the same text is checked against each database's driver.
 macro_rules! ingest_in_tx {
-    ($tx:ident, $values:expr, $report:expr, $network_id:expr, $node_upper:expr, $signature:expr, $received_at:expr) => {{
+    ($tx:ident, $numbered:expr, $values:expr, $report:expr, $network_id:expr, $node_upper:expr, $signature:expr, $received_at:expr, $rules:expr) => {{
             let fresh = sqlx::query(
                 "INSERT INTO report_signatures (signature, received_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
             )
@@ -211,6 +268,10 @@ macro_rules! ingest_in_tx {
                     }
                     rows_added += q.execute(&mut *$tx).await?.rows_affected();
                 }
+                let sightings: Vec<Sighting> = $report.probe_requests.iter()
+                    .map(|p| Sighting::of_row(&p.mac, &$node_upper, p.first_seen, p.last_seen, p.max_signal, p.associated))
+                    .collect();
+                sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules);
             }
             sqlx::query(
                 "INSERT INTO reports (network_id, node_mac, received_at, row_count, duplicate) VALUES ($1, $2, $3, $4, $5)",
@@ -296,7 +357,7 @@ impl Store {
                     .await?;
                 let (queue, jobs) = mpsc::channel(1024);
                 tokio::spawn(sqlite_writer(writer.clone(), jobs));
-                Store::Sqlite { reader, writer, queue }
+                Db::Sqlite { reader, writer, queue }
             }
             Database::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url)?;
@@ -305,21 +366,22 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?;
-                Store::Postgres(pool)
+                Db::Postgres(pool)
             }
         };
+        let store = Store { db: store, rules: Arc::default() };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let (migrator, result) = match self {
-            Store::Sqlite { writer: pool, .. } => {
+        let (migrator, result) = match &self.db {
+            Db::Sqlite { writer: pool, .. } => {
                 let m = Migrator::new(SQLITE_MIGRATIONS).await?;
                 let r = m.run(pool).await;
                 (m, r)
             }
-            Store::Postgres(pool) => {
+            Db::Postgres(pool) => {
                 let m = Migrator::new(POSTGRES_MIGRATIONS).await?;
                 let r = m.run(pool).await;
                 (m, r)
@@ -330,14 +392,14 @@ impl Store {
     }
 
     pub fn kind(&self) -> &'static str {
-        match self {
-            Store::Sqlite { .. } => "SQLite",
-            Store::Postgres(_) => "PostgreSQL",
+        match &self.db {
+            Db::Sqlite { .. } => "SQLite",
+            Db::Postgres(_) => "PostgreSQL",
         }
     }
 
     pub async fn close(&self) {
-        if let Store::Sqlite { writer, .. } = self {
+        if let Db::Sqlite { writer, .. } = &self.db {
             writer.close().await;
         }
         on_pool!(self, pool => pool.close().await)
@@ -352,19 +414,23 @@ impl Store {
             .map_err(|_| sqlx::Error::Protocol(format!("network_id {} is out of range", report.network_id)))?;
         let node_upper = report.node_mac.to_ascii_uppercase();
         let signature = signature.trim().to_ascii_lowercase();
-        match self {
-            Store::Sqlite { queue, .. } => {
+        let rules = self.rules_for(network_id);
+        match &self.db {
+            Db::Sqlite { queue, .. } => {
                 let (reply, answer) = oneshot::channel();
-                let job = IngestJob { report: report.clone(), network_id, node_upper, signature, received_at, reply };
+                let job = IngestJob { report: report.clone(), network_id, node_upper, signature, received_at, rules, reply };
                 let queued = async {
                     queue.send(job).await.map_err(|_| sqlx::Error::PoolClosed)?;
                     answer.await.map_err(|_| sqlx::Error::PoolClosed)?
                 };
                 tokio::time::timeout(WRITE_WAIT, queued).await.map_err(|_| sqlx::Error::PoolTimedOut)?
             }
-            Store::Postgres(pool) => {
+            Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let outcome = ingest_in_tx!(tx, numbered_values, report, network_id, node_upper, signature, received_at)?;
+                // One writer of a network's visits at a time, across every
+                // process on this database: the merge reads, then writes.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(network_id).execute(&mut *tx).await?;
+                let outcome = ingest_in_tx!(tx, true, numbered_values, report, network_id, node_upper, signature, received_at, rules)?;
                 tx.commit().await?;
                 Ok(outcome)
             }
@@ -574,6 +640,18 @@ impl Store {
         })
     }
 
+    /// Deletes the visits that ended before `cutoff` and the per-client
+    /// days before its day (a day early at worst, never one still needed:
+    /// a repeat looks back from visits that are kept).
+    pub async fn prune_analytics(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let day = cutoff.div_euclid(86_400) - 1 - crate::analytics::metrics::REPEAT_WINDOW_DAYS;
+        on_pool!(self, writer, pool => {
+            let visits = sqlx::query("DELETE FROM visits WHERE end_time < $1").bind(cutoff).execute(pool).await?.rows_affected();
+            sqlx::query("DELETE FROM client_days WHERE day < $1").bind(day).execute(pool).await?;
+            Ok(visits)
+        })
+    }
+
     async fn delete_in_batches(&self, sql: &str, cutoff: i64) -> Result<u64, StoreError> {
         let mut total = 0;
         loop {
@@ -658,7 +736,7 @@ async fn write_batch(pool: &SqlitePool, jobs: &[IngestJob]) -> Result<Vec<Ingest
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for j in jobs {
-        outcomes.push(ingest_in_tx!(tx, anonymous_values, j.report, j.network_id, j.node_upper, j.signature, j.received_at)?);
+        outcomes.push(ingest_in_tx!(tx, false, anonymous_values, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules)?);
     }
     tx.commit().await?;
     Ok(outcomes)

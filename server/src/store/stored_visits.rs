@@ -1,0 +1,428 @@
+//! Ingest's half of the stored analytics: the statements that merge a
+//! report's rows into the stored visits (`analytics::sessionize` decides,
+//! this writes), inside the report's own transaction, so that a report
+//! answered 200 has its visits stored with it and one refused has neither.
+//!
+//! Per report: one SELECT of the visits its clients may join (per network
+//! and per access point), then the upserts of the visits that changed, the
+//! deletes of those merged away (late rows bridging two visits) and the new
+//! per-client days. A repeated row changes no visit and writes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::Row;
+
+use super::{Db, Param, Store, StoreError};
+use crate::analytics::metrics::local_day;
+use crate::analytics::sessionize::{merge, new_days, Fold};
+use crate::analytics::visits::{NetworkRules, Sighting};
+
+/// Rows per visits upsert: 13 parameters each.
+const UPSERT_CHUNK: usize = 400;
+/// Rows per client_days insert: 4 parameters each.
+const DAYS_CHUNK: usize = 1000;
+
+/// The columns a visit is read back with, in `fold_columns` order.
+pub const VISIT_COLUMNS: &str =
+    "scope, mac, start_time, start_last, first_node, end_time, end_first, last_node, best_signal, connected";
+
+/// `aa:bb:cc:dd:ee:ff` (either case) as a 48-bit integer; None if it is not one.
+pub fn mac_to_int(mac: &str) -> Option<i64> {
+    let parts: Vec<&str> = mac.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for p in parts {
+        if p.len() != 2 {
+            return None;
+        }
+        n = n << 8 | i64::from(u8::from_str_radix(p, 16).ok()?);
+    }
+    Some(n)
+}
+
+/// The lower-case colon form of a 48-bit integer.
+pub fn int_to_mac(n: i64) -> String {
+    let b = n.to_be_bytes();
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[2], b[3], b[4], b[5], b[6], b[7])
+}
+
+/// A statement being built, with its parameters, for either database's
+/// placeholders (`$N` on PostgreSQL, `?` on SQLite: see `anonymous_values`).
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Param>,
+    numbered: bool,
+}
+
+impl Sql {
+    pub fn new(numbered: bool, text: &str) -> Sql {
+        Sql { text: text.to_string(), params: Vec::new(), numbered }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    pub fn bind(&mut self, p: Param) -> &mut Sql {
+        self.params.push(p);
+        if self.numbered {
+            self.text.push('$');
+            self.text.push_str(&self.params.len().to_string());
+        } else {
+            self.text.push('?');
+        }
+        self
+    }
+
+    /// `(p1, p2, ...)`
+    pub fn tuple(&mut self, ps: impl IntoIterator<Item = Param>) -> &mut Sql {
+        self.push("(");
+        for (i, p) in ps.into_iter().enumerate() {
+            if i > 0 {
+                self.push(",");
+            }
+            self.bind(p);
+        }
+        self.push(")")
+    }
+}
+
+/// Binds a `Sql`'s parameters to a sqlx query of either database.
+macro_rules! bound {
+    ($sql:expr) => {{
+        let mut q = sqlx::query(&$sql.text);
+        for p in &$sql.params {
+            q = match p {
+                $crate::store::Param::Int(v) => q.bind(*v),
+                $crate::store::Param::Text(v) => q.bind(v.as_str()),
+                $crate::store::Param::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// A stored visit read back from a row of `VISIT_COLUMNS`: (scope, fold).
+macro_rules! fold_of_row {
+    ($r:expr) => {{
+        let r = $r;
+        let scope: String = r.try_get("scope")?;
+        let fold = $crate::analytics::sessionize::Fold {
+            mac: $crate::store::stored_visits::int_to_mac(r.try_get("mac")?),
+            start: r.try_get("start_time")?,
+            start_last: r.try_get("start_last")?,
+            first_node: r.try_get("first_node")?,
+            end: r.try_get("end_time")?,
+            end_first: r.try_get("end_first")?,
+            last_node: r.try_get("last_node")?,
+            best_signal: r.try_get("best_signal")?,
+            connected: r.try_get("connected")?,
+        };
+        Ok::<(String, $crate::analytics::sessionize::Fold), sqlx::Error>((scope, fold))
+    }};
+}
+
+/// A raw row's sighting, from a row with its mac, node_mac, first_seen,
+/// last_seen, max_signal and associated.
+macro_rules! sighting_of_row {
+    ($r:expr) => {{
+        let r = $r;
+        Ok::<_, sqlx::Error>($crate::analytics::visits::Sighting::of_row(
+            &r.try_get::<String, _>("mac")?,
+            &r.try_get::<String, _>("node_mac")?,
+            r.try_get("first_seen")?,
+            r.try_get("last_seen")?,
+            r.try_get("max_signal")?,
+            r.try_get("associated")?,
+        ))
+    }};
+}
+
+/// Merges `$sightings` (rows just stored, of any access points of
+/// `$network_id`) into the stored visits, in the transaction `$tx`.
+macro_rules! sessionize_in_tx {
+    ($tx:ident, $numbered:expr, $network_id:expr, $sightings:expr, $rules:expr) => {{
+        let plan = $crate::store::stored_visits::Plan::new($sightings, $rules)?;
+        if let Some(lookup) = plan.lookup($numbered, $network_id) {
+            let found = bound!(lookup).fetch_all(&mut *$tx).await?;
+            let mut stored = Vec::with_capacity(found.len());
+            for r in &found {
+                stored.push(fold_of_row!(r)?);
+            }
+            for statement in plan.statements(stored, $numbered, $network_id) {
+                bound!(statement).execute(&mut *$tx).await?;
+            }
+        }
+    }};
+}
+
+/// What one report's rows do, before the stored visits are read.
+pub struct Plan {
+    /// (scope, mac) to the rows as visits of one row.
+    groups: BTreeMap<(String, String), Vec<Fold>>,
+    rules: NetworkRules,
+    lo: i64,
+    hi: i64,
+}
+
+impl Plan {
+    /// Refuses a MAC that is not one (the report crate checks them before).
+    pub fn new(sightings: &[Sighting], rules: &NetworkRules) -> Result<Plan, sqlx::Error> {
+        let mut groups: BTreeMap<(String, String), Vec<Fold>> = BTreeMap::new();
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for s in sightings {
+            if mac_to_int(&s.mac).is_none() {
+                return Err(sqlx::Error::Protocol(format!("{:?} is not a MAC address", s.mac)));
+            }
+            let f = Fold::of_row(s);
+            lo = lo.min(f.start);
+            hi = hi.max(f.end);
+            groups.entry((f.last_node.clone(), f.mac.clone())).or_default().push(f.clone());
+            groups.entry((String::new(), f.mac.clone())).or_default().push(f);
+        }
+        Ok(Plan { groups, rules: rules.clone(), lo, hi })
+    }
+
+    /// The SELECT of every stored visit these rows may meet; None without rows.
+    pub fn lookup(&self, numbered: bool, network_id: i64) -> Option<Sql> {
+        if self.groups.is_empty() {
+            return None;
+        }
+        let timeout = self.rules.visits.session_timeout;
+        let scopes: BTreeSet<&String> = self.groups.keys().map(|(s, _)| s).collect();
+        let macs: BTreeSet<&String> = self.groups.keys().map(|(_, m)| m).collect();
+        let mut q = Sql::new(numbered, &format!("SELECT {VISIT_COLUMNS} FROM visits WHERE network_id = "));
+        q.bind(Param::Int(network_id)).push(" AND scope IN ");
+        q.tuple(scopes.into_iter().map(|s| Param::Text(s.clone())));
+        q.push(" AND mac IN ");
+        q.tuple(macs.into_iter().map(|m| Param::Int(mac_to_int(m).unwrap_or_default())));
+        // Met: [start, end + timeout) meets [lo, hi + timeout). The unary
+        // plus keeps the planner off the end_time index (all the network's
+        // open visits) and on the key: this client's visits, a few.
+        q.push(" AND +end_time > ").bind(Param::Int(self.lo - timeout));
+        q.push(" AND start_time < ").bind(Param::Int(self.hi + timeout));
+        Some(q)
+    }
+
+    /// The writes, given the stored visits `lookup` found.
+    pub fn statements(self, stored: Vec<(String, Fold)>, numbered: bool, network_id: i64) -> Vec<Sql> {
+        let mut by_group: BTreeMap<(String, String), Vec<Fold>> = BTreeMap::new();
+        for (scope, f) in stored {
+            by_group.entry((scope, f.mac.clone())).or_default().push(f);
+        }
+        let offset = self.rules.utc_offset;
+        let mut deletes: Vec<(String, String, i64)> = Vec::new();
+        let mut writes: Vec<(String, Fold)> = Vec::new();
+        let mut days: Vec<(String, String, i64)> = Vec::new();
+        for ((scope, mac), rows) in &self.groups {
+            let stored = by_group.get(&(scope.clone(), mac.clone())).map(Vec::as_slice).unwrap_or(&[]);
+            let change = merge(stored, rows, self.rules.visits.session_timeout);
+            deletes.extend(change.delete.iter().map(|start| (scope.clone(), mac.clone(), *start)));
+            for (fold, replaced) in change.write.into_iter().zip(&change.replaced) {
+                days.extend(new_days(fold.start, fold.end, replaced, offset).into_iter().map(|d| (scope.clone(), mac.clone(), d)));
+                writes.push((scope.clone(), fold));
+            }
+        }
+        let mut out = Vec::new();
+        for (scope, mac, start) in deletes {
+            let mut q = Sql::new(numbered, "DELETE FROM visits WHERE network_id = ");
+            q.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope));
+            q.push(" AND mac = ").bind(Param::Int(mac_to_int(&mac).unwrap_or_default()));
+            q.push(" AND start_time = ").bind(Param::Int(start));
+            out.push(q);
+        }
+        for chunk in writes.chunks(UPSERT_CHUNK) {
+            let mut q = Sql::new(
+                numbered,
+                "INSERT INTO visits (network_id, scope, mac, start_time, start_last, first_node, end_time, end_first, \
+                 last_node, best_signal, connected, start_day) VALUES ",
+            );
+            for (i, (scope, f)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(",");
+                }
+                q.tuple([
+                    Param::Int(network_id),
+                    Param::Text(scope.clone()),
+                    Param::Int(mac_to_int(&f.mac).unwrap_or_default()),
+                    Param::Int(f.start),
+                    Param::Int(f.start_last),
+                    Param::Text(f.first_node.clone()),
+                    Param::Int(f.end),
+                    Param::Int(f.end_first),
+                    Param::Text(f.last_node.clone()),
+                    Param::Int(i64::from(f.best_signal)),
+                    Param::Bool(f.connected),
+                    Param::Int(local_day(f.start, offset)),
+                ]);
+            }
+            q.push(
+                " ON CONFLICT (network_id, scope, mac, start_time) DO UPDATE SET start_last = excluded.start_last, \
+                 first_node = excluded.first_node, end_time = excluded.end_time, end_first = excluded.end_first, \
+                 last_node = excluded.last_node, best_signal = excluded.best_signal, connected = excluded.connected",
+            );
+            out.push(q);
+        }
+        for chunk in days.chunks(DAYS_CHUNK) {
+            let mut q = Sql::new(numbered, "INSERT INTO client_days (network_id, scope, mac, day) VALUES ");
+            for (i, (scope, mac, day)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(",");
+                }
+                q.tuple([
+                    Param::Int(network_id),
+                    Param::Text(scope.clone()),
+                    Param::Int(mac_to_int(mac).unwrap_or_default()),
+                    Param::Int(*day),
+                ]);
+            }
+            q.push(" ON CONFLICT (network_id, scope, mac, day) DO NOTHING");
+            out.push(q);
+        }
+        out
+    }
+}
+
+/// Raw rows per transaction of a rebuild.
+const REBUILD_CHUNK: i64 = 5000;
+
+/// The text the stored rules are compared by.
+fn fingerprint(rules: &NetworkRules) -> String {
+    let v = &rules.visits;
+    format!("session_timeout={} min_dwell={} min_signal={} utc_offset={}", v.session_timeout, v.min_dwell, v.min_signal, rules.utc_offset)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rebuilt {
+    pub networks: u64,
+    pub rows: u64,
+}
+
+impl Store {
+    /// The rules a network's visits are built by: the config's, else the defaults.
+    pub fn rules_for(&self, network_id: i64) -> NetworkRules {
+        let rules = self.rules.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        rules.get(&network_id).cloned().unwrap_or_default()
+    }
+
+    /// Takes the config's rules per network; answers the networks whose
+    /// stored visits were built with other rules (they need
+    /// `rebuild_analytics` before their figures are right).
+    pub async fn use_rules(&self, configured: impl IntoIterator<Item = (i64, NetworkRules)>) -> Result<Vec<i64>, StoreError> {
+        {
+            let mut rules = self.rules.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            rules.clear();
+            rules.extend(configured);
+        }
+        // The writer's connection: what it reads is what it last wrote.
+        let (stored, built) = on_pool!(self, writer, pool => {
+            let stored: Vec<(i64, String)> = sqlx::query("SELECT network_id, rules FROM analytics_rules")
+                .fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
+            let built: Vec<i64> = sqlx::query("SELECT DISTINCT network_id FROM visits")
+                .fetch_all(pool).await?
+                .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+            (stored, built)
+        });
+        let default = fingerprint(&NetworkRules::default());
+        let configured: Vec<i64> = self.rules.read().unwrap_or_else(|poisoned| poisoned.into_inner()).keys().copied().collect();
+        for id in configured.into_iter().filter(|id| !built.contains(id) && !stored.iter().any(|(n, _)| n == id)) {
+            // Nothing built yet: what will be built is by these rules.
+            on_pool!(self, writer, pool => {
+                sqlx::query("INSERT INTO analytics_rules (network_id, rules) VALUES ($1, $2) ON CONFLICT (network_id) DO NOTHING")
+                    .bind(id)
+                    .bind(fingerprint(&self.rules_for(id)))
+                    .execute(pool)
+                    .await?;
+            });
+        }
+        let mut stale = Vec::new();
+        for id in built {
+            let was = stored.iter().find(|(n, _)| *n == id).map_or(default.as_str(), |(_, r)| r.as_str());
+            if was != fingerprint(&self.rules_for(id)) {
+                stale.push(id);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// Recomputes the stored visits and days of `networks` (every network
+    /// with rows when None) from the raw rows, by the same merge as ingest,
+    /// and records the rules they are built by. For a stopped server or
+    /// before serving: reports ingested meanwhile would be merged twice,
+    /// harmlessly (a repeated row changes nothing) but slowly.
+    pub async fn rebuild_analytics(&self, networks: Option<&[i64]>) -> Result<Rebuilt, StoreError> {
+        let numbered = matches!(self.db, Db::Postgres(_));
+        let ids: Vec<i64> = match networks {
+            Some(ids) => ids.to_vec(),
+            None => on_pool!(self, pool => sqlx::query("SELECT DISTINCT network_id FROM probe_rows ORDER BY network_id")
+                .fetch_all(pool).await?
+                .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?),
+        };
+        let mut done = Rebuilt::default();
+        for network_id in ids {
+            let rules = self.rules_for(network_id);
+            on_pool!(self, writer, pool => {
+                let mut tx = pool.begin().await?;
+                for table in ["visits", "client_days", "analytics_rules"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1")).bind(network_id).execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO analytics_rules (network_id, rules) VALUES ($1, $2)")
+                    .bind(network_id).bind(fingerprint(&rules)).execute(&mut *tx).await?;
+                tx.commit().await?;
+                let mut after = i64::MIN;
+                loop {
+                    let rows = sqlx::query(
+                        "SELECT id, node_mac, mac, first_seen, last_seen, max_signal, associated FROM probe_rows \
+                         WHERE network_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    )
+                    .bind(network_id).bind(after).bind(REBUILD_CHUNK)
+                    .fetch_all(pool).await?;
+                    let Some(last) = rows.last() else { break };
+                    after = last.try_get("id")?;
+                    let mut sightings = Vec::with_capacity(rows.len());
+                    for r in &rows {
+                        sightings.push(sighting_of_row!(r)?);
+                    }
+                    let mut tx = pool.begin().await?;
+                    if numbered {
+                        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(network_id).execute(&mut *tx).await?;
+                    }
+                    sessionize_in_tx!(tx, numbered, network_id, &sightings, &rules);
+                    tx.commit().await?;
+                    done.rows += rows.len() as u64;
+                }
+            });
+            done.networks += 1;
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_as_integers_both_ways() {
+        assert_eq!(mac_to_int("00:00:00:00:01:02"), Some(258));
+        assert_eq!(mac_to_int("FF:ff:ff:ff:ff:ff"), Some((1 << 48) - 1));
+        assert_eq!(int_to_mac(0xda_a1_19_00_00_01), "da:a1:19:00:00:01");
+        for bad in ["", "00:00:00:00:00", "00:00:00:00:00:0g", "000:00:00:00:00:0", "00:00:00:00:00:00:00"] {
+            assert_eq!(mac_to_int(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn placeholders_follow_the_database() {
+        let mut q = Sql::new(true, "x IN ");
+        q.tuple([Param::Int(1), Param::Int(2)]).push(" AND y = ").bind(Param::Bool(true));
+        assert_eq!(q.text, "x IN ($1,$2) AND y = $3");
+        let mut q = Sql::new(false, "x IN ");
+        q.tuple([Param::Int(1), Param::Int(2)]);
+        assert_eq!(q.text, "x IN (?,?)");
+    }
+}
