@@ -3,8 +3,8 @@
 //!
 //! `config` checks the command line; `http` is the router and thin handlers
 //! over plain functions (`http::ingest::accept_report`, the pages); `store`
-//! is one interface over SQLite and PostgreSQL, the raw rows and the stored
-//! analytics (visits, built at ingest); `analytics` (visits, metrics, the
+//! is one interface over SQLite and PostgreSQL, the raw rows, the stored
+//! analytics (visits, built at ingest) and the query API's per-key state; `analytics` (visits, metrics, the
 //! incremental sessionizer), `filter`, `webhooks` and `time` are pure; `web`
 //! and `dashboard` render HTML from the assets in web/; `api` is the signed
 //! query API; `webhook_delivery` sends webhooks.
@@ -39,8 +39,6 @@ pub struct AppState {
     /// yet authenticated can make the server hold (bodies_in_flight times
     /// body_bytes).
     pub body_budget: Arc<Semaphore>,
-    /// The query API keys' nonces and request times.
-    pub api: Arc<api::ApiState>,
     pub webhooks: Arc<webhook_delivery::Webhooks>,
 }
 
@@ -50,7 +48,6 @@ impl AppState {
         AppState {
             store,
             body_budget: Arc::new(Semaphore::new(permits)),
-            api: Arc::new(api::ApiState::default()),
             webhooks: Arc::new(webhook_delivery::Webhooks::start(&config)),
             config: Arc::new(config),
         }
@@ -59,8 +56,14 @@ impl AppState {
 
 /// Unix seconds now: read only by the I/O layers, passed to the pure ones.
 pub fn unix_now() -> i64 {
+    unix_now_ms().div_euclid(1000)
+}
+
+/// Unix milliseconds now, for what several processes compare (the query
+/// API's rate).
+pub fn unix_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }

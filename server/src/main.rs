@@ -87,6 +87,13 @@ async fn run(config: Config) -> ExitCode {
         config.ingest_path,
         store.kind()
     );
+    // After the line above: tests and scripts read the address from the first line.
+    let configured: Vec<&str> = config.api_keys.keys().map(String::as_str).collect();
+    match store.forget_api_keys_except(&configured).await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("presenced-server: query API: forgot the nonces of {n} key(s) no longer in the config file"),
+        Err(e) => eprintln!("presenced-server: query API: cannot forget the nonces of keys no longer configured: {e}"),
+    }
     if config.retention_days.is_some() || config.raw_retention_days.is_some() {
         tokio::spawn(prune_forever(store.clone(), config.retention_days, config.raw_retention_days));
     }

@@ -2,7 +2,8 @@
 //! a key, `X-Sign` is the lower-case hex HMAC-SHA512, keyed with its secret,
 //! of the request URI exactly as sent (path and query string, percent
 //! encoding untouched); the query's `nonce` must exceed the key's last one;
-//! one request a second per key. Pure: the time is passed in.
+//! one request a second per key. Pure: the time is passed in; the keys'
+//! states live in the database (`store_api`), shared by every process.
 
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};
@@ -58,18 +59,24 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
-/// One key's memory: its last nonce and when it last got an answer.
+/// One key's memory: its last nonce and when it last got an answer (Unix
+/// milliseconds: processes on several machines compare them, so the wall
+/// clock, not a monotonic one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyState {
     pub last_nonce: Option<u64>,
-    pub last_request_ms: Option<u64>,
+    pub last_request_ms: Option<i64>,
 }
 
 impl KeyState {
     /// Admits a correctly signed request with `nonce` at `now_ms`. A signed
     /// request uses its nonce up even when refused as too soon, so the same
-    /// signed URI never works twice.
-    pub fn admit(&mut self, nonce: u64, now_ms: u64) -> Result<(), Refusal> {
+    /// signed URI never works twice. A request less than a second from the
+    /// last answered one, before or after it, is too soon: after a clock
+    /// step back of more than a second (or between processes whose clocks
+    /// disagree by that much) the key is not locked out until the clock
+    /// catches up.
+    pub fn admit(&mut self, nonce: u64, now_ms: i64) -> Result<(), Refusal> {
         if let Some(last) = self.last_nonce {
             if nonce <= last {
                 return Err(Refusal::StaleNonce { given: nonce, last });
@@ -77,7 +84,7 @@ impl KeyState {
         }
         self.last_nonce = Some(nonce);
         if let Some(then) = self.last_request_ms {
-            if now_ms.saturating_sub(then) < 1000 {
+            if now_ms.abs_diff(then) < 1000 {
                 return Err(Refusal::RateLimited);
             }
         }
@@ -146,6 +153,10 @@ mod tests {
         assert_eq!(k.admit(155, 10_999), Err(Refusal::RateLimited));
         assert_eq!(k.admit(155, 11_000), Err(Refusal::StaleNonce { given: 155, last: 155 }), "used up by the refused request");
         assert_eq!(k.admit(156, 11_000), Ok(()));
+        // The clock stepped back: by less than a second, still too soon; by
+        // more, answered.
+        assert_eq!(k.admit(157, 10_100), Err(Refusal::RateLimited));
+        assert_eq!(k.admit(158, 9_999), Ok(()));
     }
 
     #[test]

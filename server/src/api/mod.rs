@@ -6,13 +6,12 @@
 //! a refusal is `{"msg":"<what is wrong>","result":[],"code":N}` with the
 //! HTTP status (README, "Query API", lists the codes).
 
+pub mod admission;
 pub mod auth;
 pub mod events;
 pub mod params;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -24,33 +23,12 @@ use serde_json::{json, Value};
 use crate::config::{ApiKey, Config};
 use crate::metrics::{Bucket, Range};
 use crate::store::{Store, UNKNOWN_NETWORK};
-use crate::{unix_now, AppState};
-use auth::{KeyState, Refusal};
+use crate::{unix_now, unix_now_ms, AppState};
+use auth::Refusal;
 use events::{Event, EventType};
 use params::{format_time, ApiQuery};
 
 pub const PREFIX: &str = "/service/api/v1";
-
-/// The keys' nonces and request times, in memory: a restart forgets them
-/// (README says what that means for nonces).
-pub struct ApiState {
-    keys: Mutex<HashMap<String, KeyState>>,
-    started: Instant,
-}
-
-impl Default for ApiState {
-    fn default() -> ApiState {
-        ApiState { keys: Mutex::new(HashMap::new()), started: Instant::now() }
-    }
-}
-
-impl ApiState {
-    fn admit(&self, key: &str, nonce: u64) -> Result<(), Refusal> {
-        let now_ms = self.started.elapsed().as_millis() as u64;
-        let mut keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        keys.entry(key.to_string()).or_default().admit(nonce, now_ms)
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Endpoint {
@@ -108,8 +86,29 @@ fn refused(r: Refusal) -> Response {
     failure(status, code, r.to_string())
 }
 
+/// Why a request is not answered: the API's rule, or the database that
+/// keeps the keys' state.
+enum NotAdmitted {
+    Refused(Refusal),
+    Database(sqlx::Error),
+}
+
+impl From<Refusal> for NotAdmitted {
+    fn from(r: Refusal) -> NotAdmitted {
+        NotAdmitted::Refused(r)
+    }
+}
+
 /// The key a request is signed with, once its X-Sign, nonce and rate pass.
-fn authenticate<'a>(config: &'a Config, api: &ApiState, uri: &Uri, headers: &HeaderMap, pairs: &[(String, String)]) -> Result<&'a ApiKey, Refusal> {
+/// The nonce and the rate are checked against the database, so that they
+/// hold across every server process sharing it.
+async fn authenticate<'a>(
+    config: &'a Config,
+    store: &Store,
+    uri: &Uri,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<&'a ApiKey, NotAdmitted> {
     // Header names are case-blind in HTTP: `X-Key` and the seed's `X-key`
     // are the same header.
     let public = headers.get("x-key").and_then(|v| v.to_str().ok()).map(str::trim).ok_or(Refusal::MissingKey)?;
@@ -119,11 +118,14 @@ fn authenticate<'a>(config: &'a Config, api: &ApiState, uri: &Uri, headers: &Hea
     // request line, percent encoding and parameter order untouched.
     let signed = uri.path_and_query().map(|p| p.as_str()).unwrap_or_else(|| uri.path());
     if !auth::sign_matches(&key.secret, signed, sign) {
-        return Err(Refusal::BadSign);
+        return Err(Refusal::BadSign.into());
     }
     let nonce = auth::parse_nonce(pairs.iter().find(|(k, _)| k == "nonce").map(|(_, v)| v.as_str()))?;
-    api.admit(&key.public, nonce)?;
-    Ok(key)
+    match admission::admit(store, &key.public, nonce, unix_now_ms()).await {
+        Ok(Ok(())) => Ok(key),
+        Ok(Err(refusal)) => Err(NotAdmitted::Refused(refusal)),
+        Err(e) => Err(NotAdmitted::Database(e)),
+    }
 }
 
 async fn answer(endpoint: Endpoint, State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
@@ -132,9 +134,10 @@ async fn answer(endpoint: Endpoint, State(state): State<AppState>, uri: Uri, hea
         Err(e) => return failure(StatusCode::BAD_REQUEST, 1, format!("the query string cannot be read: {e}")),
     };
     let config = &state.config;
-    let key = match authenticate(config, &state.api, &uri, &headers, &pairs) {
+    let key = match authenticate(config, &state.store, &uri, &headers, &pairs).await {
         Ok(k) => k,
-        Err(r) => return refused(r),
+        Err(NotAdmitted::Refused(r)) => return refused(r),
+        Err(NotAdmitted::Database(e)) => return database_failure(e),
     };
     let now = unix_now();
     let query = match ApiQuery::parse(&pairs, now) {
@@ -148,11 +151,13 @@ async fn answer(endpoint: Endpoint, State(state): State<AppState>, uri: Uri, hea
     }
     match respond(endpoint, config, &state.store, key, &query, now).await {
         Ok(result) => success(result.into_iter().skip(query.offset).take(query.limit).collect()),
-        Err(e) => {
-            eprintln!("presenced-server: api: database: {e}");
-            failure(StatusCode::SERVICE_UNAVAILABLE, 7, "the database is not answering now; try again")
-        }
+        Err(e) => database_failure(e),
     }
+}
+
+fn database_failure(e: sqlx::Error) -> Response {
+    eprintln!("presenced-server: api: database: {e}");
+    failure(StatusCode::SERVICE_UNAVAILABLE, 7, "the database is not answering now; try again")
 }
 
 /// A location: (id, name, UTC offset).

@@ -86,6 +86,7 @@ macro_rules! on_pool {
     };
 }
 
+pub mod api_state;
 #[macro_use]
 pub mod stored_visits;
 mod views;
@@ -210,11 +211,13 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/sqlite/0001_reports.sql")),
     (2, "visits", include_str!("../../migrations/sqlite/0002_visits.sql")),
     (3, "probe_rows_by_network", include_str!("../../migrations/sqlite/0003_probe_rows_by_network.sql")),
+    (10, "api_key_state", include_str!("../../migrations/sqlite/0010_api_key_state.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
     (2, "visits", include_str!("../../migrations/postgres/0002_visits.sql")),
     (3, "probe_rows_by_network", include_str!("../../migrations/postgres/0003_probe_rows_by_network.sql")),
+    (10, "api_key_state", include_str!("../../migrations/postgres/0010_api_key_state.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {

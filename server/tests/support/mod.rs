@@ -9,6 +9,7 @@
 //! - `agent`, `shared_capture`: the agent's release binary, a shared capture.
 //! - `http`: a small blocking HTTP/1.1 client over a TcpStream, so that the
 //!   tests see exactly the bytes on the wire.
+//! - `HookSink`: a webhook endpoint that answers 200 and keeps every body.
 
 #![allow(dead_code)]
 
@@ -44,6 +45,24 @@ pub fn python_hmac_sha256(key: &[u8], body: &[u8]) -> String {
     let hex = String::from_utf8(out).unwrap().trim().to_string();
     assert_eq!(hex.len(), 64, "python3 printed {hex:?}");
     hex
+}
+
+/// `python_hmac_sha256` of each of `bodies` (one line each, as JSON bodies
+/// are) from one python3 process.
+pub fn python_hmac_sha256_lines(key: &[u8], bodies: &[String]) -> Vec<String> {
+    let script = "import hashlib, hmac, sys\n\
+                  for line in sys.stdin.buffer.read().split(b'\\n')[:-1]: print(hmac.new(bytes.fromhex(sys.argv[1]), line, hashlib.sha256).hexdigest())";
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut input = Vec::new();
+    for b in bodies {
+        assert!(!b.contains('\n'), "a body of one line");
+        input.extend_from_slice(b.as_bytes());
+        input.push(b'\n');
+    }
+    let out = run_with_stdin(Command::new("python3").args(["-c", script, &key_hex]), &input);
+    let signatures: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(signatures.len(), bodies.len(), "python3 signed {} of {} bodies", signatures.len(), bodies.len());
+    signatures
 }
 
 /// Runs `cmd` with `input` on stdin (written from a thread, so a large input
@@ -251,8 +270,14 @@ impl Response {
 /// One request on a new connection (`Connection: close`), the response read
 /// to its end; every read has a 30 s bound.
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path} to {addr}: {e}"))
+}
+
+/// `request`, with a failure to connect or a connection closed before any
+/// answer as an error (a server killed on purpose).
+pub fn try_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -261,12 +286,15 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(head.as_bytes())?;
     // A server may answer and close before the whole body is written (413).
     let _ = s.write_all(body);
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
-    parse_response(&raw)
+    if !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the connection closed before an answer"));
+    }
+    Ok(parse_response(&raw))
 }
 
 pub fn parse_response(raw: &[u8]) -> Response {
@@ -304,6 +332,24 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 pub fn post_signed(addr: SocketAddr, path: &str, key: &[u8], body: &[u8]) -> Response {
     let sig = python_hmac_sha256(key, body);
     request(addr, "POST", path, &[("Signature", &sig), ("Content-Type", "application/json")], body)
+}
+
+/// `post_signed` with `signature` computed beforehand, failures as errors.
+pub fn try_post(addr: SocketAddr, path: &str, signature: &str, body: &[u8]) -> std::io::Result<Response> {
+    try_request(addr, "POST", path, &[("Signature", signature), ("Content-Type", "application/json")], body)
+}
+
+/// A query API request: `uri` signed with `secret` by Python's hmac, sent
+/// with `X-Key: public`.
+pub fn api_get(addr: SocketAddr, public: &str, secret: &[u8], uri: &str) -> Response {
+    let sign = python_hmac_sha512(secret, uri);
+    request(addr, "GET", uri, &[("X-Key", public), ("X-Sign", &sign)], b"")
+}
+
+/// The query API's refusal code of a response (0 for success).
+pub fn api_code(r: &Response) -> i64 {
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()));
+    v["code"].as_i64().unwrap_or_else(|| panic!("no code: {v}"))
 }
 
 pub fn get(addr: SocketAddr, path: &str) -> Response {
@@ -447,3 +493,61 @@ pub fn synthetic_days() -> Vec<Sight> {
     v
 }
 
+
+/// A webhook endpoint that answers every POST with 200 and keeps its body,
+/// one request per connection; its thread ends with the test process.
+pub struct HookSink {
+    pub addr: SocketAddr,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HookSink {
+    pub fn start() -> HookSink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.trim().eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_ok() {
+                    kept.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+                }
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        HookSink { addr, bodies }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// Every event received so far (each body is an array of events).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| match serde_json::from_str::<serde_json::Value>(b) {
+                Ok(serde_json::Value::Array(events)) => events,
+                other => panic!("a webhook body that is not a JSON array: {b} ({other:?})"),
+            })
+            .collect()
+    }
+}
