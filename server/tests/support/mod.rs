@@ -189,10 +189,17 @@ pub struct Server {
 
 impl Server {
     /// `args` come after `--listen 127.0.0.1:0`; the address is read from
-    /// the server's first log line.
+    /// the server's "listening on http://..." log event (events of the
+    /// start, a rebuild's, may come before it).
     pub fn start(args: &[&str], env_key: Option<&str>) -> Server {
+        Server::start_logging(args, env_key, "info")
+    }
+
+    /// As `start`, with RUST_LOG set to `filter` (never the caller's own).
+    pub fn start_logging(args: &[&str], env_key: Option<&str>, filter: &str) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_presenced-server"));
         cmd.args(["--listen", "127.0.0.1:0"]).args(args).stderr(Stdio::piped()).stdout(Stdio::null());
+        cmd.env("RUST_LOG", filter);
         cmd.env_remove("PRESENCED_KEY");
         if let Some(k) = env_key {
             cmd.env("PRESENCED_KEY", k);
@@ -206,20 +213,24 @@ impl Server {
             let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    let _ = tx.send(line.clone());
+                log2.lock().unwrap().push_str(&(line.clone() + "\n"));
+                if !sent && line.contains(" listening on http://") {
+                    let _ = tx.send(line);
                     sent = true;
                 }
-                log2.lock().unwrap().push_str(&(line + "\n"));
+            }
+            if !sent {
+                // Ended without listening: the whole log says why.
+                let _ = tx.send(log2.lock().unwrap().clone());
             }
         });
         let first = rx.recv_timeout(Duration::from_secs(30));
         let Ok(first) = first else {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("presenced-server printed nothing within 30 s");
+            panic!("presenced-server was not listening within 30 s");
         };
-        let Some(addr) = first.split("http://").nth(1).and_then(|s| s.split_whitespace().next()) else {
+        let Some(addr) = first.split(" listening on http://").nth(1).and_then(|s| s.split_whitespace().next()) else {
             let _ = child.kill();
             let _ = child.wait();
             panic!("presenced-server did not start: {first}");
