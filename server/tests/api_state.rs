@@ -95,6 +95,7 @@ fn sqlite_nonces_outlive_a_restart_and_removed_keys_are_forgotten() {
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn two_processes_on_one_postgresql_share_nonces_and_rate() {
     let pg = Postgres::start("api-state");
     let dir = TempDir::new("api-state-pg");

@@ -201,6 +201,7 @@ fn sqlite() {
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn postgres() {
     let pg = Postgres::start("http");
     scenarios(&pg.url);
