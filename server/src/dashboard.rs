@@ -42,11 +42,10 @@ fn count(n: u64) -> Cell {
 /// The dashboard's charts for `m`, bucket labels at `utc_offset`.
 pub fn tables(m: &Metrics, utc_offset: i64, hourly: bool) -> Vec<Table> {
     let label = |t: i64| {
-        let text = crate::time::format_utc(t + utc_offset);
         if hourly {
-            text[..16].to_string()
+            crate::time::format_utc_minutes(t + utc_offset)
         } else {
-            text[..10].to_string()
+            crate::time::format_utc_day(t + utc_offset)
         }
     };
     let per_bucket = |f: &dyn Fn(&Counts, &Counts) -> Vec<Cell>| -> Vec<(String, Vec<Cell>)> {
