@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture, Linktype, Offline};
 
-use crate::bpf::install_probe_request_filter;
+use crate::wire::bpf::install_probe_request_filter;
 use crate::config::{Config, Source};
-use crate::frame::Classifier;
-use crate::http::{timeout_for_rate, Cutoff, Poster};
-use crate::mac::MacAddr;
-use crate::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
-use crate::table::{Table, Timestamp};
-use crate::window::{describe_micros, Advance, LiveWindows, ReplayWindows, Slot};
+use crate::wire::frame::Classifier;
+use crate::deliver::http::{timeout_for_rate, Cutoff, Poster};
+use crate::wire::mac::MacAddr;
+use crate::deliver::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
+use crate::window::table::{Table, Timestamp};
+use crate::window::schedule::{describe_micros, Advance, LiveWindows, ReplayWindows, Slot};
 
 const RADIOTAP: Linktype = Linktype(127);
 /// The longest the live loop sleeps in poll(2) before it looks at the stop

@@ -255,6 +255,7 @@ fn bad_configuration_exits_2_naming_the_option() {
     let bin = env!("CARGO_BIN_EXE_presenced-server");
     let key = dir.path().join("k");
     std::fs::write(&key, "k").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let key = key.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--listen", "127.0.0.1:0", "--database", "x.db"], "--key-file"),
@@ -305,4 +306,53 @@ fn rust_log_chooses_the_events() {
     let log = server.log();
     let answer = log.lines().find(|l| l.contains("status=404")).unwrap_or_else(|| panic!("no answer logged: {log}"));
     assert!(answer.contains("DEBUG") && answer.contains("uri=/no-such-page"), "{answer}");
+}
+
+/// A FIFO named as a key file, on the command line or in --config, is refused
+/// at once: a blocking open would wait for a writer that never comes.
+#[test]
+fn a_fifo_as_a_key_file_is_refused_without_waiting_for_a_writer() {
+    let dir = TempDir::new("http-fifo-key");
+    let fifo = dir.path().join("fifo.key");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let config = dir.path().join("net.toml");
+    std::fs::write(&config, "[[network]]\nid = 5\nkey_file = \"fifo.key\"\n").unwrap();
+    let fifo = fifo.to_str().unwrap();
+    let config = config.to_str().unwrap();
+    let cases: [(&[&str], &str); 2] = [
+        (&["--key-file", fifo, "--listen", "127.0.0.1:0", "--database", ":memory:"], "--key-file"),
+        (&["--config", config, "--listen", "127.0.0.1:0", "--database", ":memory:"], "--config"),
+    ];
+    for (args, option) in cases {
+        let child = Command::new(env!("CARGO_BIN_EXE_presenced-server"))
+            .args(args)
+            .env_remove("PRESENCED_KEY")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_or_kill(child, Duration::from_secs(20));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("presenced-server: {option}")) && stderr.contains("is not a regular file"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// The child's output once it exits, or a failure naming the wait if it
+/// does not within `timeout` (it is killed first, by its PID).
+fn wait_or_kill(mut child: std::process::Child, timeout: Duration) -> std::process::Output {
+    let until = Instant::now() + timeout;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {timeout:?}: it waited on the key file");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }

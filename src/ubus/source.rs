@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::connection::{ConnError, Connection};
 use super::subscriber::{Happening, Subscriber};
-use crate::frame::{DropReason, Probe};
+use crate::wire::frame::{DropReason, Probe};
 
 pub const FIRST_RETRY: Duration = Duration::from_millis(100);
 pub const MAX_RETRY: Duration = Duration::from_secs(2);
@@ -174,7 +174,7 @@ impl ProbeSource {
 
     fn malformed(&mut self, why: String) {
         // A well-formed MAC beside a bad field is a client's: never logged.
-        let why = crate::privacy::redact_macs(&why);
+        let why = crate::window::privacy::redact_macs(&why);
         self.malformed += 1;
         let now = Instant::now();
         let due = self.malformed_warned.is_none_or(|t| now.duration_since(t) >= MALFORMED_WARNING_EVERY);

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::http::{Cutoff, PostOutcome, Poster};
-use crate::mac::MacAddr;
-use crate::privacy::Pseudonymizer;
-use crate::report::WindowReport;
-use crate::resender::{worth_retrying, Resender};
-use crate::table::Window;
+use crate::deliver::http::{Cutoff, PostOutcome, Poster};
+use crate::wire::mac::MacAddr;
+use crate::window::privacy::Pseudonymizer;
+use crate::deliver::report::WindowReport;
+use crate::deliver::resender::{worth_retrying, Resender};
+use crate::window::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
 /// before the report is built.

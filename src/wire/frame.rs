@@ -20,9 +20,9 @@
 //! 6. SA with the I/G bit set: `group_source`;
 //! 7. no dBm antenna signal: `no_signal`.
 
-use crate::dot11;
-use crate::mac::MacAddr;
-use crate::radiotap::{self, FLAG_BAD_FCS, FLAG_FCS_AT_END};
+use crate::wire::dot11;
+use crate::wire::mac::MacAddr;
+use crate::wire::radiotap::{self, FLAG_BAD_FCS, FLAG_FCS_AT_END};
 
 /// Why a captured frame did not become a row update. Every drop is counted by
 /// reason and the counts go into each report's log line.

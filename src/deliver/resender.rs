@@ -12,8 +12,8 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::http::{PostOutcome, Poster};
-use crate::spool::{Kept, Spool};
+use crate::deliver::http::{PostOutcome, Poster};
+use crate::deliver::spool::{Kept, Spool};
 
 /// A wait for work looks at `closing` at least this often (a lost wake-up
 /// cannot stall it for longer).

@@ -38,7 +38,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::mac::MacAddr;
+use crate::wire::mac::MacAddr;
 use lookup::BssOutcome;
 use stations::{WalkError, WalkLimits};
 

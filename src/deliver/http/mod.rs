@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::report::Signer;
+use crate::deliver::report::Signer;
 pub use request::{Target, UrlError};
 use request::{parse_answer, request_head, Answer};
 
@@ -86,13 +86,13 @@ impl Body for [u8] {
     }
 }
 
-impl Body for crate::report::WindowReport<'_> {
+impl Body for crate::deliver::report::WindowReport<'_> {
     fn len(&self) -> usize {
-        crate::report::WindowReport::len(self)
+        crate::deliver::report::WindowReport::len(self)
     }
 
     fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
-        crate::report::WindowReport::write_to(self, out)
+        crate::deliver::report::WindowReport::write_to(self, out)
     }
 }
 

@@ -1,9 +1,9 @@
-//! `presenced-receiver`: see `presenced::receiver` and `--help`.
+//! `presenced-receiver`: see the `presenced_receiver` library and `--help`.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use presenced::receiver::cli::{self, Command, UsageError};
+use presenced_receiver::cli::{self, Command, UsageError};
 
 fn main() -> ExitCode {
     match run() {
@@ -32,7 +32,7 @@ fn run() -> Result<(), UsageError> {
     let addr = listener.local_addr().unwrap_or(options.listen);
     // Printed even with -q: a caller that asked for port 0 learns the port here.
     eprintln!("presenced-receiver: listening on {addr}");
-    presenced::receiver::serve(listener, cfg, sink).map_err(|e| UsageError {
+    presenced_receiver::serve(listener, cfg, sink).map_err(|e| UsageError {
         option: "--listen".into(),
         message: e.to_string(),
     })

@@ -23,7 +23,7 @@
 
 use std::hash::BuildHasher;
 
-use crate::mac::MacAddr;
+use crate::wire::mac::MacAddr;
 
 /// The secret of a map's hash: two 64-bit words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 
 use presenced_report::{write_body, Row, Rows};
 
-use crate::mac::MacAddr;
-use crate::table::{Row as TableRow, Window};
+use crate::wire::mac::MacAddr;
+use crate::window::table::{Row as TableRow, Window};
 
 /// A window's report, written out whenever it is needed (into the
 /// signature, onto the wire, on stdout) straight from the window's rows,
@@ -99,8 +99,8 @@ impl Write for Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::Probe;
-    use crate::table::{Table, Timestamp};
+    use crate::wire::frame::Probe;
+    use crate::window::table::{Table, Timestamp};
 
     /// The first two rows of the documented sample, rebuilt from probes whose
     /// signals and times give the documented aggregates.

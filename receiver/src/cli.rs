@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{ReceiverConfig, Sink};
-use crate::config::{os_bytes, read_key_file};
+use presenced_report::read_key_file;
 
 pub const USAGE: &str = "\
 usage: presenced-receiver --listen ADDR:PORT [--key-file FILE] [--out FILE] [--status CODE] [-q]
@@ -35,7 +35,7 @@ not a report, 405 to anything but POST, 413 to a body over 16 MiB.
 
 /// The environment variable that holds the key when `--key-file` is not
 /// given: the daemon's, so that both sides of a test or demo share it.
-pub use crate::config::KEY_ENV;
+pub use presenced_report::KEY_ENV;
 
 /// A command line that cannot run; `option` is what the user has to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,14 +184,14 @@ impl Options {
     pub fn receiver_config(&self, env_key: Option<OsString>) -> Result<ReceiverConfig, UsageError> {
         let (key, source) = match &self.key_file {
             Some(path) => {
-                let key = read_key_file(path).map_err(|problem| UsageError::new("--key-file", problem))?;
+                let key = read_key_file(path, "--key-file").map_err(|problem| UsageError::new("--key-file", problem))?;
                 if let Some(w) = key.warning {
                     eprintln!("presenced-receiver: warning: {w}");
                 }
                 (key.bytes, "--key-file")
             }
             None => match env_key {
-                Some(value) => (os_bytes(value), KEY_ENV),
+                Some(value) => (std::os::unix::ffi::OsStringExt::into_vec(value), KEY_ENV),
                 None => {
                     return Err(UsageError::new(
                         "--key-file",

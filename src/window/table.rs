@@ -6,10 +6,10 @@
 //! The rows are a `MacMap`, whose hash is keyed per table: see `mac_map`
 //! for why and how.
 
-use crate::frame::{DropReason, Probe};
-use crate::mac::MacAddr;
-use crate::mac_map::MacMap;
-pub use crate::mac_map::HashKey;
+use crate::wire::frame::{DropReason, Probe};
+use crate::wire::mac::MacAddr;
+use crate::window::mac_map::MacMap;
+pub use crate::window::mac_map::HashKey;
 
 /// A capture timestamp, as pcap gives it (UTC epoch).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]

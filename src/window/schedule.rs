@@ -141,7 +141,7 @@ pub struct LiveWindows {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Closing {
     /// Frames stamped before this belong to the closing window.
-    ends_before: crate::table::Timestamp,
+    ends_before: crate::window::table::Timestamp,
     report_at: std::time::Instant,
 }
 
@@ -169,7 +169,7 @@ impl LiveWindows {
         LiveWindows { rate, grace, deadline: started + rate, closing: None }
     }
 
-    pub fn slot(&self, stamped: crate::table::Timestamp) -> Slot {
+    pub fn slot(&self, stamped: crate::window::table::Timestamp) -> Slot {
         match &self.closing {
             Some(c) if stamped < c.ends_before => Slot::Closing,
             _ => Slot::Current,
@@ -179,7 +179,7 @@ impl LiveWindows {
     /// Call after each batch of frames, with the monotonic and the wall
     /// clock read once. A closing window is reported before the next one
     /// closes, even if both fall due at once (after a stall).
-    pub fn tick(&mut self, now: std::time::Instant, wall: crate::table::Timestamp) -> Tick {
+    pub fn tick(&mut self, now: std::time::Instant, wall: crate::window::table::Timestamp) -> Tick {
         let mut tick = Tick::default();
         if let Some(c) = self.closing {
             if now >= c.report_at || now >= self.deadline {
@@ -342,7 +342,7 @@ mod tests {
 
     mod live {
         use super::super::*;
-        use crate::table::Timestamp;
+        use crate::window::table::Timestamp;
         use std::time::{Duration, Instant};
 
         const RATE: Duration = Duration::from_secs(10);

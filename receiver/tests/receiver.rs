@@ -14,9 +14,9 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use presenced::receiver::{Exchange, Receiver, ReceiverConfig, SignatureCheck, Sink};
-use presenced::report::Report;
-use support::python_hmac_sha256;
+use presenced_receiver::{Exchange, Receiver, ReceiverConfig, SignatureCheck, Sink};
+use presenced_report::Report;
+use presenced_test_support::python_hmac_sha256;
 use support::receiver_process::ReceiverProcess;
 
 const KEY: &[u8] = b"receiver-test-key";
@@ -978,7 +978,7 @@ fn receiver_exchange_report_equals_the_parsed_body() {
 /// the receiver intact, and the receiver honours the close.
 #[test]
 fn receiver_accepts_presenceds_own_post() {
-    use presenced::http::{Cutoff, PostOutcome, Poster};
+    use presenced::deliver::http::{Cutoff, PostOutcome, Poster};
     use std::sync::Arc;
     let (receiver, rx) = start(|_| {});
     let url = format!("http://{}/presence", receiver.local_addr());

@@ -1,5 +1,5 @@
 //! `presenced-receiver` as a child process, for tests that want the binary
-//! rather than the in-process `presenced::receiver::Receiver`.
+//! rather than the in-process `presenced_receiver::Receiver`.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

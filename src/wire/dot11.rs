@@ -11,7 +11,7 @@
 //! than ours, and its FCS-stripping constructors panic on inputs shorter than
 //! 4 bytes and recompute the CRC, which presenced must not do.
 
-use crate::mac::MacAddr;
+use crate::wire::mac::MacAddr;
 
 mod field {
     use std::ops::Range;

@@ -38,7 +38,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::report::{verify_signature, Report};
+use presenced_report::{verify_signature, Report};
 
 /// 16 MiB: a report of the default 10000 clients is about 2 MiB, so this leaves
 /// room for a larger `--max-clients` without letting a client exhaust memory.

@@ -28,8 +28,8 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::mac::MacAddr;
-use crate::table::{Row, Window};
+use crate::wire::mac::MacAddr;
+use crate::window::table::{Row, Window};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -205,8 +205,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::Probe;
-    use crate::table::{Table, Timestamp};
+    use crate::wire::frame::Probe;
+    use crate::window::table::{Table, Timestamp};
 
     fn mac(s: &str) -> MacAddr {
         s.parse().unwrap()
