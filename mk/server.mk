@@ -8,6 +8,10 @@
 #                        build/serve.key (made on first use)
 #   make bench-server    load generator against SQLite, PostgreSQL and a
 #                        minimal Flask + SQLite receiver (figures printed)
+#   make bench-analytics the views' latency and the server's RSS after 1 and
+#                        30 days of a generated venue, beside the raw rows
+#                        rebuilt per request (figures printed; BENCH_* sizes,
+#                        see server/benches/analytics.rs)
 
 # postgresql: the tests start a private cluster with its binaries (as user
 # postgres); chromium and chromium-driver: the browser test; python3-venv:
@@ -19,7 +23,7 @@ SERVE_LISTEN ?= 127.0.0.1:8080
 SERVE_DATABASE ?= build/presenced.sqlite
 SERVE_KEY_FILE ?= build/serve.key
 
-.PHONY: test-server serve bench-server
+.PHONY: test-server serve bench-server bench-analytics
 
 # The end-to-end test runs the agent's release binary. The PostgreSQL tests
 # need root (their cluster runs as user postgres) and are #[ignore]d, so that
@@ -41,3 +45,6 @@ bench-server: deps
 	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
 	@$(BENCH_VENV)/bin/python -c 'import flask' 2>/dev/null || $(BENCH_VENV)/bin/pip install -q flask
 	BENCH_FLASK_PYTHON=$(abspath $(BENCH_VENV))/bin/python $(CARGO) bench --locked --profile server -p presenced-server --bench load
+
+bench-analytics: deps
+	$(CARGO) bench --locked --profile server -p presenced-server --bench analytics
