@@ -1,7 +1,8 @@
 //! Helpers for the server's integration tests.
 //!
-//! - `python_hmac_sha256`: expected signatures from Python's `hmac`, not
-//!   from the code under test.
+//! - `python_hmac_sha256` (presenced-test-support's, shared with the
+//!   agent's tests) and `python_hmac_sha256_lines`: expected signatures from
+//!   Python's `hmac`, not from the code under test.
 //! - `TempDir`: removed on drop.
 //! - `Postgres`: a private PostgreSQL cluster (Debian's binaries, run as the
 //!   `postgres` user) on a unix socket in a temp dir, stopped by PID on drop.
@@ -37,15 +38,7 @@ pub fn pg_bin() -> PathBuf {
     }
 }
 
-pub fn python_hmac_sha256(key: &[u8], body: &[u8]) -> String {
-    let script = "import hashlib, hmac, sys; \
-                  print(hmac.new(bytes.fromhex(sys.argv[1]), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())";
-    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    let out = run_with_stdin(Command::new("python3").args(["-c", script, &key_hex]), body);
-    let hex = String::from_utf8(out).unwrap().trim().to_string();
-    assert_eq!(hex.len(), 64, "python3 printed {hex:?}");
-    hex
-}
+pub use presenced_test_support::python_hmac_sha256;
 
 /// `python_hmac_sha256` of each of `bodies` (one line each, as JSON bodies
 /// are) from one python3 process.
