@@ -12,13 +12,15 @@
 //!   OpenWrt's ubus; every wait bounded.
 //!
 //! Beside them, [`config`] (the command line), [`daemon`] (the capture loop
-//! that ties the layers together) and [`logger`].
+//! that ties the layers together), [`status`] (what `ubus call presenced
+//! status` answers, handed over by capture and the reporter) and [`logger`].
 
 pub mod config;
 pub mod daemon;
 pub mod deliver;
 pub mod hostapd;
 pub mod logger;
+pub mod status;
 pub mod ubus;
 pub mod window;
 pub mod wire;

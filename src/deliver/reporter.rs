@@ -17,6 +17,7 @@ use crate::wire::mac::MacAddr;
 use crate::window::privacy::Pseudonymizer;
 use crate::deliver::report::WindowReport;
 use crate::deliver::resender::{worth_retrying, Resender};
+use crate::status::{Board, Delivery, ReportRecord};
 use crate::window::table::Window;
 
 /// Who is associated with this AP right now. Called once per report, just
@@ -44,6 +45,8 @@ pub struct ReporterSettings {
     /// `--spool-bytes`: keep failed reports up to this many bytes, to send
     /// them again. Only with a `poster`.
     pub spool_bytes: Option<usize>,
+    /// Each report's outcome goes here for `ubus call presenced status`.
+    pub status: Arc<Board>,
 }
 
 pub struct Reporter {
@@ -87,6 +90,10 @@ impl Reporter {
             (Some(poster), Some(limit)) => Some(Resender::spawn(Arc::clone(poster), limit, ended_tx.clone())?),
             _ => None,
         };
+        if let Some(r) = &resender {
+            let r = r.clone();
+            settings.status.attach_spool(move || r.fill());
+        }
         let thread = {
             let pending = Arc::clone(&pending);
             let resender = resender.clone();
@@ -247,14 +254,25 @@ impl ReporterSettings {
         if let Some(k) = batch.kernel_drops {
             summary.push_str(&format!(" kernel_dropped={k}"));
         }
+        let record = |delivery: Delivery, started: Instant, spooled: bool| ReportRecord {
+            time: wall_secs(),
+            clients: window.rows.len(),
+            frames: stats.frames,
+            bytes,
+            duration_ms: started.elapsed().as_millis() as u64,
+            delivery,
+            spooled,
+        };
         let Some(poster) = &self.poster else {
             log::info!("report: {summary}, {bytes} bytes, printed");
+            self.status.record_report(record(Delivery::Printed, Instant::now(), false));
             return;
         };
         let Some(resender) = resender else {
             let started = Instant::now();
             let outcome = poster.post(&report);
             let ms = started.elapsed().as_millis();
+            self.status.record_report(record(delivery_of(&outcome), started, false));
             match outcome {
                 PostOutcome::Accepted(status) => {
                     log::info!("report: {summary}, {bytes} bytes, HTTP {status} in {ms} ms")
@@ -281,9 +299,11 @@ impl ReporterSettings {
         let started = Instant::now();
         let outcome = poster.post_signed(&report, &signature);
         let ms = started.elapsed().as_millis();
+        let delivery = delivery_of(&outcome);
         let why = match outcome {
             PostOutcome::Accepted(status) => {
                 log::info!("report: {summary}, {bytes} bytes, HTTP {status} in {ms} ms");
+                self.status.record_report(record(delivery, started, false));
                 resender.server_took(true);
                 return;
             }
@@ -291,6 +311,7 @@ impl ReporterSettings {
                 // The server is there and refuses these bytes: they would be
                 // refused again.
                 log::warn!("report dropped: the server answered HTTP {status} after {ms} ms; {summary}");
+                self.status.record_report(record(delivery, started, false));
                 return;
             }
             PostOutcome::Refused(status) => format!("the server answered HTTP {status} after {ms} ms"),
@@ -300,13 +321,29 @@ impl ReporterSettings {
         if self.cutoff.get().is_some_and(|c| Instant::now() >= c) {
             // presenced is exiting and the spool is in memory only.
             log::warn!("report dropped: {why}; {summary}");
+            self.status.record_report(record(delivery, started, false));
             return;
         }
         if !resender.fits(bytes, &signature) {
             log::warn!("report dropped: {why}; {summary}; {bytes} bytes, more than the whole spool");
+            self.status.record_report(record(delivery, started, false));
             return;
         }
+        self.status.record_report(record(delivery, started, true));
         resender.keep(report.to_vec(), signature);
         log::warn!("report spooled: {why}; {summary}; {}", resender.status());
     }
 }
+
+fn delivery_of(outcome: &PostOutcome) -> Delivery {
+    match outcome {
+        PostOutcome::Accepted(s) => Delivery::Accepted(*s),
+        PostOutcome::Refused(s) => Delivery::Refused(*s),
+        PostOutcome::Failed(cause) => Delivery::Failed(cause.clone()),
+    }
+}
+
+fn wall_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+

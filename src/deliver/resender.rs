@@ -112,6 +112,12 @@ impl Resender {
     pub fn spooled(&self) -> usize {
         self.lock().spool.len()
     }
+
+    /// For the status: reports held, their bytes and the limit.
+    pub fn fill(&self) -> crate::status::SpoolFill {
+        let st = self.lock();
+        crate::status::SpoolFill { reports: st.spool.len(), bytes: st.spool.bytes(), limit: st.spool.limit() }
+    }
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {

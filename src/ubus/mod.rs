@@ -34,6 +34,8 @@ pub mod dedup;
 pub mod hostapd;
 pub mod lookup;
 pub mod message;
+pub mod object;
+pub mod publisher;
 pub mod source;
 pub mod subscriber;
 

@@ -50,6 +50,7 @@ pub struct ProbeSource {
     malformed: u64,
     malformed_warned: Option<Instant>,
     dedup: super::dedup::Dedup,
+    board: Option<std::sync::Arc<crate::status::Board>>,
 }
 
 impl ProbeSource {
@@ -63,7 +64,26 @@ impl ProbeSource {
             malformed: 0,
             malformed_warned: None,
             dedup: super::dedup::Dedup::new(),
+            board: None,
         }
+    }
+
+    /// The connection's state and the objects subscribed go to `board`.
+    pub fn reporting_to(mut self, board: std::sync::Arc<crate::status::Board>) -> Self {
+        self.board = Some(board);
+        self
+    }
+
+    fn publish_state(&self) {
+        let Some(board) = &self.board else { return };
+        let state = match &self.live {
+            Some(l) => crate::status::HostapdState {
+                connected: l.ready,
+                objects: l.subscriber.subscribed().map(str::to_string).collect(),
+            },
+            None => crate::status::HostapdState::default(),
+        };
+        board.set_hostapd(state);
     }
 
     /// Reads notifications until `until`, handing each probe's outcome to
@@ -117,6 +137,7 @@ impl ProbeSource {
 
     fn lose(&mut self, e: ConnError, now: Instant) {
         let was_ready = self.live.take().is_some_and(|l| l.ready);
+        self.publish_state();
         if was_ready {
             // A working connection that ends (ubusd restarted): try again at once.
             self.failures = 0;
@@ -135,6 +156,8 @@ impl ProbeSource {
         if let Err(broken) = live.subscriber.on_message(&message, &mut happenings) {
             return Err(ConnError::Io(std::io::Error::other(broken.0)));
         }
+        let changes_state =
+            happenings.iter().any(|h| matches!(h, Happening::Subscribed(_) | Happening::Gone(_) | Happening::Ready));
         // Answers first: hostapd waits for them (notify_response).
         let deadline = Instant::now() + WRITE_BUDGET;
         for request in live.subscriber.take_outgoing() {
@@ -168,6 +191,9 @@ impl ProbeSource {
                     log::info!("ubus: connected to {}; reading hostapd's probe notifications", self.socket.display());
                 }
             }
+        }
+        if changes_state {
+            self.publish_state();
         }
         Ok(())
     }

@@ -237,6 +237,11 @@ impl Table {
         self.rows.len()
     }
 
+    /// The counts so far of the window in progress.
+    pub fn stats(&self) -> &WindowStats {
+        &self.stats
+    }
+
     /// Ends the window: returns its rows and counts and starts an empty one.
     /// The map keeps its slots (see `MacMap::drain`).
     pub fn take_window(&mut self) -> Window {
