@@ -287,7 +287,7 @@ impl Plan {
 }
 
 /// Raw rows per transaction of a rebuild.
-const REBUILD_CHUNK: i64 = 500;
+const REBUILD_CHUNK: i64 = 5000;
 
 /// The text the stored rules are compared by.
 fn fingerprint(rules: &NetworkRules) -> String {
