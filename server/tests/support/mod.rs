@@ -3,7 +3,7 @@
 //! - `python_hmac_sha256` (presenced-test-support's, shared with the
 //!   agent's tests) and `python_hmac_sha256_lines`: expected signatures from
 //!   Python's `hmac`, not from the code under test.
-//! - `TempDir`: removed on drop.
+//! - `TempDir`, `shared_capture`: presenced-test-support's.
 //! - `Postgres`: a private PostgreSQL cluster (Debian's binaries, run as the
 //!   `postgres` user) on a unix socket in a temp dir, stopped by PID on drop.
 //! - `Server`: `presenced-server` as a child process on a free port.
@@ -12,7 +12,7 @@
 //!   tests see exactly the bytes on the wire.
 //! - `HookSink`: a webhook endpoint that answers 200 and keeps every body.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -75,26 +75,7 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("presenced-server-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use presenced_test_support::TempDir;
 
 /// A PostgreSQL cluster of this test alone. Fails (never skips) when it
 /// cannot start: `make test` must not pass without having run the tests on
@@ -428,26 +409,12 @@ pub fn agent() -> PathBuf {
     path
 }
 
-/// A capture of ../shared/data/captures (PRESENCED_SHARED), read in place.
-pub fn shared_capture(name: &str) -> PathBuf {
-    let shared = std::env::var_os("PRESENCED_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    let path = shared.join("data/captures").join(name);
-    assert!(path.is_file(), "shared capture {} is missing (PRESENCED_SHARED)", path.display());
-    path
-}
+pub use presenced_test_support::data::shared_capture;
 
 /// Lower-case hex HMAC-SHA512 of `message` keyed with `key`, from Python's
 /// `hmac`: the query API's X-Sign, computed apart from the server's code.
 pub fn python_hmac_sha512(key: &[u8], message: &str) -> String {
-    let script = "import hashlib, hmac, sys; \
-                  print(hmac.new(bytes.fromhex(sys.argv[1]), sys.stdin.buffer.read(), hashlib.sha512).hexdigest())";
-    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    let out = run_with_stdin(Command::new("python3").args(["-c", script, &key_hex]), message.as_bytes());
-    let hex = String::from_utf8(out).unwrap().trim().to_string();
-    assert_eq!(hex.len(), 128, "python3 printed {hex:?}");
-    hex
+    presenced_test_support::python_hmac_sha512(key, message.as_bytes())
 }
 
 pub const DAY: i64 = 86_400;
