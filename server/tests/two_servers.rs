@@ -276,7 +276,6 @@ fn sigkill_mid_ingest(database: &str, dir: &TempDir) {
     assert_eq!(dashboard(server.addr, node), dashboard(own.addr, node));
     let api = ApiClient { next: AtomicU64::new(0) };
     assert_eq!(api_answers(&api, server.addr, node), api_answers(&api, own.addr, node));
-
 }
 
 #[test]
