@@ -79,7 +79,7 @@ impl Webhooks {
             return Webhooks::disabled();
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            eprintln!("presenced-server: webhooks: no runtime to run them on; they are off");
+            tracing::error!("webhooks: no runtime to run them on; they are off");
             return Webhooks::disabled();
         };
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
@@ -224,8 +224,8 @@ async fn deliver(client: HttpClient, hook: Webhook, mut bodies: mpsc::Receiver<S
             stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
         }
         stats.dropped_after_retries.fetch_add(1, Ordering::Relaxed);
-        eprintln!(
-            "presenced-server: webhook {}: an event dropped after {} attempts (last: {last_error})",
+        tracing::warn!(
+            "webhook {}: an event dropped after {} attempts (last: {last_error})",
             hook.url,
             hook.retries + 1
         );

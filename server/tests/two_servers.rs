@@ -109,6 +109,7 @@ fn row_of(mac: &str, first: i64, last: i64, max: i32, associated: bool) -> RowSp
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn two_processes_on_one_postgresql_answer_as_one() {
     let dir = TempDir::new("two-servers");
     let (shared_pg, own_pg) = (Postgres::start("two-shared"), Postgres::start("two-own"));
@@ -278,6 +279,7 @@ fn sigkill_mid_ingest(database: &str, dir: &TempDir) {
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn sigkill_mid_ingest_on_postgresql_loses_nothing_answered() {
     let pg = Postgres::start("kill");
     let dir = TempDir::new("kill-pg");
