@@ -144,6 +144,7 @@ impl Venue {
                 first_seen: first,
                 last_seen: last,
                 associated: p.associated,
+                estimated_device: false,
             });
         }
         rows.sort_by(|a, b| a.mac.cmp(&b.mac));
