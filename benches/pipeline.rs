@@ -5,11 +5,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use presenced::frame::{classify, Probe};
-use presenced::mac::MacAddr;
-use presenced::privacy::{Pseudonymizer, Rotation};
-use presenced::report::{Signer, WindowReport};
-use presenced::table::{Table, Timestamp};
+use presenced::wire::frame::{classify, Probe};
+use presenced::wire::mac::MacAddr;
+use presenced::window::privacy::{Pseudonymizer, Rotation};
+use presenced::deliver::report::{Signer, WindowReport};
+use presenced::window::table::{Table, Timestamp};
 
 /// Counts live heap bytes and their peak, to measure the table's footprint.
 struct Counting;

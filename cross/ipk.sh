@@ -46,6 +46,7 @@ install -m 0755 "$files/presenced.init" "$work/data/etc/init.d/presenced"
 install -m 0600 "$files/presenced.config" "$work/data/etc/config/presenced" # holds the key
 install -m 0644 "$files/presenced.capabilities.json" "$work/data/etc/capabilities/presenced.json"
 install -m 0644 "$files/presenced.acl.json" "$work/data/usr/share/acl.d/presenced.json"
+install -m 0644 "$files/presenced-status.acl.json" "$work/data/usr/share/acl.d/presenced-status.json"
 find "$work/data" -type d -exec chmod 0755 {} +
 
 installed_size=$(find "$work/data" -type f -printf '%s\n' | awk '{ n += $1 } END { print n }')

@@ -19,3 +19,5 @@ bench: bench-deps
 	benches/callgrind.sh target/release/presenced $(BENCH_CAPTURE) build/bench
 	@echo "--- live capture CPU beside tcpdump -w /dev/null, same filter, same TAP (root)"
 	benches/live_cpu.sh target/release/presenced build/bench 100000 200000
+	@echo "--- memory of the ubus status object: live in the procd rig, unregistered vs. 2000 calls answered (root)"
+	python3 benches/status_rss.py target/release/presenced 2000

@@ -10,9 +10,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::hostapd::{HostapdConfig, DEFAULT_CLIENT_DIR, DEFAULT_HOSTAPD_DIR};
-use crate::mac::MacAddr;
-use crate::privacy::{Pseudonymizer, Rotation};
-use crate::table::Admission;
+use crate::wire::mac::MacAddr;
+use crate::window::privacy::{Pseudonymizer, Rotation};
+use crate::window::table::Admission;
 
 pub const DEFAULT_RATE_SECS: u32 = 30;
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
@@ -28,12 +28,10 @@ pub const MEMORY_PER_CLIENT: usize = 150;
 /// Receivers keep network_id in a signed 32-bit column or a PHP int on a
 /// 32-bit build; above this they would store a different number.
 pub const MAX_NETWORK_ID: u64 = i32::MAX as u64;
-/// A key is a secret of some bytes; a larger "key file" is a mistake
-/// (`/dev/zero`, a log file), and reading it must not exhaust memory.
-pub const MAX_KEY_FILE_BYTES: u64 = 4096;
+pub use presenced_report::MAX_KEY_FILE_BYTES;
 /// Debian's and OpenWrt's (package ca-bundle) system CA bundle.
 pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
-pub const KEY_ENV: &str = "PRESENCED_KEY";
+pub use presenced_report::KEY_ENV;
 /// The smallest `--spool-bytes`: one report of a few clients. Less is a
 /// spool that can never keep anything, which is surely a typo.
 pub const MIN_SPOOL_BYTES: usize = 1024;
@@ -321,7 +319,7 @@ impl Args {
         let key = match (&url, self.key_file) {
             (None, _) => None,
             (Some(_), Some(path)) => {
-                let key = read_key_file(&path).map_err(|problem| ConfigError::new("--key-file", problem))?;
+                let key = read_key_file(&path, "--key-file").map_err(|problem| ConfigError::new("--key-file", problem))?;
                 warnings.extend(key.warning);
                 Some(key.bytes)
             }
@@ -490,7 +488,7 @@ fn validate_pseudonyms(
         return Ok(None);
     };
     const OPTION: &str = "--pseudonymize-key-file";
-    let key = read_key_file_for(&path, OPTION).map_err(|problem| ConfigError::new(OPTION, problem))?;
+    let key = read_key_file(&path, OPTION).map_err(|problem| ConfigError::new(OPTION, problem))?;
     warnings.extend(key.warning);
     if signature_key == Some(&key.bytes[..]) {
         // The receiver holds the Signature key: with it, anyone there could
@@ -570,66 +568,13 @@ pub(crate) fn os_bytes(s: OsString) -> Vec<u8> {
 /// receiver and presenced-server use too (or signatures would not match).
 pub use presenced_report::key_from_file;
 
-/// A key read from a file, and a warning when others may read it too.
-pub struct KeyFile {
-    pub bytes: Vec<u8>,
-    pub warning: Option<String>,
-}
-
-/// Reads a key file for `--key-file` (the daemon's and the receiver's).
-/// Only a regular file of at most `MAX_KEY_FILE_BYTES` is read: a FIFO would
-/// block for ever, `/dev/zero` would fill memory. The file is opened without
-/// blocking, so even a FIFO named here is refused rather than waited on.
-/// The error is the problem only; the caller names the option.
-pub fn read_key_file(path: &std::path::Path) -> Result<KeyFile, String> {
-    read_key_file_for(path, "--key-file")
-}
-
-/// `read_key_file` for a key file named by `option` (its warning names it).
-pub fn read_key_file_for(path: &std::path::Path, option: &str) -> Result<KeyFile, String> {
-    use std::io::Read;
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let shown = path.display();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| format!("cannot open {shown}: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("cannot look at {shown}: {e}"))?;
-    if !meta.file_type().is_file() {
-        return Err(format!("{shown} is not a regular file (the key must be in a plain file)"));
-    }
-    if meta.len() > MAX_KEY_FILE_BYTES {
-        return Err(format!(
-            "{shown} is {} bytes; a key file holds at most {MAX_KEY_FILE_BYTES} bytes",
-            meta.len()
-        ));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // The bound holds even if the file grows after the size was read.
-    file.take(MAX_KEY_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(format!("{shown} grew past {MAX_KEY_FILE_BYTES} bytes while it was read"));
-    }
-    let key = key_from_file(bytes);
-    if key.is_empty() {
-        return Err(format!("{shown} holds no key"));
-    }
-    let warning = (meta.mode() & 0o044 != 0).then(|| {
-        format!(
-            "{option}: {shown} can be read by {} (mode {:04o}); chmod 600 it",
-            if meta.mode() & 0o004 != 0 { "every user" } else { "its group" },
-            meta.mode() & 0o7777
-        )
-    });
-    Ok(KeyFile { bytes: key, warning })
-}
+/// The reader every program with a key file uses (regular file, size cap,
+/// no blocking open, a warning when others may read it).
+pub use presenced_report::{read_key_file, KeyFile};
 
 /// http:// or https:// with a host; https only in builds with TLS.
 fn validate_url(url: &str) -> Result<String, ConfigError> {
-    let target = crate::http::Target::parse(url).map_err(|e| ConfigError::new("--url", e.0))?;
+    let target = crate::deliver::http::Target::parse(url).map_err(|e| ConfigError::new("--url", e.0))?;
     if target.https && !cfg!(feature = "tls") {
         return Err(ConfigError::new("--url", format!("'{url}' is https, but this build of presenced has no TLS")));
     }

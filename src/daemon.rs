@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture, Linktype, Offline};
 
-use crate::bpf::install_probe_request_filter;
+use crate::wire::bpf::install_probe_request_filter;
 use crate::config::{Config, Source};
-use crate::frame::Classifier;
-use crate::http::{timeout_for_rate, Cutoff, Poster};
-use crate::mac::MacAddr;
-use crate::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
-use crate::table::{Table, Timestamp};
-use crate::window::{describe_micros, Advance, LiveWindows, ReplayWindows, Slot};
+use crate::wire::frame::Classifier;
+use crate::deliver::http::{timeout_for_rate, Cutoff, Poster};
+use crate::wire::mac::MacAddr;
+use crate::deliver::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
+use crate::status::{Board, Settings};
+use crate::window::table::{Table, Timestamp};
+use crate::window::schedule::{describe_micros, Advance, LiveWindows, ReplayWindows, Slot};
 
 const RADIOTAP: Linktype = Linktype(127);
 /// The longest the live loop sleeps in poll(2) before it looks at the stop
@@ -77,6 +78,10 @@ fn stop_reason(stop: &StopSignal) -> Option<String> {
 /// SIGTERM, SIGINT or SIGHUP); the window in progress is reported before
 /// returning, within the shutdown budget when a signal ended the run.
 pub fn run(cfg: &Config, stop: &StopSignal, associated: Option<AssociatedLookup>) -> Result<(), DaemonError> {
+    let board = Arc::new(Board::new(Settings::of(cfg), wall_clock().secs));
+    if let Err(e) = crate::ubus::publisher::spawn(cfg.ubus_socket.clone(), Arc::clone(&board)) {
+        log::warn!("cannot start the ubus status thread ({e}): no `ubus call presenced status`");
+    }
     match &cfg.source {
         Source::Interface(iface) => {
             let cap = open_live(iface)?;
@@ -84,13 +89,13 @@ pub fn run(cfg: &Config, stop: &StopSignal, associated: Option<AssociatedLookup>
                 Some(m) => m,
                 None => interface_mac(iface)?,
             };
-            let reporter = spawn_reporter(cfg, node_mac, associated)?;
+            let reporter = spawn_reporter(cfg, node_mac, associated, &board)?;
             log::info!(
                 "capturing probe requests on {iface}, a report every {} s as node {}",
                 cfg.rate_secs,
                 node_mac.to_upper_string()
             );
-            let result = live_loop(cap, cfg, stop, &reporter);
+            let result = live_loop(cap, cfg, stop, &reporter, &board);
             reporter.finish(&|| stop_reason(stop));
             result
         }
@@ -98,7 +103,7 @@ pub fn run(cfg: &Config, stop: &StopSignal, associated: Option<AssociatedLookup>
             let cap = open_file(path)?;
             // validate() makes --node-mac mandatory with --read.
             let node_mac = cfg.node_mac.ok_or_else(|| err("--node-mac is required with --read"))?;
-            let reporter = spawn_reporter(cfg, node_mac, associated)?;
+            let reporter = spawn_reporter(cfg, node_mac, associated, &board)?;
             let result = replay_loop(cap, path, cfg, stop, &reporter);
             reporter.finish(&|| stop_reason(stop));
             result
@@ -106,14 +111,14 @@ pub fn run(cfg: &Config, stop: &StopSignal, associated: Option<AssociatedLookup>
         Source::Hostapd => {
             // validate() makes --node-mac mandatory with --source hostapd.
             let node_mac = cfg.node_mac.ok_or_else(|| err("--node-mac is required with --source hostapd"))?;
-            let reporter = spawn_reporter(cfg, node_mac, associated)?;
+            let reporter = spawn_reporter(cfg, node_mac, associated, &board)?;
             log::info!(
                 "reading probe requests from hostapd over ubus ({}), a report every {} s as node {}",
                 cfg.ubus_socket.display(),
                 cfg.rate_secs,
                 node_mac.to_upper_string()
             );
-            hostapd_loop(cfg, stop, &reporter);
+            hostapd_loop(cfg, stop, &reporter, &board);
             reporter.finish(&|| stop_reason(stop));
             Ok(())
         }
@@ -130,12 +135,14 @@ const HOSTAPD_WINDOW_GRACE: Duration = Duration::from_millis(50);
 /// is read (hostapd sends no capture time). Never fails: without ubusd it
 /// keeps trying (see `ubus::source`) and reports empty windows meanwhile, as
 /// a monitor interface with no traffic would.
-fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter) {
+fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter, board: &Arc<Board>) {
     let rate = Duration::from_secs(cfg.rate_secs as u64);
     let mut current = new_table(cfg);
     let mut closing = new_table(cfg);
     let mut windows = LiveWindows::new(rate, HOSTAPD_WINDOW_GRACE, Instant::now());
-    let mut source = crate::ubus::source::ProbeSource::new(cfg.ubus_socket.clone(), Instant::now());
+    let mut source = crate::ubus::source::ProbeSource::new(cfg.ubus_socket.clone(), Instant::now())
+        .reporting_to(Arc::clone(board));
+    let mut window_start = wall_clock().secs;
     while !stop_requested(stop) {
         let until = Instant::now() + windows.until_next(Instant::now()).min(Duration::from_millis(POLL_MS));
         source.pump(until, &mut |outcome| {
@@ -145,13 +152,16 @@ fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter) {
                 Slot::Closing => closing.record(outcome, at),
             }
         });
-        let tick = windows.tick(Instant::now(), wall_clock());
+        let wall = wall_clock();
+        let tick = windows.tick(Instant::now(), wall);
         if tick.report_closing {
             reporter.offer(Batch { window: closing.take_window(), kernel_drops: None });
         }
         if tick.close_current {
             std::mem::swap(&mut current, &mut closing);
+            window_start = wall.secs;
         }
+        board.try_publish_window(window_start, current.clients(), current.stats());
     }
     if let Some(why) = stop_reason(stop) {
         reporter.begin_shutdown(&why);
@@ -162,7 +172,12 @@ fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter) {
     reporter.offer(Batch { window: current.take_window(), kernel_drops: None });
 }
 
-fn spawn_reporter(cfg: &Config, node_mac: MacAddr, associated: Option<AssociatedLookup>) -> Result<Reporter, DaemonError> {
+fn spawn_reporter(
+    cfg: &Config,
+    node_mac: MacAddr,
+    associated: Option<AssociatedLookup>,
+    board: &Arc<Board>,
+) -> Result<Reporter, DaemonError> {
     let cutoff = Arc::new(Cutoff::default());
     let poster = match (&cfg.url, &cfg.key) {
         (Some(url), Some(key)) => Some(Arc::new(
@@ -180,6 +195,7 @@ fn spawn_reporter(cfg: &Config, node_mac: MacAddr, associated: Option<Associated
         cutoff,
         pseudonyms: cfg.pseudonyms.clone(),
         spool_bytes: cfg.spool_bytes,
+        status: Arc::clone(board),
     })
     .map_err(|e| err(format!("cannot start the reporting thread: {e}")))
 }
@@ -288,7 +304,13 @@ impl LiveTables {
     }
 }
 
-fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &StopSignal, reporter: &Reporter) -> Result<(), DaemonError> {
+fn live_loop(
+    mut cap: Capture<Active>,
+    cfg: &Config,
+    stop: &StopSignal,
+    reporter: &Reporter,
+    board: &Board,
+) -> Result<(), DaemonError> {
     let rate = Duration::from_secs(cfg.rate_secs as u64);
     let mut tables = LiveTables {
         current: new_table(cfg),
@@ -298,6 +320,7 @@ fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &StopSignal, reporter
     let mut windows = LiveWindows::new(rate, WINDOW_GRACE, Instant::now());
     let mut kernel_dropped_before = 0u64;
     let mut failure = None;
+    let mut window_start = wall_clock().secs;
     'capture: while !stop_requested(stop) {
         // Take every frame that is waiting. The clocks are read once per
         // batch and every 256 frames of a long one: never once per frame.
@@ -318,14 +341,18 @@ fn live_loop(mut cap: Capture<Active>, cfg: &Config, stop: &StopSignal, reporter
                 }
             }
         }
-        let tick = windows.tick(Instant::now(), wall_clock());
+        let wall = wall_clock();
+        let tick = windows.tick(Instant::now(), wall);
         if tick.report_closing {
             let kernel_drops = kernel_drops_since(&mut cap, &mut kernel_dropped_before);
             reporter.offer(Batch { window: tables.closing.take_window(), kernel_drops });
         }
         if tick.close_current {
             std::mem::swap(&mut tables.current, &mut tables.closing);
+            window_start = wall.secs;
         }
+        // Once per wakeup, never per frame; skipped if a status call is copying.
+        board.try_publish_window(window_start, tables.current.clients(), tables.current.stats());
         let wait = windows.until_next(Instant::now()).min(Duration::from_millis(POLL_MS));
         wait_readable(&cap, wait);
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use presenced::config::{Args, Command, KEY_ENV, USAGE};
 use presenced::hostapd::{associated_stations, HostapdConfig};
-use presenced::reporter::AssociatedLookup;
+use presenced::deliver::reporter::AssociatedLookup;
 use presenced::{daemon, logger};
 
 fn main() -> ExitCode {
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     for w in &config.warnings {
         log::warn!("{w}");
     }
-    let proxies = presenced::http::proxy_variables_set(|n| std::env::var(n).ok());
+    let proxies = presenced::deliver::http::proxy_variables_set(|n| std::env::var(n).ok());
     if config.url.is_some() && !proxies.is_empty() {
         log::info!("{} set, and ignored: presenced posts to --url directly", proxies.join(", "));
     }
@@ -88,7 +88,7 @@ fn hostapd_lookup(cfg: HostapdConfig, ubus_socket: std::path::PathBuf, redact: b
             }
         };
         if redact {
-            found.warnings = found.warnings.iter().map(|w| presenced::privacy::redact_macs(w)).collect();
+            found.warnings = found.warnings.iter().map(|w| presenced::window::privacy::redact_macs(w)).collect();
         }
         for w in &found.warnings {
             if previous.contains(w) {

@@ -20,11 +20,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use presenced_receiver::SignatureCheck;
 use serde_json::{json, Value};
 use support::frames;
 use support::hostapd_rig::{self, mac, names, HostapdRig, SETTLE, STATION_1, STATION_2, STATION_3};
 use support::daemon_process::{DaemonProcess, Log};
-use support::receiver_process::ReceiverProcess;
+use support::receiver::InProcessReceiver;
 use support::TempDir;
 use support::tap::Tap;
 
@@ -100,7 +101,7 @@ const EXPECTED_2: &[(&str, u64, i64, i64, i64, i64, bool)] = &[
 
 /// The reports the receiver accepted, in order, each printed as it comes.
 struct Reports<'a> {
-    receiver: &'a ReceiverProcess,
+    receiver: &'a InProcessReceiver,
     /// presenced's stderr, for the message when no report comes.
     daemon_log: Log,
     seen: usize,
@@ -326,7 +327,7 @@ fn associated_is_true_for_exactly_the_stations_hostapd_has_authorized() {
     // presenced starts while the stations authenticate: its first reports
     // simply have no rows, and the bursts wait for the stations anyway.
     let tap = Tap::create().expect("create the TAP monitor interface");
-    let receiver = ReceiverProcess::start(&[], Some(KEY));
+    let receiver = InProcessReceiver::start(KEY);
     let url = format!("http://{}/", receiver.addr);
     let ctrl = rig.ctrl.to_str().unwrap().to_string();
     let rate = RATE_SECS.to_string();
@@ -415,11 +416,8 @@ fn associated_is_true_for_exactly_the_stations_hostapd_has_authorized() {
     assert!(left.is_empty(), "left in {}: {left:?}", run_dir.display());
 
     let reports_seen = reports.seen;
-    let receiver_log = receiver.finish();
-    assert!(
-        receiver_log.iter().all(|l| l.contains("signature ok")),
-        "{receiver_log:?}"
-    );
+    let exchanges = receiver.finish();
+    assert!(exchanges.iter().all(|e| e.signature == SignatureCheck::Ok), "{exchanges:?}");
     eprintln!(
         "associated_e2e: stations authorized after {authorized_after:?}, {} reports, {:?} in all",
         reports_seen,

@@ -5,7 +5,7 @@
 mod support;
 
 use support::data::{read_pcap, shared_data};
-use presenced::bpf::probe_request_filter_accepts;
+use presenced::wire::bpf::probe_request_filter_accepts;
 
 fn libpcap_program() -> pcap::BpfProgram {
     let dead = pcap::Capture::dead(pcap::Linktype(127)).expect("a dead radiotap capture");

@@ -5,9 +5,9 @@
 
 mod support;
 
-use presenced::dot11::{self, FrameControl};
-use presenced::frame::{classify, Classifier};
-use presenced::radiotap::{self, Header};
+use presenced::wire::dot11::{self, FrameControl};
+use presenced::wire::frame::{classify, Classifier};
+use presenced::wire::radiotap::{self, Header};
 
 /// xorshift64*: small, fast, good enough to spread bytes; not for secrets.
 struct Rng(u64);

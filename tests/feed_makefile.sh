@@ -120,7 +120,8 @@ mkdir -p "$sdk/build_dir/presenced-0.1.0/ipkg-install/bin"
 printf 'ELF' >"$sdk/build_dir/presenced-0.1.0/ipkg-install/bin/presenced"
 if pkgmake install DEST="$dest" >/dev/null; then pass "install step runs"; else fail "install step runs"; fi
 for entry in usr/sbin/presenced:755 usr/libexec/presenced-monitor:755 etc/init.d/presenced:755 \
-    etc/config/presenced:600 etc/capabilities/presenced.json:644 usr/share/acl.d/presenced.json:644; do
+    etc/config/presenced:600 etc/capabilities/presenced.json:644 usr/share/acl.d/presenced.json:644 \
+    usr/share/acl.d/presenced-status.json:644; do
     path=${entry%:*} mode=${entry#*:}
     if [ "$(stat -c %a "$dest/$path" 2>/dev/null)" = "$mode" ]; then pass "installs /$path mode $mode"
     else fail "installs /$path mode $mode"; fi

@@ -17,7 +17,7 @@ use presenced::hostapd::{associated_stations, LOOKUP_BUDGET};
 use presenced::hostapd::command::{self as ctrl_command, Command as CtrlCommand};
 use presenced::hostapd::socket::CtrlSocket;
 use presenced::hostapd::stations::{self, WalkLimits};
-use presenced::mac::MacAddr;
+use presenced::wire::mac::MacAddr;
 use support::hostapd_rig::{self, mac, names, HostapdRig, SETTLE, STATION_1, STATION_2, STATION_3};
 
 fn raw_sta_first(socket: &Path, client_dir: &Path) -> String {

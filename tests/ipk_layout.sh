@@ -78,7 +78,7 @@ for script in ["./postinst", "./prerm"]:
 expected = {"./usr/sbin/presenced": 0o755, "./usr/libexec/presenced-monitor": 0o755,
             "./etc/init.d/presenced": 0o755,
             "./etc/config/presenced": 0o600, "./etc/capabilities/presenced.json": 0o644,
-            "./usr/share/acl.d/presenced.json": 0o644}
+            "./usr/share/acl.d/presenced.json": 0o644, "./usr/share/acl.d/presenced-status.json": 0o644}
 check(sorted(m.name for m in data_files) == sorted(expected),
       f"data holds exactly {sorted(expected)}")
 for name, mode in expected.items():

@@ -12,11 +12,12 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use presenced::mac::MacAddr;
+use presenced::wire::mac::MacAddr;
+use presenced_receiver::SignatureCheck;
 use serde_json::{json, Value};
 use support::frames::{beacon, probe_request, probe_request_bad_fcs, probe_request_group_sa, probe_request_with_fcs};
 use support::daemon_process::DaemonProcess;
-use support::receiver_process::ReceiverProcess;
+use support::receiver::InProcessReceiver;
 use support::tap::Tap;
 
 const KEY: &str = "live test key";
@@ -35,7 +36,7 @@ fn now_secs() -> i64 {
 /// Every report the receivers accepted, counted for the final tally.
 static RECEIVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-fn next_report(receiver: &ReceiverProcess) -> Value {
+fn next_report(receiver: &InProcessReceiver) -> Value {
     let line = receiver.next_line(REPORT_WAIT).expect("a report within three windows");
     RECEIVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     serde_json::from_str(&line).unwrap()
@@ -96,8 +97,8 @@ fn pin_times(mut r: Value, before: i64, after: i64) -> Value {
 fn live_capture_reports_every_row_and_survives_a_dead_receiver() {
     support::require_root("the live test (TAP interface, live capture)");
     let tap = Tap::create().expect("create the virtual monitor interface");
-    let receiver = ReceiverProcess::start(&[], Some(KEY));
-    let addr = receiver.addr.to_string();
+    let receiver = InProcessReceiver::start(KEY);
+    let addr = receiver.addr;
     let url = format!("http://{addr}/presence");
     let rate = RATE_SECS.to_string();
     let mut daemon = DaemonProcess::start(&[
@@ -142,14 +143,14 @@ fn live_capture_reports_every_row_and_survives_a_dead_receiver() {
 
     // The receiver goes away: the next window's POST fails, that batch is
     // dropped and said so, and capture goes on.
-    let receiver_log = receiver.finish();
-    assert!(receiver_log.iter().all(|l| !l.contains("signature bad") && !l.contains("signature missing")), "{receiver_log:?}");
+    let exchanges = receiver.finish();
+    assert!(exchanges.iter().all(|e| !matches!(e.signature, SignatureCheck::Bad | SignatureCheck::Missing)), "{exchanges:?}");
     tap.write_frame(&probe_request(mac("02:00:00:00:02:01"), -45, 9)).unwrap();
     let dropped = daemon.wait_for_log("report dropped", REPORT_WAIT);
     assert!(dropped.contains("POST failed") && dropped.contains("1 clients"), "{dropped}");
 
     // Back on the same port: the next window arrives, without the lost one.
-    let receiver = ReceiverProcess::start(&["--listen", &addr], Some(KEY));
+    let receiver = InProcessReceiver::start_on(addr, KEY);
     // Whatever window was cut while it restarted is empty; wait for a clean boundary.
     let mut report = next_report(&receiver);
     while !report["probe_requests"].as_array().unwrap().is_empty() {

@@ -5,7 +5,7 @@
 mod support;
 
 use support::data::*;
-use presenced::radiotap::{self, index, Field, Header};
+use presenced::wire::radiotap::{self, index, Field, Header};
 use std::panic;
 
 /// The dBm antenna signal of each radiotap namespace, in order.

@@ -6,10 +6,10 @@
 mod support;
 
 use support::data::*;
-use presenced::dot11::{self, FrameControl};
-use presenced::frame::{classify, DropReason, Probe};
-use presenced::mac::MacAddr;
-use presenced::radiotap::{self, index, Error, Field, Header};
+use presenced::wire::dot11::{self, FrameControl};
+use presenced::wire::frame::{classify, DropReason, Probe};
+use presenced::wire::mac::MacAddr;
+use presenced::wire::radiotap::{self, index, Error, Field, Header};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -10,7 +10,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use presenced::mac::MacAddr;
+use presenced::wire::mac::MacAddr;
 use serde_json::{json, Value};
 use support::frames::probe_request;
 use support::TempDir;

@@ -15,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{python_hmac_sha256, TempDir};
+use presenced_test_support::python_hmac_sha256;
+use support::TempDir;
 
 const KEY: &str = "head test key";
 const NODE: &str = "ac:86:74:82:9a:30";

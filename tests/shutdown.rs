@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use presenced::mac::MacAddr;
+use presenced::wire::mac::MacAddr;
 use support::daemon_process::DaemonProcess;
 use support::frames::probe_request;
-use support::receiver_process::ReceiverProcess;
+use support::receiver::InProcessReceiver;
 use support::tap::Tap;
 
 const KEY: &str = "shutdown test key";
@@ -107,7 +107,7 @@ fn sigterm_with_a_hanging_server_exits_0_within_the_budget() {
 fn sighup_sends_the_window_in_progress_and_exits_0() {
     support::require_root("the SIGHUP test (TAP interface, live capture)");
     let tap = Tap::create().expect("create the virtual monitor interface");
-    let receiver = ReceiverProcess::start(&[], Some(KEY));
+    let receiver = InProcessReceiver::start(KEY);
     let url = format!("http://{}/presence", receiver.addr);
     let mut daemon = DaemonProcess::start(
         &["-i", tap.name(), "--url", &url, "--rate", "300", "--node-mac", "02:00:00:00:00:01", "--no-hostapd"],

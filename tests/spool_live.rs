@@ -10,8 +10,8 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use presenced::mac::MacAddr;
-use presenced::receiver::{Exchange, Receiver, ReceiverConfig, Sink};
+use presenced::wire::mac::MacAddr;
+use presenced_receiver::{Exchange, Receiver, ReceiverConfig, Sink};
 use support::daemon_process::DaemonProcess;
 use support::frames::probe_request;
 use support::tap::Tap;
@@ -97,7 +97,7 @@ fn a_receiver_down_for_three_windows_gets_each_spooled_report_once_in_order() {
         assert_eq!(order.iter().filter(|m| *m == s).count(), 1, "{s:?} in {order:?}");
     }
     for (_, e) in &with_clients {
-        let expected = support::python_hmac_sha256(KEY.as_bytes(), &e.body);
+        let expected = presenced_test_support::python_hmac_sha256(KEY.as_bytes(), &e.body);
         assert_eq!(e.signature_header.as_deref(), Some(expected.as_str()));
     }
     wait_for_count(&daemon, "spooled report sent", 3);

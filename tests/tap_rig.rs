@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use presenced::mac::MacAddr;
+use presenced::wire::mac::MacAddr;
 use support::frames::{self, GROUP_SA};
 use support::tap::{self, Tap};
 

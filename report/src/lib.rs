@@ -11,6 +11,9 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+pub mod key_file;
+pub use key_file::{read_key_file, KeyFile, KEY_ENV, MAX_KEY_FILE_BYTES};
+
 /// Field order is the order the documents print, and serde keeps it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

@@ -79,7 +79,7 @@ pub struct Network {
     pub id: u64,
     pub name: String,
     pub key: Vec<u8>,
-    pub analytics: crate::visits::NetworkRules,
+    pub analytics: crate::analytics::visits::NetworkRules,
     pub webhooks: Vec<Webhook>,
 }
 
@@ -178,7 +178,7 @@ impl fmt::Debug for Config {
 impl Config {
     /// How visits of `network_id` are judged: its config file entry, else
     /// the defaults.
-    pub fn rules_for(&self, network_id: u64) -> crate::visits::NetworkRules {
+    pub fn rules_for(&self, network_id: u64) -> crate::analytics::visits::NetworkRules {
         self.networks.get(&network_id).map(|n| n.analytics.clone()).unwrap_or_default()
     }
 
@@ -319,7 +319,7 @@ impl Args {
             let path = config_dir.join(&n.key_file);
             let key = read_key_file(&path, &option)?;
             let name = n.name.unwrap_or_else(|| n.id.to_string());
-            let analytics = crate::visits::NetworkRules::from_options(
+            let analytics = crate::analytics::visits::NetworkRules::from_options(
                 n.session_timeout_minutes,
                 n.min_dwell_minutes,
                 n.visitor_min_signal,
@@ -459,14 +459,15 @@ fn read_config_file(path: &Path) -> Result<FileConfig, ConfigError> {
     toml::from_str(&text).map_err(|e| ConfigError::new(&option, e.message().to_string()))
 }
 
+/// By the rule every program with a key file follows (presenced_report): a
+/// regular file of at most 4 KiB, opened without blocking, so a FIFO is
+/// refused instead of hanging the start.
 fn read_key_file(path: &Path, option: &str) -> Result<Vec<u8>, ConfigError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| ConfigError::new(option, format!("cannot read key file {}: {e}", path.display())))?;
-    let key = presenced_report::key_from_file(bytes);
-    if key.is_empty() {
-        return Err(ConfigError::new(option, format!("key file {} holds no key", path.display())));
+    let key = presenced_report::read_key_file(path, option).map_err(|problem| ConfigError::new(option, problem))?;
+    if let Some(warning) = key.warning {
+        eprintln!("presenced-server: {warning}");
     }
-    Ok(key)
+    Ok(key.bytes)
 }
 
 fn os_bytes(v: OsString) -> Vec<u8> {
@@ -561,7 +562,7 @@ mod tests {
         std::fs::write(dir.join("ok.toml"), format!("{net}session_timeout_minutes = 10\ntimezone_offset = \"-04:00\"\n")).unwrap();
         let c = run(&["--config", dir.join("ok.toml").to_str().unwrap()], Some("d")).unwrap();
         assert_eq!((c.rules_for(5).visits.session_timeout, c.rules_for(5).utc_offset), (600, -14_400));
-        assert_eq!(c.rules_for(6), crate::visits::NetworkRules::default(), "a network not listed gets the defaults");
+        assert_eq!(c.rules_for(6), crate::analytics::visits::NetworkRules::default(), "a network not listed gets the defaults");
         std::fs::write(dir.join("bad.toml"), format!("{net}timezone_offset = \"CET\"\n")).unwrap();
         let e = run(&["--config", dir.join("bad.toml").to_str().unwrap()], None).unwrap_err();
         assert!(e.option.ends_with("network 5 timezone_offset") && e.message.contains("CET"), "{e}");

@@ -33,6 +33,10 @@ pub enum ChartKind {
     Grouped,
 }
 
+/// The longest range the dashboard shows: what it costs is the visits in
+/// its range.
+pub const VIEW_SPAN_MAX_DAYS: i64 = 93;
+
 pub const CHARTS: [&str; 6] = ["occupancy", "visitors", "capture", "dwell", "new_repeat", "randomized"];
 
 fn count(n: u64) -> Cell {
@@ -359,6 +363,11 @@ impl DashboardQuery {
         let until = local("until")?.unwrap_or(now);
         let span = if bucket == Bucket::Hour { 86_400 } else { 7 * 86_400 };
         let since = local("since")?.unwrap_or(until - span);
+        if until - since > VIEW_SPAN_MAX_DAYS * 86_400 {
+            return Err(format!(
+                "since: at most {VIEW_SPAN_MAX_DAYS} days between since and until (a view reads every visit of its range)"
+            ));
+        }
         let range = Range::new(since, until, bucket, offset)?;
         Ok(DashboardQuery { network_id, node_mac, range })
     }
@@ -449,6 +458,19 @@ mod tests {
 
     fn table(kind: ChartKind, rows: Vec<(String, Vec<Cell>)>) -> Table {
         Table { id: "t", title: "T", columns: vec!["bucket", "a", "b"], rows, kind }
+    }
+
+    #[test]
+    fn a_range_too_long_is_refused_by_name() {
+        let q = |since: &str, until: &str| {
+            let query: std::collections::HashMap<String, String> =
+                [("since", since), ("until", until), ("bucket", "day")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            DashboardQuery::parse(&query, Some(1), |_| 0, 0)
+        };
+        // 2026-01-01 to 2026-04-04 is 93 days (GNU date: 1775260800 - 1767225600 = 93 * 86400).
+        assert!(q("2026-01-01T00:00", "2026-04-04T00:00").is_ok());
+        let err = q("2026-01-01T00:00", "2026-04-04T00:01").map(|_| ()).unwrap_err();
+        assert!(err.starts_with("since: at most 93 days"), "{err}");
     }
 
     #[test]

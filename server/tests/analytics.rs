@@ -195,6 +195,15 @@ async fn synthetic_suite(store: Store) {
     ingest_all(&store, NET + 1, &rows[..3]).await;
     let again = store.metrics(net, None, &rules, &days, now).await.unwrap();
     assert_eq!(again, m);
+
+    // Retention: visits that ended before Tuesday 12:00 go; counted by hand:
+    // at network 42, A's two Monday visits, B, C, D and F (E ends 12:05),
+    // and at AP1 the same six (B's Monday part), at AP2 B's Tuesday part;
+    // at network 43 A's two visits and B's Monday part, twice (network, AP1).
+    assert_eq!(store.prune_analytics(MON + DAY + 12 * H).await.unwrap(), 6 + 6 + 1 + 6);
+    let wednesday = Range::new(MON + 2 * DAY, MON + 3 * DAY, Bucket::Day, 0).unwrap();
+    let kept = store.metrics(net, None, &rules, &wednesday, now).await.unwrap();
+    assert_eq!(kept.buckets[0], m.buckets[2], "Wednesday's figures, A still a repeat visitor");
     store.close().await;
 }
 

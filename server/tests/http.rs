@@ -254,6 +254,7 @@ fn bad_configuration_exits_2_naming_the_option() {
     let bin = env!("CARGO_BIN_EXE_presenced-server");
     let key = dir.path().join("k");
     std::fs::write(&key, "k").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let key = key.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--listen", "127.0.0.1:0", "--database", "x.db"], "--key-file"),
@@ -274,4 +275,89 @@ fn bad_configuration_exits_2_naming_the_option() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: one line, got {stderr}");
         assert!(stderr.starts_with(&format!("presenced-server: {option}")), "{args:?}: {stderr}");
     }
+}
+
+/// A FIFO named as a key file, on the command line or in --config, is refused
+/// at once: a blocking open would wait for a writer that never comes.
+#[test]
+fn a_fifo_as_a_key_file_is_refused_without_waiting_for_a_writer() {
+    let dir = TempDir::new("http-fifo-key");
+    let fifo = dir.path().join("fifo.key");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let config = dir.path().join("net.toml");
+    std::fs::write(&config, "[[network]]\nid = 5\nkey_file = \"fifo.key\"\n").unwrap();
+    let fifo = fifo.to_str().unwrap();
+    let config = config.to_str().unwrap();
+    let cases: [(&[&str], &str); 2] = [
+        (&["--key-file", fifo, "--listen", "127.0.0.1:0", "--database", ":memory:"], "--key-file"),
+        (&["--config", config, "--listen", "127.0.0.1:0", "--database", ":memory:"], "--config"),
+    ];
+    for (args, option) in cases {
+        let child = Command::new(env!("CARGO_BIN_EXE_presenced-server"))
+            .args(args)
+            .env_remove("PRESENCED_KEY")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_or_kill(child, Duration::from_secs(20));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("presenced-server: {option}")) && stderr.contains("is not a regular file"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// The child's output once it exits, or a failure naming the wait if it
+/// does not within `timeout` (it is killed first, by its PID).
+fn wait_or_kill(mut child: std::process::Child, timeout: Duration) -> std::process::Output {
+    let until = Instant::now() + timeout;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {timeout:?}: it waited on the key file");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// `--rebuild-analytics` recomputes the stored visits from the raw rows and
+/// exits 0, telling how many rows it read: the two rows of the sample
+/// posted once, and once more under another signature (a changed body),
+/// so four raw rows. The dashboard's visitors chart is the same before and
+/// after: by hand, 00:9a:cd:e3:15:49 seen 17:18:15 to 17:18:38 UTC is one
+/// passerby (23 s) in the 17:00 bucket (the other row is randomized, apart).
+#[test]
+fn rebuild_analytics_from_the_command_line() {
+    let dir = TempDir::new("http-rebuild");
+    let db = dir.path().join("rows.sqlite");
+    let db = db.to_str().unwrap();
+    let dashboard = "/dashboard.csv?chart=visitors&network_id=221234&since=2016-10-07T17:00&until=2016-10-07T19:00&bucket=hour";
+    let before = {
+        let server = Server::start(&["--database", db], Some("fleet-secret"));
+        assert_eq!(post_signed(server.addr, "/presence", KEY, SAMPLE.as_bytes()).status, 200);
+        let again = SAMPLE.replace("\"version\":1", "\"version\": 1");
+        assert_eq!(post_signed(server.addr, "/presence", KEY, again.as_bytes()).text().trim(), "stored 2 rows");
+        let page = get(server.addr, dashboard);
+        assert_eq!(page.status, 200, "{}", page.text());
+        let lines: Vec<String> = page.text().lines().skip(1).map(|l| l.split_once(',').unwrap().1.to_string()).collect();
+        assert_eq!(lines, ["0,1", "0,0"], "{}", page.text());
+        page.text()
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_presenced-server"))
+        .args(["--database", db, "--rebuild-analytics"])
+        .env("PRESENCED_KEY", "fleet-secret")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("rebuilt the analytics of 1 network(s) from 4 raw rows"), "{stderr}");
+    let server = Server::start(&["--database", db], Some("fleet-secret"));
+    let after = get(server.addr, dashboard);
+    assert_eq!(after.text(), before, "the same dashboard from the rebuilt visits");
 }

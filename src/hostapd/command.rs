@@ -8,7 +8,7 @@
 use std::fmt;
 
 use super::socket::{CtrlSocket, SocketError};
-use crate::mac::MacAddr;
+use crate::wire::mac::MacAddr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::command::{self, excerpt, Command, CommandError, Transport};
 use super::socket::SocketError;
-use crate::mac::MacAddr;
+use crate::wire::mac::MacAddr;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Station {

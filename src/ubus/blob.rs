@@ -400,6 +400,38 @@ impl Writer {
         self.buf.push(0);
         self.end(at);
     }
+
+    pub fn field_i32(&mut self, name: &str, v: i32) {
+        self.field_u32(name, v as u32);
+    }
+
+    /// BLOBMSG_TYPE_INT64: `ubus call` prints it as a number as it does INT32.
+    pub fn field_u64(&mut self, name: &str, v: u64) {
+        let at = self.field_start(Kind::Int64, name);
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.end(at);
+    }
+
+    /// BLOBMSG_TYPE_BOOL (an INT8 of 0 or 1), printed as true or false.
+    pub fn field_bool(&mut self, name: &str, v: bool) {
+        let at = self.field_start(Kind::Int8, name);
+        self.buf.push(v as u8);
+        self.end(at);
+    }
+
+    /// A table named `name`, its members written by `fill`.
+    pub fn field_table(&mut self, name: &str, fill: impl FnOnce(&mut Writer)) {
+        let at = self.field_start(Kind::Table, name);
+        fill(self);
+        self.end(at);
+    }
+
+    /// An array: its members are fields with empty names (blobmsg_open_array).
+    pub fn field_array(&mut self, name: &str, fill: impl FnOnce(&mut Writer)) {
+        let at = self.field_start(Kind::Array, name);
+        fill(self);
+        self.end(at);
+    }
 }
 
 #[cfg(test)]
@@ -561,5 +593,32 @@ mod tests {
             w.into_bytes(),
             [0x07, 0, 0, 0x10, 0x83, 0, 0, 0x0b, 0, 0x01, b'a', 0, b'x', b'y', 0, 0]
         );
+        let mut w = Writer::new();
+        w.field_table("c", |w| {
+            w.field_str("a", "xy");
+            w.field_bool("b", true);
+        });
+        assert_eq!(w.into_bytes(), TABLE);
+    }
+
+    /// blobmsg_add_u64(b, "n", 0x0102030405060708) inside
+    /// blobmsg_open_array(b, "l"): array members have empty names.
+    #[test]
+    fn an_array_of_int64_is_laid_out_as_libubox_lays_it_out() {
+        let mut w = Writer::new();
+        w.field_array("l", |w| w.field_u64("", 0x0102_0304_0506_0708));
+        assert_eq!(
+            w.into_bytes(),
+            [
+                0x81, 0x00, 0x00, 0x18, // extended, type 1 (ARRAY), length 24
+                0x00, 0x01, b'l', 0x00, // name "l"
+                0x84, 0x00, 0x00, 0x10, // extended, type 4 (INT64), length 16
+                0x00, 0x00, 0x00, 0x00, // empty name: length 0, NUL, one pad byte
+                0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // the value, big-endian
+            ]
+        );
+        let mut w = Writer::new();
+        w.field_i32("s", -2);
+        assert_eq!(w.into_bytes(), [0x85, 0, 0, 0x0c, 0, 0x01, b's', 0, 0xff, 0xff, 0xff, 0xfe]);
     }
 }

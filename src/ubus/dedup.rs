@@ -74,7 +74,7 @@ mod tests {
 
     fn key(last: u8, signal: i32) -> FrameKey {
         FrameKey {
-            address: crate::mac::MacAddr([0, 0x1b, 0x63, 0, 0, last]),
+            address: crate::wire::mac::MacAddr([0, 0x1b, 0x63, 0, 0, last]),
             target: None,
             signal: Some(signal),
             freq: Some(2437),

@@ -12,8 +12,8 @@
 use std::collections::BTreeSet;
 
 use super::blob::{Fields, Kind};
-use crate::frame::{DropReason, Probe};
-use crate::mac::MacAddr;
+use crate::wire::frame::{DropReason, Probe};
+use crate::wire::mac::MacAddr;
 
 /// A notification that is not what ubus.c sends: the reason, for the log.
 #[derive(Clone, Debug, PartialEq, Eq)]

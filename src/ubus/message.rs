@@ -232,6 +232,29 @@ pub fn add_object(seq: u16) -> Vec<u8> {
     encode(kind::ADD_OBJECT, seq, 0, |_| {})
 }
 
+/// A named object with methods that take no arguments: its path and its
+/// signature (a blobmsg table per method, of its policy: empty here), as
+/// libubus's ubus_add_object writes them.
+pub fn add_named_object(seq: u16, path: &str, methods: &[&str]) -> Vec<u8> {
+    encode(kind::ADD_OBJECT, seq, 0, |w| {
+        w.put_str(attr::OBJPATH, path);
+        w.nest(attr::SIGNATURE, |w| {
+            for m in methods {
+                w.field_table(m, |_| {});
+            }
+        });
+    })
+}
+
+/// The answer to an invocation of our object, before its STATUS: what
+/// libubus's ubus_send_reply sends.
+pub fn data_reply(invocation: &Header, object: u32, data: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    encode(kind::DATA, invocation.seq, invocation.peer, |w| {
+        w.put_u32(attr::OBJID, object);
+        w.nest(attr::DATA, data);
+    })
+}
+
 pub fn lookup(seq: u16, pattern: &str) -> Vec<u8> {
     encode(kind::LOOKUP, seq, 0, |w| w.put_str(attr::OBJPATH, pattern))
 }

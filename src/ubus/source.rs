@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::connection::{ConnError, Connection};
 use super::subscriber::{Happening, Subscriber};
-use crate::frame::{DropReason, Probe};
+use crate::wire::frame::{DropReason, Probe};
 
 pub const FIRST_RETRY: Duration = Duration::from_millis(100);
 pub const MAX_RETRY: Duration = Duration::from_secs(2);
@@ -50,6 +50,7 @@ pub struct ProbeSource {
     malformed: u64,
     malformed_warned: Option<Instant>,
     dedup: super::dedup::Dedup,
+    board: Option<std::sync::Arc<crate::status::Board>>,
 }
 
 impl ProbeSource {
@@ -63,7 +64,26 @@ impl ProbeSource {
             malformed: 0,
             malformed_warned: None,
             dedup: super::dedup::Dedup::new(),
+            board: None,
         }
+    }
+
+    /// The connection's state and the objects subscribed go to `board`.
+    pub fn reporting_to(mut self, board: std::sync::Arc<crate::status::Board>) -> Self {
+        self.board = Some(board);
+        self
+    }
+
+    fn publish_state(&self) {
+        let Some(board) = &self.board else { return };
+        let state = match &self.live {
+            Some(l) => crate::status::HostapdState {
+                connected: l.ready,
+                objects: l.subscriber.subscribed().map(str::to_string).collect(),
+            },
+            None => crate::status::HostapdState::default(),
+        };
+        board.set_hostapd(state);
     }
 
     /// Reads notifications until `until`, handing each probe's outcome to
@@ -117,6 +137,7 @@ impl ProbeSource {
 
     fn lose(&mut self, e: ConnError, now: Instant) {
         let was_ready = self.live.take().is_some_and(|l| l.ready);
+        self.publish_state();
         if was_ready {
             // A working connection that ends (ubusd restarted): try again at once.
             self.failures = 0;
@@ -135,6 +156,8 @@ impl ProbeSource {
         if let Err(broken) = live.subscriber.on_message(&message, &mut happenings) {
             return Err(ConnError::Io(std::io::Error::other(broken.0)));
         }
+        let changes_state =
+            happenings.iter().any(|h| matches!(h, Happening::Subscribed(_) | Happening::Gone(_) | Happening::Ready));
         // Answers first: hostapd waits for them (notify_response).
         let deadline = Instant::now() + WRITE_BUDGET;
         for request in live.subscriber.take_outgoing() {
@@ -169,12 +192,15 @@ impl ProbeSource {
                 }
             }
         }
+        if changes_state {
+            self.publish_state();
+        }
         Ok(())
     }
 
     fn malformed(&mut self, why: String) {
         // A well-formed MAC beside a bad field is a client's: never logged.
-        let why = crate::privacy::redact_macs(&why);
+        let why = crate::window::privacy::redact_macs(&why);
         self.malformed += 1;
         let now = Instant::now();
         let due = self.malformed_warned.is_none_or(|t| now.duration_since(t) >= MALFORMED_WARNING_EVERY);

@@ -230,8 +230,8 @@ pub(crate) fn status_message(seq: u16, peer: u32, status: u32) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::Probe;
-    use crate::mac::MacAddr;
+    use crate::wire::frame::Probe;
+    use crate::wire::mac::MacAddr;
     use crate::ubus::message::attr;
 
     /// Messages as ubusd writes them, attributes in ubusd's order, built

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds OpenWrt's own userland (procd with ujail, ubusd, uci, logd,
-# validate_data, jsonfilter) natively from the sources in
+# validate_data, jsonfilter; uhttpd, rpcd, ucode, lucihttp and luci-base's
+# core.so for LuCI) natively from the sources in
 # $PRESENCED_SHARED/openwrt-userland, into build/openwrt-userland/stage (prefix
 # /usr, as OpenWrt lays them out). Nothing here is copied into the project: the
 # archives are test infrastructure (see their README).
@@ -72,6 +73,7 @@ cmake_build() { # DIR [CMAKE ARGS...]: in-source (procd and jsonpath need it)
             -DCMAKE_C_FLAGS="-include $out/strlcpy-compat.h -I$stage/usr/include" \
             -DCMAKE_EXE_LINKER_FLAGS="-L$stage/usr/lib -Wl,-rpath-link,$stage/usr/lib" \
             -DCMAKE_SHARED_LINKER_FLAGS="-L$stage/usr/lib -Wl,-rpath-link,$stage/usr/lib" \
+            -DCMAKE_MODULE_LINKER_FLAGS="-L$stage/usr/lib -Wl,-rpath-link,$stage/usr/lib" \
             -DBUILD_LUA=OFF -DBUILD_EXAMPLES=OFF -DUNIT_TESTING=OFF "$@" &&
         make -j2 &&
         make install DESTDIR="$stage") >>"$log" 2>&1 || { tail -n 30 "$log"; die "$(basename "$dir") failed (log: $log)"; }
@@ -92,5 +94,28 @@ echo "build-userland: udebug (library)"
 cmake_build "$src/procd" -DJAIL_SUPPORT=ON
 cmake_build "$src/ubox"
 cmake_build "$src/jsonpath"
+
+# LuCI's run time (tests/openwrt/test_luci.py): ucode with its fs, uci, ubus
+# and math modules (the rest off: they need libraries the rig has no use
+# for), lucihttp's ucode binding, rpcd with its file and ucode plugins (no
+# iwinfo: no radio), uhttpd with its ubus and ucode handlers (no TLS, no
+# Lua), and luci-base's own C module (core.so: translations, hashing).
+one() { # NAME: the unpacked directory of that archive (NAME-<commit>)
+    local dirs=("$src/$1"-*)
+    [ -d "${dirs[0]}" ] || die "no $1 archive in $sources"
+    echo "${dirs[0]}"
+}
+cmake_build "$(one ucode)" -DNL80211_SUPPORT=OFF -DRTNL_SUPPORT=OFF -DZLIB_SUPPORT=OFF -DDIGEST_SUPPORT=OFF \
+    -DDIGEST_SUPPORT_EXTENDED=OFF -DSOCKET_SUPPORT=OFF -DLOG_SUPPORT=OFF -DDEBUG_SUPPORT=OFF -DRESOLV_SUPPORT=OFF \
+    -DUBUS_SUPPORT=ON -DUCI_SUPPORT=ON -DULOOP_SUPPORT=ON
+cmake_build "$(one lucihttp)" -DBUILD_TESTS=OFF
+cmake_build "$(one rpcd)" -DIWINFO_SUPPORT=OFF
+cmake_build "$(one uhttpd)" -DTLS_SUPPORT=OFF -DLUA_SUPPORT=OFF
+luci_src=$(one luci)/modules/luci-base/src
+echo "build-userland: luci-base (core.so)"
+(cd "$luci_src" &&
+    make FPIC=-fPIC CFLAGS="-O2 -I$stage/usr/include" LDFLAGS="-L$stage/usr/lib" \
+        LUCI_VERSION="$(basename "$(one luci)" | sed 's/^luci-//')" LUCI_GITBRANCH=rig compile &&
+    make install DESTDIR="$stage") >>"$log" 2>&1 || { tail -n 30 "$log"; die "luci-base failed (log: $log)"; }
 
 echo "$want" >"$stamp"

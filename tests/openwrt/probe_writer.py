@@ -4,8 +4,8 @@ rig's network namespace), as frames the radio received, until SIGTERM.
 
 Attaches to the existing persistent TAP INTERFACE (created by the rig's iw
 stand-in) and, when it disappears (a wifi reload), waits for it to come back
-with link type 803 and attaches again. One frame per MAC every --interval s.
-Prints one line per attach on stdout.
+with link type 803 and attaches again. One frame per MAC every --interval s, --count times if given.
+Prints one line per attach on stdout, and "wrote N" when --count is done.
 
 Frame layout from the radiotap and IEEE 802.11 specifications: radiotap
 header version 0, length 9, present = bit 5 (dBm antenna signal, s8); probe
@@ -67,10 +67,11 @@ def main():
     ap.add_argument("--mac", action="append", required=True)
     ap.add_argument("--signal", type=int, required=True)
     ap.add_argument("--interval", type=float, default=0.2)
+    ap.add_argument("--count", type=int, default=0, help="stop after this many frames per MAC (0: never)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    fd, seq = None, 0
-    while True:
+    fd, seq, rounds = None, 0, 0
+    while not args.count or rounds < args.count:
         if fd is None:
             fd = attach(args.interface)
             if fd is None:
@@ -85,7 +86,9 @@ def main():
             os.close(fd)
             fd = None
             continue
+        rounds += 1
         time.sleep(args.interval)
+    print(f"wrote {rounds}", flush=True)
 
 
 if __name__ == "__main__":

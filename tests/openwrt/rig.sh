@@ -9,6 +9,8 @@
 #
 #   rig.sh prepare DIR                   root file system in DIR/root
 #   rig.sh add-elf DIR HOST_PATH PATH    a host program at PATH in the root, with its libraries
+#   rig.sh add-luci DIR PASSWORD         uhttpd (port 80), rpcd, ucode and luci-base with the
+#                                        bootstrap theme; root's password for LuCI's login
 #   rig.sh boot DIR                      procd as PID 1; returns once ubus answers
 #   rig.sh run DIR CMD...                CMD inside (all namespaces, the rig's root), as root
 #   rig.sh netns DIR CMD...              a host program in the rig's network namespace only
@@ -145,6 +147,10 @@ boot() {
 	chmod 0700 /tmp/.uci
 	touch /tmp/resolv.conf.d/resolv.conf.auto
 	ln -sf /tmp/resolv.conf.d/resolv.conf.auto /tmp/resolv.conf
+	# base-files' uci_apply_defaults: each package's first-boot script, once.
+	for file in /etc/uci-defaults/*; do
+		[ -f "$file" ] && ( cd /etc/uci-defaults && . "./${file##*/}" ) && rm -f "$file"
+	done
 	/sbin/reload_config
 }
 EOF
@@ -162,6 +168,88 @@ EOF
         [ -L "$bin" ] || copy_libraries "$root" "$bin"
     done
     for bin in "$root"/lib/*.so; do copy_libraries "$root" "$bin"; done
+    ldconfig -r "$root"
+}
+
+# LuCI as luci-base's package lays it out: htdocs under /www, root/ at /,
+# ucode/ under /usr/share/ucode/luci; uhttpd serving /www, LuCI's ucode
+# dispatcher at /cgi-bin/luci and ubus JSON-RPC at /ubus; rpcd (sessions,
+# ACLs, uci, file and ucode plugins). Both as procd services, from init
+# scripts written for the rig (their packages' own are not in the sources
+# here) with the flags OpenWrt's uhttpd and rpcd packages start them with.
+cmd_add_luci() { # DIR PASSWORD
+    local dir=$1 password=$2 root=$1/root src luci pkg bin
+    src=$top/build/openwrt-userland/src
+    luci=$(ls -d "$src"/luci-*/ 2>/dev/null | head -n1)
+    [ -d "$luci/modules/luci-base" ] || die "add-luci: no luci-base in $src (build-userland.sh unpacks it)"
+    [ -x "$stage/usr/bin/uhttpd" ] || die "add-luci: no uhttpd in $stage (build-userland.sh builds it)"
+    install -D -m0755 "$stage/usr/bin/uhttpd" "$root/usr/sbin/uhttpd"
+    install -D -m0755 "$stage/usr/sbin/rpcd" "$root/sbin/rpcd"
+    install -D -m0755 "$stage/usr/bin/ucode" "$root/usr/bin/ucode"
+    mkdir -p "$root/usr/lib/rpcd" "$root/usr/lib/ucode" "$root/usr/share/ucode/luci" "$root/www"
+    cp -a "$stage"/usr/lib/uhttpd_*.so "$stage"/usr/lib/libucode.so* "$stage"/usr/lib/liblucihttp.so* "$root/usr/lib/"
+    cp -a "$stage"/usr/lib/rpcd/*.so "$root/usr/lib/rpcd/"
+    # The rpcd package's own ACL: `session access` and `login` for everyone.
+    install -D -m0644 "$(ls -d "$src"/rpcd-*/ | head -n1)/unauthenticated.json" \
+        "$root/usr/share/rpcd/acl.d/unauthenticated.json"
+    cp -a "$stage"/usr/lib/ucode/. "$root/usr/lib/ucode/"
+    cp -a "$stage"/usr/share/ucode/luci/. "$root/usr/share/ucode/luci/"
+    for pkg in modules/luci-base themes/luci-theme-bootstrap; do
+        [ -d "$luci/$pkg/htdocs" ] && cp -a "$luci/$pkg/htdocs/." "$root/www/"
+        [ -d "$luci/$pkg/root" ] && cp -a "$luci/$pkg/root/." "$root/"
+        [ -d "$luci/$pkg/ucode" ] && cp -a "$luci/$pkg/ucode/." "$root/usr/share/ucode/luci/"
+    done
+    # luci-base imports ucode-mod-html, which lives in LuCI's own tree, not in
+    # the archive: a stand-in for the two functions the dispatcher uses,
+    # written from their documented behaviour.
+    cat >"$root/usr/share/ucode/html.uc" <<'HTML'
+// Rig stand-in for ucode-mod-html (striptags, entityencode).
+export function striptags(s) {
+	return replace(`${s}`, /<[^>]*>/g, '');
+};
+export function entityencode(s) {
+	return replace(`${s}`, /[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' })[c]);
+};
+HTML
+    # rpcd checks LuCI's login against root's shadow entry ($p$root).
+    printf "config rpcd\n\toption socket /var/run/ubus/ubus.sock\n\toption timeout 30\n\n" >"$root/etc/config/rpcd"
+    printf "config login\n\toption username 'root'\n\toption password '\$p\$root'\n\tlist read '*'\n\tlist write '*'\n" \
+        >>"$root/etc/config/rpcd"
+    local hash
+    hash=$(openssl passwd -6 -salt "rig$$" "$password") || die "add-luci: openssl passwd failed"
+    sed "s#^root:[^:]*:#root:$hash:#" "$files/base-files/files/etc/shadow" >"$root/etc/shadow"
+    chmod 0600 "$root/etc/shadow"
+    cat >"$root/etc/init.d/rpcd" <<'RPCD'
+#!/bin/sh /etc/rc.common
+START=12
+USE_PROCD=1
+start_service() {
+	procd_open_instance
+	procd_set_param command /sbin/rpcd -s /var/run/ubus/ubus.sock -t 30
+	procd_set_param respawn
+	procd_close_instance
+}
+RPCD
+    cat >"$root/etc/init.d/uhttpd" <<'UHTTPD'
+#!/bin/sh /etc/rc.common
+START=50
+USE_PROCD=1
+start_service() {
+	procd_open_instance
+	procd_set_param command /usr/sbin/uhttpd -f -h /www -r OpenWrt -x /cgi-bin -u /ubus -t 60 -T 30 -k 20 \
+		-n 3 -N 100 -p 0.0.0.0:80 -o /cgi-bin/luci -O /usr/share/ucode/luci/uhttpd.uc
+	procd_set_param respawn
+	procd_set_param stderr 1
+	procd_close_instance
+}
+UHTTPD
+    chmod 0755 "$root/etc/init.d/rpcd" "$root/etc/init.d/uhttpd"
+    ln -sf ../init.d/rpcd "$root/etc/rc.d/S12rpcd"
+    ln -sf ../init.d/uhttpd "$root/etc/rc.d/S50uhttpd"
+    for bin in "$root/usr/sbin/uhttpd" "$root/sbin/rpcd" "$root/usr/bin/ucode" "$root"/usr/lib/*.so \
+        "$root"/usr/lib/rpcd/*.so "$root"/usr/lib/ucode/*.so "$root"/usr/lib/ucode/luci/*.so; do
+        [ -L "$bin" ] || copy_libraries "$root" "$bin"
+    done
     ldconfig -r "$root"
 }
 
@@ -288,6 +376,7 @@ shift
 case "$command" in
 prepare) cmd_prepare "$@" ;;
 add-elf) cmd_add_elf "$@" ;;
+add-luci) cmd_add_luci "$@" ;;
 stage1) cmd_stage1 "$@" ;;
 boot) cmd_boot "$@" ;;
 run) cmd_run "$@" ;;

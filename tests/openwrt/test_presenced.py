@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+import ubus_status
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 RIG = os.path.join(HERE, "rig.sh")
@@ -182,19 +184,55 @@ def main():
         if not check(os.access(path, os.X_OK), f"{os.path.relpath(path, TOP)} is built"):
             return
 
-    work = tempfile.mkdtemp(prefix="presenced-rig-")
+    run_in_rig("presenced-rig-", run_test)
+
+
+# What the ipk installs (cross/ipk.sh, the feed Makefile's install step):
+# the file in openwrt/presenced/files, its path, its mode.
+PACKAGE_FILES = [
+    ("presenced.init", "etc/init.d/presenced", 0o755),
+    ("presenced.config", "etc/config/presenced", 0o600),
+    ("presenced.capabilities.json", "etc/capabilities/presenced.json", 0o644),
+    ("presenced.monitor", "usr/libexec/presenced-monitor", 0o755),
+    ("presenced.acl.json", "usr/share/acl.d/presenced.json", 0o644),
+    ("presenced-status.acl.json", "usr/share/acl.d/presenced-status.json", 0o644),
+]
+
+
+def install_package(rig_dir, root, files=PACKAGE_FILES):
+    """The native presenced and the package's files into the rig's root."""
+    rig("add-elf", rig_dir, PRESENCED, "/usr/sbin/presenced")
+    for source, target, mode in files:
+        if not check(os.path.exists(os.path.join(FILES, source)), f"the package has {source}"):
+            continue
+        path = os.path.join(root, target)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copyfile(os.path.join(FILES, source), path)
+        os.chmod(path, mode)
+
+
+def run_in_rig(prefix, body, before_down=()):
+    """body(work, rig_dir) in a fresh work directory; a raised step is a
+    failure (never a skip); on failure the rig's console and log are
+    printed; then everything started is stopped, before_down's callables
+    run, the rig is taken down and the teardown checked."""
+    work = tempfile.mkdtemp(prefix=prefix)
     rig_dir = os.path.join(work, "rig")
     try:
-        run_test(work, rig_dir)
-    except (Exception, KeyboardInterrupt) as e:  # a failed step is a failure, never a skip
+        body(work, rig_dir)
+    except (Exception, KeyboardInterrupt) as e:
+        import traceback
+        traceback.print_exc()
         check(False, f"test step raised {type(e).__name__}: {e}")
     finally:
         if failed:
             print("--- rig console and log", flush=True)
-            print(rig("console", rig_dir, check_rc=False).stdout[-6000:])
-            print(inside(rig_dir, "/sbin/logread | tail -n 60", check_rc=False).stdout[-8000:])
-        procd_pid = open(os.path.join(rig_dir, "procd.pid")).read().strip() if os.path.exists(
-            os.path.join(rig_dir, "procd.pid")) else None
+            print(rig("console", rig_dir, check_rc=False).stdout[-4000:])
+            print(inside(rig_dir, "/sbin/logread | tail -n 80", check_rc=False).stdout[-10000:])
+        pid_file = os.path.join(rig_dir, "procd.pid")
+        procd_pid = open(pid_file).read().strip() if os.path.exists(pid_file) else None
+        for step in before_down:
+            step()
         stuck = stop_all()
         check(not stuck, f"teardown: every helper process the test started has exited {stuck}")
         rig("down", rig_dir, check_rc=False)
@@ -215,20 +253,7 @@ def run_test(work, rig_dir):
     rig("prepare", rig_dir, timeout=900)
     prepared = time.monotonic()
     root = os.path.join(rig_dir, "root")
-    # What the ipk installs (cross/ipk.sh, the feed Makefile's install step).
-    rig("add-elf", rig_dir, PRESENCED, "/usr/sbin/presenced")
-    for source, target, mode in [
-        ("presenced.init", "etc/init.d/presenced", 0o755),
-        ("presenced.config", "etc/config/presenced", 0o600),
-        ("presenced.capabilities.json", "etc/capabilities/presenced.json", 0o644),
-        ("presenced.monitor", "usr/libexec/presenced-monitor", 0o755),
-    ]:
-        if not check(os.path.exists(os.path.join(FILES, source)), f"the package has {source}"):
-            continue
-        path = os.path.join(root, target)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        shutil.copyfile(os.path.join(FILES, source), path)
-        os.chmod(path, mode)
+    install_package(rig_dir, root)
     rig("boot", rig_dir)
     booted = time.monotonic()
     print(f"     rig prepared in {prepared - t0:.1f} s, booted in {booted - prepared:.1f} s", flush=True)
@@ -298,6 +323,15 @@ uci commit presenced
           "presenced walked the hostapd stand-in's station list (STA-FIRST, STA-NEXT)")
     print("     report:", json.dumps(reports[-1]), flush=True)
 
+    # --- ubus call presenced status, from inside the jail, as user network -----------------------
+    listed = ubus_status.signature(RIG, rig_dir)
+    check('"status":{}' in listed.replace(" ", ""), f"ubus -v list presenced: the status method ({listed.strip()})")
+    got = ubus_status.settled(RIG, rig_dir, lambda: reports_in(received))
+    if check(got, "ubus call presenced status answers, counting what the receiver took"):
+        status, records = got
+        ubus_status.compare(check, status, records, url, 2, KEY, "mon0")
+        print("     ubus call presenced status:", json.dumps(status)[:1200], flush=True)
+
     # --- uci set; uci commit; reload_config ----------------------------------------------------
     second = os.path.join(work, "second.jsonl")
     server = start("report server", [RIG, "netns", rig_dir, sys.executable, REPORT_SERVER, "--log", second,
@@ -350,6 +384,8 @@ uci commit presenced
     print(f"     recovery after the simulated wifi reload: {recovery:.1f} s (radio back -> report with new frames)",
           flush=True)
     stop(writer)
+    # One writer at a time: the TAP takes one attached fd.
+    check_status_flood(rig_dir, work, lambda: reports_at_server(second))
 
     # --- out-of-range network_id: OpenWrt's validate_data refuses it ---------------------------------
     key_path = os.path.join(rig_root, "tmp/run/presenced/key")
@@ -413,11 +449,38 @@ uci commit presenced
     print(f"     test ran {time.monotonic() - booted:.1f} s after boot", flush=True)
 
 
-def start_writer(rig_dir, work, name, macs):
+FLOODED = "00:1b:63:00:00:04"  # probes while status calls flood ubusd
+FLOOD_FRAMES = 150
+
+
+def check_status_flood(rig_dir, work, reports):
+    """Four callers asking for the status without pause while frames are
+    captured: every frame is still counted (capture never waits for a status
+    call), and the calls are answered all along."""
+    calls = os.path.join(work, "status-calls")
+    flood = [start(f"status caller {i}", [RIG, "run", rig_dir, "/bin/sh", "-c",
+                                          "while [ ! -e /tmp/flood.stop ]; do "
+                                          "ubus -t 2 call presenced status >/dev/null && echo ok; done"],
+                   stdout=open(f"{calls}.{i}", "w")) for i in range(4)]
+    writer = start_writer(rig_dir, work, "flood-writer", [FLOODED], ["--count", str(FLOOD_FRAMES), "--interval", "0.02"])
+    done = wait_for("the writer", lambda: writer.poll() is not None, 30)
+    counted = wait_for("every flooded frame in the reports", lambda: sum(
+        row["count"] for _, row in rows_for(reports(), FLOODED)) == FLOOD_FRAMES, 20)
+    inside(rig_dir, "touch /tmp/flood.stop")
+    for p in flood:
+        stop(p)
+    answered = sum(open(f"{calls}.{i}").read().count("ok") for i in range(4))
+    got = sum(row["count"] for _, row in rows_for(reports(), FLOODED))
+    check(done and counted, f"under a flood of status calls all {FLOOD_FRAMES} frames written are counted ({got})")
+    check(answered > 0, f"... and the status calls were answered meanwhile ({answered})")
+
+
+def start_writer(rig_dir, work, name, macs, extra=()):
     argv = [RIG, "netns", rig_dir, sys.executable, os.path.join(HERE, "probe_writer.py"), "--interface", "mon0",
             "--signal", str(SIGNAL)]
     for mac in macs:
         argv += ["--mac", mac]
+    argv += list(extra)
     return start(name, argv, stdout=open(os.path.join(work, name + ".log"), "w"))
 
 

@@ -18,11 +18,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import test_presenced as t
+import ubus_status
 
 HERE = t.HERE
 TOP = t.TOP
@@ -140,46 +140,16 @@ def main():
     for path in (t.PRESENCED, t.RECEIVER):
         if not check(os.access(path, os.X_OK), f"{os.path.relpath(path, TOP)} is built"):
             return
-    work = tempfile.mkdtemp(prefix="presenced-ubus-rig-")
-    rig_dir = os.path.join(work, "rig")
-    standin = None
-    try:
-        standin = run_test(work, rig_dir)
-    except (Exception, KeyboardInterrupt) as e:  # a failed step is a failure, never a skip
-        import traceback
-        traceback.print_exc()
-        check(False, f"test step raised {type(e).__name__}: {e}")
-    finally:
-        if t.failed:
-            print("--- rig console and log", flush=True)
-            print(t.rig("console", rig_dir, check_rc=False).stdout[-4000:])
-            print(t.inside(rig_dir, "/sbin/logread | tail -n 80", check_rc=False).stdout[-10000:])
-        pid_file = os.path.join(rig_dir, "procd.pid")
-        procd_pid = open(pid_file).read().strip() if os.path.exists(pid_file) else None
-        if standin:
-            standin.close()
-        stuck = t.stop_all()
-        check(not stuck, f"teardown: every helper process the test started has exited {stuck}")
-        t.rig("down", rig_dir, check_rc=False)
-        t.check_nothing_left(procd_pid, rig_dir)
-        shutil.rmtree(work, ignore_errors=True)
+    standins = []
+
+    def body(work, rig_dir):
+        standins.append(run_test(work, rig_dir))
+
+    t.run_in_rig("presenced-ubus-rig-", body, before_down=[lambda: [s.close() for s in standins if s]])
 
 
 def install_package(rig_dir, root, work):
-    t.rig("add-elf", rig_dir, t.PRESENCED, "/usr/sbin/presenced")
-    for source, target, mode in [
-        ("presenced.init", "etc/init.d/presenced", 0o755),
-        ("presenced.config", "etc/config/presenced", 0o600),
-        ("presenced.capabilities.json", "etc/capabilities/presenced.json", 0o644),
-        ("presenced.monitor", "usr/libexec/presenced-monitor", 0o755),
-        ("presenced.acl.json", "usr/share/acl.d/presenced.json", 0o644),
-    ]:
-        if not check(os.path.exists(os.path.join(t.FILES, source)), f"the package has {source}"):
-            continue
-        path = os.path.join(root, target)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        shutil.copyfile(os.path.join(t.FILES, source), path)
-        os.chmod(path, mode)
+    t.install_package(rig_dir, root)
     # hostapd's own ACL, as the wpad package installs it.
     shutil.copyfile(WPAD_ACL, os.path.join(root, "usr/share/acl.d/wpad_acl.json"))
     # What the package's USERID makes at install (default_postinst).
@@ -247,6 +217,7 @@ uci commit presenced
     for bss in ("wlan0", "wlan1"):
         check(standin.wait(f"presenced's subscription to hostapd.{bss}", rf"subscribers hostapd\.{bss} 1", timeout=15),
               f"presenced subscribed to hostapd.{bss} (ubusd told the stand-in it has a subscriber)")
+    check_source_state(rig_dir, "as user presenced, jailed")
 
     # --- a script of notifications -> exactly the expected rows ------------------------------------
     first = wait_report(received, lambda r: r, 15, "a first report")
@@ -352,6 +323,7 @@ uci commit presenced
         send_script(standin, [("wlan1", G, -49), ("wlan0", G, -49)])
         check(wait_report(received, lambda r: merged(r, G), 10, f"a report with {G}"),
               "notifications after the ubusd restart reach the reports (through the jail's ubus directory)")
+        check_source_state(rig_dir, "after ubusd's restart: registered again")
         restarted = t.inside(rig_dir, "pidof ubusd", check_rc=False).stdout.split()
         print(f"     ubusd {ubusd} -> {restarted}: presenced subscribed again {reconnect and round(reconnect, 2)} s "
               "after the kill (procd respawns ubusd after 1 s)", flush=True)
@@ -392,6 +364,19 @@ def check_instance(rig_dir, procd_pid, url):
     check(not any(caps.values()), f"no capabilities at all, CAP_NET_RAW included: {caps}")
     check(os.readlink(f"/proc/{pids[0]}/ns/mnt") != os.readlink(f"/proc/{procd_pid}/ns/mnt"),
           "presenced has its own mount namespace (ujail)")
+
+
+def check_source_state(rig_dir, when):
+    """`ubus call presenced status` names the hostapd objects the stand-in
+    was told of (its `subscribers hostapd.X 1` lines)."""
+    def both():
+        status = ubus_status.call(t.RIG, rig_dir)
+        source = (status or {}).get("source", {})
+        return source if source.get("connected") and sorted(source.get("objects", [])) == [
+            "hostapd.wlan0", "hostapd.wlan1"] else None
+    source = t.wait_for("the status object's source state", both, 10)
+    check(source and source.get("type") == "hostapd",
+          f"ubus call presenced status ({when}): source hostapd, connected, both BSSes subscribed: {source}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 //! the body. The expected values a test asserts are the arguments given
 //! here; `tests/tap_rig.rs` checks with tshark that the bytes say so.
 
-use presenced::mac::MacAddr;
+use presenced::wire::mac::MacAddr;
 
 /// Length of the radiotap header of every frame built here.
 pub const RADIOTAP_LEN: usize = 15;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use presenced::hostapd::command as ctrl_command;
 use presenced::hostapd::socket::CtrlSocket;
 use presenced::hostapd::{associated_stations, Associated, HostapdConfig, LOOKUP_BUDGET};
-use presenced::mac::MacAddr;
+use presenced::wire::mac::MacAddr;
 
 pub const HOSTAPD: &str = "/usr/sbin/hostapd";
 pub const WPA_SUPPLICANT: &str = "/usr/sbin/wpa_supplicant";

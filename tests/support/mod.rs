@@ -2,7 +2,7 @@
 //!
 //! - `tap`: a virtual monitor interface (TAP with link type 803) to inject
 //!   radiotap frames that libpcap captures as if from a Wi-Fi card.
-//! - `receiver_process`: `presenced-receiver` run as a child process.
+//! - `receiver`: the receiver on a thread of the test, reports as lines.
 //! - `report_server`: `report_server.py`, a server in Python that checks each
 //!   Signature with Python's hmac, as a child process.
 //! - `frames`: radiotap + 802.11 frames built byte by byte.
@@ -13,8 +13,9 @@
 //! - `data`: the shared captures and test vectors, a pcap reader, tshark.
 //! - `daemon_process`: `presenced` run as a child process, its log collected.
 //! - `TempDir`: a directory removed on drop.
-//! - `python_hmac_sha256`: the expected `Signature`, from Python's `hmac`
-//!   module rather than from presenced's own code.
+//!
+//! What the receiver's and the server's tests need too is in the
+//! `presenced-test-support` crate (`python_hmac_sha256`, ...).
 
 // Each test crate uses only part of this module.
 #![allow(dead_code)]
@@ -24,47 +25,9 @@ pub mod data;
 pub mod frames;
 pub mod hostapd_rig;
 pub mod hostapd_stand_in;
-pub mod receiver_process;
+pub mod receiver;
 pub mod report_server;
 pub mod tap;
-
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-/// Lower-case hex HMAC-SHA256 computed by `python3`'s standard library, so
-/// that a test's expected signature does not come from the code under test.
-pub fn python_hmac_sha256(key: &[u8], body: &[u8]) -> String {
-    let script = "import hashlib, hmac, sys; \
-                  key = bytes.fromhex(sys.argv[1]); \
-                  print(hmac.new(key, sys.stdin.buffer.read(), hashlib.sha256).hexdigest())";
-    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    let mut child = Command::new("python3")
-        .args(["-c", script, &key_hex])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run python3 for the reference HMAC: {e}"));
-    // Written from a thread so a large body cannot deadlock against stdout.
-    let mut stdin = child.stdin.take().expect("stdin was piped");
-    let body = body.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&body));
-    let output = child.wait_with_output().expect("python3 ran");
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("body written to python3");
-    assert!(
-        output.status.success(),
-        "python3 hmac failed: {:?}",
-        output.status
-    );
-    let hex = String::from_utf8(output.stdout)
-        .expect("python3 prints ASCII")
-        .trim()
-        .to_string();
-    assert_eq!(hex.len(), 64, "python3 printed {hex:?}");
-    hex
-}
 
 /// Root-only tests fail, never skip, when not root: `make test` must not pass
 /// without having run them.

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::visits::{Visit, VisitRules};
+use crate::analytics::visits::{Visit, VisitRules};
 
 pub const REPEAT_WINDOW_DAYS: i64 = 30;
 /// Upper edges of the first three dwell bins (seconds); the fourth is open.
@@ -252,7 +252,7 @@ fn counts_in(visits: &[Visit], repeat: &[bool], start: i64, end: i64) -> Split<C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::visits::{visits, Sighting};
+    use crate::analytics::visits::{visits, Sighting};
 
     const DAY: i64 = 86_400;
     // 2026-11-30 00:00:00 UTC (GNU date -u -d 2026-11-30 +%s).

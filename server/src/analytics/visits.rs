@@ -130,6 +130,21 @@ pub struct Sighting {
     pub associated: bool,
 }
 
+impl Sighting {
+    /// A sighting of a row as stored or sent: the MACs in their cases here,
+    /// the times in order (a row's first_seen may come after its last_seen).
+    pub fn of_row(mac: &str, node_mac: &str, first_seen: i64, last_seen: i64, max_signal: i32, associated: bool) -> Sighting {
+        Sighting {
+            mac: mac.to_ascii_lowercase(),
+            node_mac: node_mac.to_ascii_uppercase(),
+            first_seen: first_seen.min(last_seen),
+            last_seen: first_seen.max(last_seen),
+            max_signal,
+            associated,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Visit {
     pub mac: String,

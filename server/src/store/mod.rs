@@ -115,14 +115,7 @@ pub struct StoredRow {
 
 impl From<&StoredRow> for Sighting {
     fn from(r: &StoredRow) -> Sighting {
-        Sighting {
-            mac: r.mac.to_ascii_lowercase(),
-            node_mac: r.node_mac.to_ascii_uppercase(),
-            first_seen: r.first_seen.min(r.last_seen),
-            last_seen: r.first_seen.max(r.last_seen),
-            max_signal: r.max_signal,
-            associated: r.associated,
-        }
+        Sighting::of_row(&r.mac, &r.node_mac, r.first_seen, r.last_seen, r.max_signal, r.associated)
     }
 }
 
@@ -275,14 +268,9 @@ macro_rules! ingest_in_tx {
                     }
                     rows_added += q.execute(&mut *$tx).await?.rows_affected();
                 }
-                let sightings: Vec<Sighting> = $report.probe_requests.iter().map(|p| Sighting {
-                    mac: p.mac.to_ascii_lowercase(),
-                    node_mac: $node_upper.clone(),
-                    first_seen: p.first_seen.min(p.last_seen),
-                    last_seen: p.first_seen.max(p.last_seen),
-                    max_signal: p.max_signal,
-                    associated: p.associated,
-                }).collect();
+                let sightings: Vec<Sighting> = $report.probe_requests.iter()
+                    .map(|p| Sighting::of_row(&p.mac, &$node_upper, p.first_seen, p.last_seen, p.max_signal, p.associated))
+                    .collect();
                 sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules);
             }
             sqlx::query(

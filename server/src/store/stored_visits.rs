@@ -125,6 +125,22 @@ macro_rules! fold_of_row {
     }};
 }
 
+/// A raw row's sighting, from a row with its mac, node_mac, first_seen,
+/// last_seen, max_signal and associated.
+macro_rules! sighting_of_row {
+    ($r:expr) => {{
+        let r = $r;
+        Ok::<_, sqlx::Error>($crate::analytics::visits::Sighting::of_row(
+            &r.try_get::<String, _>("mac")?,
+            &r.try_get::<String, _>("node_mac")?,
+            r.try_get("first_seen")?,
+            r.try_get("last_seen")?,
+            r.try_get("max_signal")?,
+            r.try_get("associated")?,
+        ))
+    }};
+}
+
 /// Merges `$sightings` (rows just stored, of any access points of
 /// `$network_id`) into the stored visits, in the transaction `$tx`.
 macro_rules! sessionize_in_tx {
@@ -271,7 +287,7 @@ impl Plan {
 }
 
 /// Raw rows per transaction of a rebuild.
-const REBUILD_CHUNK: i64 = 500;
+const REBUILD_CHUNK: i64 = 5000;
 
 /// The text the stored rules are compared by.
 fn fingerprint(rules: &NetworkRules) -> String {
@@ -301,7 +317,8 @@ impl Store {
             rules.clear();
             rules.extend(configured);
         }
-        let (stored, built) = on_pool!(self, pool => {
+        // The writer's connection: what it reads is what it last wrote.
+        let (stored, built) = on_pool!(self, writer, pool => {
             let stored: Vec<(i64, String)> = sqlx::query("SELECT network_id, rules FROM analytics_rules")
                 .fetch_all(pool).await?
                 .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
@@ -368,15 +385,7 @@ impl Store {
                     after = last.try_get("id")?;
                     let mut sightings = Vec::with_capacity(rows.len());
                     for r in &rows {
-                        let (first, last): (i64, i64) = (r.try_get("first_seen")?, r.try_get("last_seen")?);
-                        sightings.push(Sighting {
-                            mac: r.try_get::<String, _>("mac")?.to_ascii_lowercase(),
-                            node_mac: r.try_get::<String, _>("node_mac")?.to_ascii_uppercase(),
-                            first_seen: first.min(last),
-                            last_seen: first.max(last),
-                            max_signal: r.try_get("max_signal")?,
-                            associated: r.try_get("associated")?,
-                        });
+                        sightings.push(sighting_of_row!(r)?);
                     }
                     let mut tx = pool.begin().await?;
                     if numbered {

@@ -45,18 +45,7 @@ impl Store {
                 }
                 q.fetch_all($pool).await?
                     .iter()
-                    .map(|r| {
-                        let first: i64 = r.try_get("first_seen")?;
-                        let last: i64 = r.try_get("last_seen")?;
-                        Ok(Sighting {
-                            mac: r.try_get::<String, _>("mac")?.to_ascii_lowercase(),
-                            node_mac: r.try_get::<String, _>("node_mac")?.to_ascii_uppercase(),
-                            first_seen: first.min(last),
-                            last_seen: first.max(last),
-                            max_signal: r.try_get("max_signal")?,
-                            associated: r.try_get("associated")?,
-                        })
-                    })
+                    .map(|r| sighting_of_row!(r))
                     .collect::<Result<Vec<_>, StoreError>>()?
             }};
         }

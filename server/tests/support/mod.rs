@@ -203,21 +203,25 @@ impl Server {
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let log2 = log.clone();
         std::thread::spawn(move || {
-            let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    let _ = tx.send(line.clone());
-                    sent = true;
-                }
+                let _ = tx.send(line.clone());
                 log2.lock().unwrap().push_str(&(line + "\n"));
             }
         });
-        let first = rx.recv_timeout(Duration::from_secs(30));
-        let Ok(first) = first else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("presenced-server printed nothing within 30 s");
+        // Key files the tests write are readable by others: the server warns
+        // about each before it listens, and goes on.
+        let until = Instant::now() + Duration::from_secs(30);
+        let first = loop {
+            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(line) if line.ends_with("; chmod 600 it") => continue,
+                Ok(line) => break line,
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("presenced-server printed nothing within 30 s");
+                }
+            }
         };
         let Some(addr) = first.split("http://").nth(1).and_then(|s| s.split_whitespace().next()) else {
             let _ = child.kill();

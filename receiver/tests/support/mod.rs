@@ -1,0 +1,3 @@
+//! Helpers of the receiver's own tests.
+
+pub mod receiver_process;
