@@ -92,12 +92,25 @@ fn occupancy(seq: u64, node: Option<&str>, n: u64) -> Summary {
 }
 
 #[test]
-fn sigkill_with_visits_open_and_an_event_on_its_way_loses_and_repeats_nothing() {
+fn sigkill_with_visits_open_loses_and_repeats_nothing_sqlite() {
     let dir = TempDir::new("outbox-restart");
+    let db = dir.path().join("rows.sqlite");
+    sigkill_with_visits_open_and_an_event_on_its_way(db.to_str().unwrap(), &dir);
+}
+
+/// On PostgreSQL the killed process held the endpoint's progress row
+/// locked while retrying: its death releases it for the next process.
+#[test]
+fn sigkill_with_visits_open_loses_and_repeats_nothing_postgres() {
+    let dir = TempDir::new("outbox-restart-pg");
+    let pg = Postgres::start("outbox-restart");
+    sigkill_with_visits_open_and_an_event_on_its_way(&pg.url, &dir);
+}
+
+fn sigkill_with_visits_open_and_an_event_on_its_way(database: &str, dir: &TempDir) {
     let sink = HookSink::start();
     let config = config(dir.path(), &sink.url());
-    let db = dir.path().join("rows.sqlite");
-    let args = ["--database", db.to_str().unwrap(), "--config", config.as_str()];
+    let args = ["--database", database, "--config", config.as_str()];
     let n = now();
     let (a, b, c, d) = ("00:1c:00:00:00:01", "00:1c:00:00:00:02", "00:1c:00:00:00:03", "da:1c:00:00:00:04");
 
