@@ -39,3 +39,25 @@ print(f"  with --pseudonymize-key-file and --pseudonymize-rotate daily: {p:.0f}/
       f"({p - o:+.1f}/frame; {pseudo - ours:+d} instructions in all)")
 PY
 done
+
+# --randomized-macs merge: universal addresses must cost what they cost with
+# keep (the elements are parsed only for randomized sources); randomized
+# ones pay for the parse and the estimate. The universal file is the shared
+# capture's 4165 probe requests from universal addresses (of 4203) x20; the
+# randomized one the wiproject Huawei tablet session (1284 of its 1310 are
+# randomized) x20. 30 s windows, as an access point reports.
+randomized_src=$(dirname "$capture")/../randomized/wiproject-01_HuaweiTablet_01.pcap
+python3 "$here/make_captures.py" universal "$capture" "$work/universal-x20.pcap" 20
+python3 "$here/make_captures.py" repeat "$randomized_src" "$work/randomized-x20.pcap" 20
+for file in "$work/universal-x20.pcap" "$work/randomized-x20.pcap"; do
+    frames=$("$work/bare_pcap_loop" "$file" | cut -d' ' -f1)
+    keep=$(instructions "$presenced" -r "$file" --stdout --no-hostapd --node-mac 02:00:00:00:00:01 --rate 30 -q)
+    merge=$(instructions "$presenced" -r "$file" --stdout --no-hostapd --node-mac 02:00:00:00:00:01 --rate 30 -q \
+        --randomized-macs merge)
+    python3 - "$(basename "$file")" "$frames" "$keep" "$merge" <<'PY'
+import sys
+name, frames, keep, merge = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+print(f"{name}: {frames} frames, 30 s windows; --randomized-macs keep {keep / frames:.0f} instructions/frame, "
+      f"merge {merge / frames:.0f} ({(merge - keep) / frames:+.1f}/frame, x{merge / keep:.2f})")
+PY
+done

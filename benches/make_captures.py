@@ -3,6 +3,8 @@
 
   repeat IN OUT N     IN's records N times, each copy shifted 1000 s later
                       (one window per copy at rate 1000 s, same clients)
+  universal IN OUT N  as repeat, with only the records whose source address is universal
+                      (0x02 of its first octet clear)
   three-words OUT N   N probe requests from 24 clients whose radiotap header has three present
                       words (radiotap namespace, then two more radiotap
                       namespaces of per-chain fields), as multi-chain drivers
@@ -23,8 +25,8 @@ def records(path):
         at += 16 + incl
 
 
-def repeat(src, dst, n):
-    recs = list(records(src))
+def repeat(src, dst, n, only=lambda body: True):
+    recs = [r for r in records(src) if only(r[5])]
     endian, header = recs[0][0], recs[0][1]
     with open(dst, "wb") as out:
         out.write(header)
@@ -32,6 +34,12 @@ def repeat(src, dst, n):
             for _, _, sec, usec, orig, body in recs:
                 out.write(struct.pack(endian + "IIII", sec + copy * 1000, usec, len(body), orig))
                 out.write(body)
+
+
+def source_is_universal(body):
+    radiotap = struct.unpack("<H", body[2:4])[0]
+    sa = body[radiotap + 10:radiotap + 11]
+    return len(sa) == 1 and sa[0] & 0x02 == 0
 
 
 def three_words(dst, n):
@@ -70,6 +78,8 @@ def three_words(dst, n):
 if __name__ == "__main__":
     if sys.argv[1] == "repeat":
         repeat(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1] == "universal":
+        repeat(sys.argv[2], sys.argv[3], int(sys.argv[4]), only=source_is_universal)
     elif sys.argv[1] == "three-words":
         print(three_words(sys.argv[2], int(sys.argv[3])))
     else:

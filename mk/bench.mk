@@ -21,3 +21,10 @@ bench: bench-deps
 	benches/live_cpu.sh target/release/presenced build/bench 100000 200000
 	@echo "--- memory of the ubus status object: live in the procd rig, unregistered vs. 2000 calls answered (root)"
 	python3 benches/status_rss.py target/release/presenced 2000
+
+# make bench-devices: --randomized-macs merge on scenes of real phones that
+# randomize their MAC (tests/devices.rs): per 30 s window and over each scene,
+# the estimate against the truth of the files and the naive count of addresses.
+.PHONY: bench-devices
+bench-devices: deps
+	$(CARGO) test --release --locked --test devices -- --ignored --nocapture --test-threads 1 figures_of

@@ -94,9 +94,10 @@ Privacy and counting (all off by default; off, the reports are unchanged):
                           daily: mix the UTC date of the window into the
                           key, so that a pseudonym lives one day
                           [default: never]
-      --randomized-macs keep|drop
+      --randomized-macs keep|drop|merge
                           drop (and count as `randomized`) clients whose
-                          address is locally administered [default: keep]
+                          address is locally administered, or merge them
+                          into estimated devices [default: keep]
       --min-signal DBM    drop (and count as `weak_signal`) probe requests
                           weaker than DBM, -128 to 0
       --spool-bytes N     keep reports the server did not take in memory, up
@@ -502,10 +503,11 @@ fn validate_pseudonyms(
 
 /// `--randomized-macs` and `--min-signal`.
 fn validate_admission(randomized: Option<String>, min_signal: Option<String>) -> Result<Admission, ConfigError> {
-    let drop_randomized = match randomized.as_deref() {
-        None | Some("keep") => false,
-        Some("drop") => true,
-        Some(other) => return Err(ConfigError::new("--randomized-macs", format!("'{other}' is not keep or drop"))),
+    let (drop_randomized, merge_randomized) = match randomized.as_deref() {
+        None | Some("keep") => (false, false),
+        Some("drop") => (true, false),
+        Some("merge") => (false, true),
+        Some(other) => return Err(ConfigError::new("--randomized-macs", format!("'{other}' is not keep, drop or merge"))),
     };
     let min_signal = match min_signal {
         None => i8::MIN,
@@ -522,7 +524,7 @@ fn validate_admission(randomized: Option<String>, min_signal: Option<String>) ->
             }
         },
     };
-    Ok(Admission { drop_randomized, min_signal })
+    Ok(Admission { drop_randomized, merge_randomized, min_signal })
 }
 
 /// `--spool-bytes`: only where there is a server to send to again.
@@ -799,7 +801,9 @@ mod tests {
         let c = run(with(&[])).unwrap();
         assert_eq!((c.pseudonyms.is_none(), c.admission, c.spool_bytes), (true, Admission::default(), None));
         let c = run(with(&["--randomized-macs", "drop", "--min-signal", "-80"])).unwrap();
-        assert_eq!(c.admission, Admission { drop_randomized: true, min_signal: -80 });
+        assert_eq!(c.admission, Admission { drop_randomized: true, merge_randomized: false, min_signal: -80 });
+        let c = run(with(&["--randomized-macs", "merge"])).unwrap();
+        assert_eq!(c.admission, Admission { drop_randomized: false, merge_randomized: true, min_signal: i8::MIN });
         assert_eq!(run(with(&["--randomized-macs", "keep", "--min-signal", "-128"])).unwrap().admission, Admission::default());
         let opt = |extra: &[&str]| run(with(extra)).unwrap_err().option;
         assert_eq!(opt(&["--randomized-macs", "yes"]), "--randomized-macs");

@@ -14,12 +14,13 @@ use pcap::{Active, Capture, Linktype, Offline};
 use crate::wire::bpf::install_probe_request_filter;
 use crate::config::{Config, Source};
 use crate::wire::frame::Classifier;
-use crate::deliver::http::{timeout_for_rate, Cutoff, Poster};
+use crate::deliver::http::{timeout_for_rate, Poster, ShutdownCutoff};
 use crate::wire::mac::MacAddr;
 use crate::deliver::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
 use crate::status::{Board, Settings};
 use crate::window::table::{Table, Timestamp};
 use crate::window::schedule::{describe_micros, Advance, LiveWindows, ReplayWindows, Slot};
+use crate::window::devices::Tracker;
 
 const RADIOTAP: Linktype = Linktype(127);
 /// The longest the live loop sleeps in poll(2) before it looks at the stop
@@ -145,11 +146,11 @@ fn hostapd_loop(cfg: &Config, stop: &StopSignal, reporter: &Reporter, board: &Ar
     let mut window_start = wall_clock().secs;
     while !stop_requested(stop) {
         let until = Instant::now() + windows.until_next(Instant::now()).min(Duration::from_millis(POLL_MS));
-        source.pump(until, &mut |outcome| {
+        source.pump(until, &mut |outcome, details| {
             let at = wall_clock();
             match windows.slot(at) {
-                Slot::Current => current.record(outcome, at),
-                Slot::Closing => closing.record(outcome, at),
+                Slot::Current => current.record_notified(outcome, details, at),
+                Slot::Closing => closing.record_notified(outcome, details, at),
             }
         });
         let wall = wall_clock();
@@ -178,7 +179,7 @@ fn spawn_reporter(
     associated: Option<AssociatedLookup>,
     board: &Arc<Board>,
 ) -> Result<Reporter, DaemonError> {
-    let cutoff = Arc::new(Cutoff::default());
+    let cutoff = Arc::new(ShutdownCutoff::default());
     let poster = match (&cfg.url, &cfg.key) {
         (Some(url), Some(key)) => Some(Arc::new(
             Poster::new(url, key, timeout_for_rate(cfg.rate_secs), &cfg.ca_file, Arc::clone(&cutoff))
@@ -195,9 +196,27 @@ fn spawn_reporter(
         cutoff,
         pseudonyms: cfg.pseudonyms.clone(),
         spool_bytes: cfg.spool_bytes,
+        devices: cfg.admission.merge_randomized.then(|| Tracker::new(&run_key(), cfg.max_clients)),
         status: Arc::clone(board),
     })
     .map_err(|e| err(format!("cannot start the reporting thread: {e}")))
+}
+
+/// The key of this run's device pseudonyms: from the kernel's random
+/// source, so that no two runs share pseudonyms and none can be recomputed.
+fn run_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key));
+    if read.is_err() {
+        // std seeds each RandomState from the same source by other means.
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in key.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u8(0);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    key
 }
 
 /// A window's table as configured: every capture source makes its tables
@@ -300,7 +319,7 @@ impl LiveTables {
             Slot::Current => &mut self.current,
             Slot::Closing => &mut self.closing,
         };
-        table.record(self.classifier.classify(packet.data), at);
+        table.record_frame(packet.data, self.classifier.classify(packet.data), at);
     }
 }
 
@@ -448,7 +467,7 @@ fn replay_loop(
         if !windows.in_current(at_micros) {
             close_windows(windows.advance(at_micros), &mut jumps, frames, path, &mut table, stop, reporter);
         }
-        table.record(classifier.classify(packet.data), at);
+        table.record_frame(packet.data, classifier.classify(packet.data), at);
     }
     if jumps > MAX_JUMP_WARNINGS {
         log::warn!("{}: the capture clock jumped {jumps} times in all", path.display());

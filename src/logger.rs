@@ -16,7 +16,7 @@ impl Log for StderrLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        // Our own crate's lines only: dependencies (rustls, ureq) log at
+        // Our own crate's lines only: dependencies (rustls) log at
         // debug about every handshake, which is noise on an access point.
         if !record.target().starts_with("presenced") && record.level() > Level::Warn {
             return;

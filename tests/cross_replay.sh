@@ -109,7 +109,7 @@ EOF
     fi
 done
 
-# The privacy options (issue 9) on one capture that crosses a UTC midnight:
+# The privacy options (README, "Privacy") on one capture that crosses a UTC midnight:
 # pseudonyms (daily key), randomized and weak-signal drops, the same on every
 # CPU.
 privacy_file=$captures/esp32-sc6-61-2024-03-31.pcap

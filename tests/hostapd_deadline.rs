@@ -1,11 +1,11 @@
-//! Issue 7: the hostapd lookup has one deadline per report, with the
-//! presenced binary.
+//! The hostapd lookup has one deadline per report, with the presenced
+//! binary.
 //!
-//! Before, each control socket could take a second or more and the waits
-//! added up: ten hung BSSes made every report of a replay wait 10 s, a
-//! thousand made it wait 1000 s (no report, no exit on SIGTERM), and one
-//! slow BSS made the reporter fall behind live capture until windows were
-//! dropped. The hung and slow BSSes are stand-ins (`support::
+//! Were each control socket given a wait of its own (a second or more), the
+//! waits would add up: ten hung BSSes would make every report of a replay
+//! wait 10 s, a thousand 1000 s (no report, no exit on SIGTERM), and one
+//! slow BSS would make the reporter fall behind live capture until windows
+//! were dropped. The hung and slow BSSes are stand-ins (`support::
 //! hostapd_stand_in`); the real hostapd is in `hostapd_real` and
 //! `associated_e2e`.
 //!
@@ -55,9 +55,9 @@ struct Dirs {
 impl Dirs {
     fn new(tag: &str) -> Dirs {
         let temp = TempDir::new(tag);
-        let ctrl = temp.0.join("hostapd");
+        let ctrl = temp.path().join("hostapd");
         fs::create_dir(&ctrl).unwrap();
-        let run = temp.0.join("run");
+        let run = temp.path().join("run");
         Dirs { ctrl, run, _temp: temp }
     }
 
@@ -92,17 +92,43 @@ fn warnings(log: &[String]) -> Vec<&String> {
 }
 
 /// What the lookup's warning must say when none of `silent` answered and
-/// the last `not_asked` of them were not asked for lack of time.
-fn expected_warning(silent: &SilentSockets, not_asked: usize) -> String {
-    let named: Vec<String> = silent.paths.iter().take(8).map(|p| p.display().to_string()).collect();
-    let more = silent.paths.len().saturating_sub(8);
+/// only the first `asked` of them (in the order the lookup takes them,
+/// sorted) were asked before the deadline.
+fn expected_warning(silent: &SilentSockets, asked: usize) -> String {
+    let n = silent.paths.len();
+    let named: Vec<String> = silent
+        .paths
+        .iter()
+        .enumerate()
+        .take(8)
+        .map(|(i, p)| if i < asked { p.display().to_string() } else { format!("{} (not asked)", p.display()) })
+        .collect();
+    let more = n.saturating_sub(8);
     format!(
-        "presenced: warning: hostapd: no answer within 1000 ms from {n} of {n} BSS sockets{}: {}{}; their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting",
-        if not_asked > 0 { format!(" ({not_asked} not asked for lack of time)") } else { String::new() },
+        "presenced: warning: hostapd: no answer within 1000 ms from {n} of {n} BSS sockets{}: {}{}; their stations are reported as not associated{}",
+        if asked < n { format!(" ({} not asked for lack of time)", n - asked) } else { String::new() },
         named.join(", "),
         if more > 0 { format!(" (and {more} more)") } else { String::new() },
-        n = silent.paths.len()
+        if asked > 0 { "; hostapd hung, or it cannot write to our sockets: see README, troubleshooting" } else { "" },
     )
+}
+
+/// How many sockets a lookup asks before its deadline is the machine's
+/// speed, and may differ from one report to the next; what holds whatever
+/// it is: each warning is the one for some number of sockets asked, at most
+/// `max_asked` (the open-socket limit, which silent sockets never give back),
+/// and a warning is never logged twice in a row: a report whose lookup says
+/// the same repeats it at debug level.
+fn assert_deadline_warnings(log: &[String], silent: &SilentSockets, max_asked: usize, text: &str) {
+    let warnings = warnings(log);
+    assert!(!warnings.is_empty(), "no warning:\n{text}");
+    for w in &warnings {
+        assert!(
+            (0..=max_asked).any(|asked| **w == expected_warning(silent, asked)),
+            "not the deadline warning for at most {max_asked} asked: {w}\n{text}"
+        );
+    }
+    assert!(warnings.windows(2).all(|pair| pair[0] != pair[1]), "a warning repeated:\n{text}");
 }
 
 #[test]
@@ -118,8 +144,7 @@ fn replay_with_ten_silent_sockets_waits_one_budget_per_report() {
     assert!(status.success(), "{status}:\n{}", daemon.log.text());
     let log = daemon.log.lines();
     assert_eq!(reports(&log), 5, "{}", daemon.log.text());
-    // Said once: the next reports repeat it word for word, at debug level.
-    assert_eq!(warnings(&log), [&expected_warning(&silent, 0)], "{}", daemon.log.text());
+    assert_deadline_warnings(&log, &silent, 10, &daemon.log.text());
     dirs.assert_run_dir_empty();
     eprintln!("hostapd_deadline: 10 silent sockets, {} reports in {took:?}", reports(&log));
 }
@@ -139,10 +164,9 @@ fn replay_with_a_thousand_silent_sockets_reports_and_ends() {
     assert!(status.success(), "{status}:\n{}", daemon.log.text());
     let log = daemon.log.lines();
     assert_eq!(reports(&log), 5, "{}", daemon.log.text());
-    // 64 asked, and silent till the deadline; the other 936 not asked. No
-    // descriptor ran out with 200 allowed: no other warning.
-    let expected = expected_warning(&silent, 936);
-    assert_eq!(warnings(&log), [&expected], "{}", daemon.log.text());
+    // At most 64 asked, silent till the deadline, and the others not asked.
+    // No descriptor ran out with 200 allowed: no other warning.
+    assert_deadline_warnings(&log, &silent, 64, &daemon.log.text());
     dirs.assert_run_dir_empty();
     eprintln!("hostapd_deadline: 1000 silent sockets, {} reports in {took:?}", reports(&log));
 }
@@ -173,6 +197,7 @@ fn sigterm_while_the_lookup_waits_on_silent_sockets_ends_the_process() {
 /// the reporter fell behind and dropped windows. Nothing is captured; the
 /// reports are empty, which is all this needs.
 #[test]
+#[ignore = "needs root (a TAP interface, live capture): make test runs it"]
 fn live_capture_with_one_slow_bss_drops_no_window() {
     require_root("live_capture_with_one_slow_bss_drops_no_window");
     let dirs = Dirs::new("deadline-live");

@@ -44,6 +44,7 @@ fn bss_associated(socket: &Path, client_dir: &Path) -> BTreeSet<MacAddr> {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, veth pairs, hostapd): make test runs it"]
 fn hostapd_real_two_bss_three_authorized_stations() {
     hostapd_rig::require_prerequisites("hostapd_real");
     let started = Instant::now();
@@ -102,6 +103,7 @@ fn hostapd_real_two_bss_three_authorized_stations() {
 /// every time: also after its queue is full and our requests cannot even
 /// be sent (the kernel queues 10 datagrams per socket).
 #[test]
+#[ignore = "needs root (network namespaces, veth pairs, hostapd): make test runs it"]
 fn hostapd_real_stopped_instance_costs_one_deadline_and_one_warning() {
     hostapd_rig::require_prerequisites("hostapd_real");
     let mut rig = HostapdRig::start("hostapd-stopped");

@@ -360,7 +360,7 @@ for shell in "sh" "busybox sh"; do
         assert_case "bad-$bad_tag-$tag" "$key" no-instance no-key-file
     done
 
-    # Issue 9's options, all set: a pseudonym key in a 0600 file of its own.
+    # The privacy options, all set: a pseudonym key in a 0600 file of its own.
     # shellcheck disable=SC2016 # a literal dollar
     pkey='pseudonym key & $other'
     run_case "privacy-$tag" "$shell" "network" "$work/ujail" "
@@ -377,6 +377,15 @@ for shell in "sh" "busybox sh"; do
         --pseudonymize-rotate=daily --randomized-macs=drop --min-signal=-80 --spool-bytes=262144 \
         "call:chown|network|$work/privacy-$tag/run|$work/privacy-$tag/run/pseudonymize_key"
 
+    # merge is passed on as it is.
+    run_case "merge-$tag" "$shell" "network" "$work/ujail" "
+	option enabled '1'
+	option interface 'lo'
+	option url 'http://192.0.2.1/r'
+	option key '$key'
+	option randomized_macs 'merge'"
+    assert_case "merge-$tag" "$key" instance key-safe --randomized-macs=merge
+
     # The explicit off values pass nothing.
     run_case "privacy-off-$tag" "$shell" "network" "$work/ujail" "
 	option enabled '1'
@@ -391,7 +400,7 @@ for shell in "sh" "busybox sh"; do
     else fail "privacy-off-$tag: a pseudonym key file was left"; fi
 
     for bad in "min_signal '10'" "min_signal '-129'" "min_signal '-0x10'" "spool_bytes '1023'" \
-        "spool_bytes '0x10000'" "randomized_macs 'maybe'" "pseudonymize_rotate 'hourly'" \
+        "spool_bytes '0x10000'" "randomized_macs 'maybe'" "randomized_macs 'Merge'" "pseudonymize_rotate 'hourly'" \
         "pseudonymize_rotate 'daily'"; do
         bad_tag=$(echo "$bad" | tr -c 'a-z0-9\n' '_')
         run_case "bad-$bad_tag-$tag" "$shell" "network" "$work/ujail" "

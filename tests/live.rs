@@ -94,6 +94,7 @@ fn pin_times(mut r: Value, before: i64, after: i64) -> Value {
 }
 
 #[test]
+#[ignore = "needs root (a TAP interface, live capture): make test runs it"]
 fn live_capture_reports_every_row_and_survives_a_dead_receiver() {
     support::require_root("the live test (TAP interface, live capture)");
     let tap = Tap::create().expect("create the virtual monitor interface");

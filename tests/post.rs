@@ -87,7 +87,7 @@ fn stdout_lines(out: &Output) -> Vec<String> {
 #[test]
 fn http_reports_carry_a_signature_python_agrees_with() {
     let dir = TempDir::new("post-http");
-    let server = Server::start(&dir.0, &[]);
+    let server = Server::start(dir.path(), &[]);
     let url = format!("http://127.0.0.1:{}/presence?site=1", server.port);
     // nexus-one: 10 probe requests over 5.2 s; rate 1 gives 6 windows, 2 of them empty.
     let out = replay(&capture("taxonomy-nexus-one-2g4.pcap"), &url, "1", &[]);
@@ -135,8 +135,8 @@ fn make_ca_and_leaf(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 #[test]
 fn https_verifies_the_server_against_the_ca_file() {
     let dir = TempDir::new("post-https");
-    let (ca, cert, key) = make_ca_and_leaf(&dir.0);
-    let server = Server::start(&dir.0, &["--cert", cert.to_str().unwrap(), "--keyfile", key.to_str().unwrap()]);
+    let (ca, cert, key) = make_ca_and_leaf(dir.path());
+    let server = Server::start(dir.path(), &["--cert", cert.to_str().unwrap(), "--keyfile", key.to_str().unwrap()]);
     let url = format!("https://127.0.0.1:{}/p", server.port);
     let file = capture("taxonomy-samsung-captivate-2g4.pcap");
 
@@ -158,8 +158,8 @@ fn https_verifies_the_server_against_the_ca_file() {
     assert_eq!(stdout_lines(&out).len(), 1, "the report is still printed");
 
     // A CA file with no certificate in it is a clear error before anything runs.
-    std::fs::write(dir.0.join("empty.pem"), "not a certificate\n").unwrap();
-    let out = replay(&file, &url, "30", &["--ca-file", dir.0.join("empty.pem").to_str().unwrap()]);
+    std::fs::write(dir.path().join("empty.pem"), "not a certificate\n").unwrap();
+    let out = replay(&file, &url, "30", &["--ca-file", dir.path().join("empty.pem").to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--ca-file:") && stderr.contains("holds no PEM certificate"), "{stderr}");
@@ -168,7 +168,7 @@ fn https_verifies_the_server_against_the_ca_file() {
 #[test]
 fn a_refusing_server_drops_each_batch_with_its_status() {
     let dir = TempDir::new("post-500");
-    let server = Server::start(&dir.0, &["--status", "500"]);
+    let server = Server::start(dir.path(), &["--status", "500"]);
     let url = format!("http://127.0.0.1:{}/", server.port);
     let out = replay(&capture("taxonomy-nexus-one-2g4.pcap"), &url, "1", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -188,7 +188,7 @@ fn an_unreachable_or_silent_server_drops_batches_and_capture_goes_on() {
     assert_eq!(stdout_lines(&out).len(), 6);
 
     let dir = TempDir::new("post-hang");
-    let server = Server::start(&dir.0, &["--hang"]);
+    let server = Server::start(dir.path(), &["--hang"]);
     let out = replay(&capture("taxonomy-samsung-captivate-2g4.pcap"), &format!("http://127.0.0.1:{}/", server.port), "2", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

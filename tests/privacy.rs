@@ -1,4 +1,4 @@
-//! Issue 9 through the binary, on the shared captures: pseudonyms checked
+//! The privacy options (README, "Privacy") through the binary, on the shared captures: pseudonyms checked
 //! against Python's hmac (and Python's calendar for the daily key), the raw
 //! MACs absent from reports and log (at -vv), randomized and weak-signal
 //! drops checked against tshark, and the bytes of a report with every new

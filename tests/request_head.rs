@@ -1,6 +1,6 @@
 //! The request on the wire, byte for byte, and the receivers people write.
 //!
-//! - A raw TCP listener reads presenced's request head as sent: every header
+//! - An HTTP stub keeps presenced's request head as sent: every header
 //!   name must be spelled as the vendors' documents spell it (`Signature`,
 //!   `Content-Type`), because receivers look them up case-sensitively.
 //! - PHP's built-in server with a receiver written the way the documents' PHP
@@ -8,13 +8,13 @@
 //!   report must verify there, an implementation wholly apart from ours.
 //! - Proxy variables are ignored, and the start-up log says so.
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
+use presenced_test_support::http_stub::HttpStub;
 use presenced_test_support::python_hmac_sha256;
 use support::TempDir;
 
@@ -22,58 +22,7 @@ const KEY: &str = "head test key";
 const NODE: &str = "ac:86:74:82:9a:30";
 
 fn capture(name: &str) -> PathBuf {
-    support::data::shared_data().join("captures").join(name)
-}
-
-/// One request as the listener read it: the head's exact bytes and the body.
-struct Received {
-    head: String,
-    body: Vec<u8>,
-}
-
-/// Accepts `count` connections, one request each, answers 200 and keeps the
-/// bytes. Every read is bounded, so a silent client fails the test.
-fn raw_listener(count: usize) -> (u16, std::thread::JoinHandle<Vec<Received>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        for _ in 0..count {
-            let (mut stream, _) = listener.accept().unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-            got.push(read_request(&mut stream));
-            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
-        }
-        got
-    });
-    (port, handle)
-}
-
-fn read_request(stream: &mut TcpStream) -> Received {
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).expect("request bytes");
-        assert!(n > 0, "connection closed inside the head: {:?}", String::from_utf8_lossy(&bytes));
-        bytes.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8(bytes[..head_end].to_vec()).expect("ASCII head");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .expect("a Content-Length line spelled so")
-        .trim()
-        .parse()
-        .unwrap();
-    while bytes.len() < head_end + length {
-        let n = stream.read(&mut chunk).expect("body bytes");
-        assert!(n > 0, "connection closed inside the body");
-        bytes.extend_from_slice(&chunk[..n]);
-    }
-    Received { head, body: bytes[head_end..head_end + length].to_vec() }
+    support::data::shared_capture(name)
 }
 
 fn presenced(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
@@ -88,8 +37,9 @@ fn presenced(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
 
 #[test]
 fn the_request_head_is_byte_for_byte_what_the_documents_name() {
-    let (port, listener) = raw_listener(1);
-    let url = format!("http://127.0.0.1:{port}/cloudtrax/receive.php?site=7");
+    let stub = HttpStub::start(vec![]);
+    let port = stub.addr().port();
+    let url = stub.url("/cloudtrax/receive.php?site=7");
     let file = capture("taxonomy-nexus-one-2g4.pcap");
     let out = presenced(
         &["-r", file.to_str().unwrap(), "--url", &url, "--stdout", "--node-mac", NODE, "--no-hostapd",
@@ -97,7 +47,7 @@ fn the_request_head_is_byte_for_byte_what_the_documents_name() {
         &[],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let got = listener.join().unwrap();
+    let got = stub.wait_for(1, Duration::from_secs(20));
     let printed = String::from_utf8(out.stdout).unwrap();
     let body = printed.trim_end_matches('\n').as_bytes();
     assert_eq!(got[0].body, body, "the body sent is the body printed");
@@ -119,8 +69,8 @@ fn the_request_head_is_byte_for_byte_what_the_documents_name() {
 
 #[test]
 fn proxy_variables_are_ignored_and_the_log_says_so() {
-    let (port, listener) = raw_listener(1);
-    let url = format!("http://127.0.0.1:{port}/presence");
+    let stub = HttpStub::start(vec![]);
+    let url = stub.url("/presence");
     let file = capture("taxonomy-canon-mx492-2g4.pcap");
     // A proxy that does not exist: were it used, the POST would fail.
     let proxy = "http://127.0.0.1:9/";
@@ -132,7 +82,7 @@ fn proxy_variables_are_ignored_and_the_log_says_so() {
     assert!(out.status.success(), "{log}");
     assert!(log.contains("HTTP_PROXY, http_proxy, ALL_PROXY set, and ignored"), "{log}");
     assert!(log.contains("HTTP 200"), "{log}");
-    assert_eq!(listener.join().unwrap().len(), 1);
+    assert_eq!(stub.requests().len(), 1);
 }
 
 /// PHP's built-in web server, killed by PID on drop.

@@ -146,8 +146,9 @@ fn sigterm_with_a_full_spool_and_hanging_posts_keeps_the_shutdown_budget() {
         KEY,
     );
     daemon.wait_for_log("HTTP 200", Duration::from_secs(30));
-    // Time for the re-send and the next window to be in flight, unanswered.
-    std::thread::sleep(Duration::from_millis(500));
+    // The re-send that the 200 started is in flight, unanswered (a fixed
+    // sleep here was not always enough on a loaded machine).
+    server.wait_for_hanging(1, Duration::from_secs(30));
     let signalled = Instant::now();
     let status = daemon.terminate(PROCD_KILLS_AFTER);
     let took = signalled.elapsed();

@@ -21,6 +21,7 @@ fn mac(text: &str) -> MacAddr {
 }
 
 #[test]
+#[ignore = "needs root (a TAP interface): make test runs it"]
 fn tap_rig_interface_has_radiotap_link_type_and_is_up() {
     support::require_root("the TAP rig test");
     let tap = Tap::create().expect("create TAP");
@@ -38,6 +39,7 @@ fn tap_rig_interface_has_radiotap_link_type_and_is_up() {
 }
 
 #[test]
+#[ignore = "needs root (a TAP interface): make test runs it"]
 fn tap_rig_interface_is_gone_after_close() {
     support::require_root("the TAP rig test");
     let tap = Tap::create().expect("create TAP");
@@ -56,6 +58,7 @@ fn tap_rig_interface_is_gone_after_close() {
 }
 
 #[test]
+#[ignore = "needs root (a TAP interface, live capture): make test runs it"]
 fn tap_rig_pcap_captures_exactly_the_probe_requests_written() {
     support::require_root("the TAP rig test");
     let tap = Tap::create().expect("create TAP");

@@ -68,9 +68,10 @@ pub struct ReceiverConfig {
     pub max_body: usize,
     /// From the first byte of a request to the end of its body.
     pub request_timeout: Duration,
-    /// How long a kept-alive connection may wait for its next request. Longer
-    /// than ureq's 15 s pool age, so the client, not the server, retires idle
-    /// connections and a reused connection is never closed under a request.
+    /// How long a kept-alive connection may wait for its next request: long
+    /// enough for a client that pools connections (a hand-typed `curl` with
+    /// several URLs, a test) to retire them itself, so a reused connection
+    /// is not closed under a request. presenced closes after each POST.
     pub idle_timeout: Duration,
     pub max_connections: usize,
     /// One line per request on stderr.
@@ -94,18 +95,18 @@ impl fmt::Debug for ReceiverConfig {
 
 /// A configuration value that cannot work; `field` names the struct field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct ReceiverConfigError {
     pub field: &'static str,
     pub message: String,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for ReceiverConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ReceiverConfigError {}
 
 impl ReceiverConfig {
     pub fn new(key: Vec<u8>) -> ReceiverConfig {
@@ -120,9 +121,9 @@ impl ReceiverConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), ReceiverConfigError> {
         let err = |field, message: &str| {
-            Err(ConfigError {
+            Err(ReceiverConfigError {
                 field,
                 message: message.to_string(),
             })

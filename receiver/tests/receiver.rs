@@ -978,11 +978,11 @@ fn receiver_exchange_report_equals_the_parsed_body() {
 /// the receiver intact, and the receiver honours the close.
 #[test]
 fn receiver_accepts_presenceds_own_post() {
-    use presenced::deliver::http::{Cutoff, PostOutcome, Poster};
+    use presenced::deliver::http::{PostOutcome, Poster, ShutdownCutoff};
     use std::sync::Arc;
     let (receiver, rx) = start(|_| {});
     let url = format!("http://{}/presence", receiver.local_addr());
-    let poster = Poster::new(&url, KEY, GUARD, std::path::Path::new("/nonexistent"), Arc::new(Cutoff::default()))
+    let poster = Poster::new(&url, KEY, GUARD, std::path::Path::new("/nonexistent"), Arc::new(ShutdownCutoff::default()))
         .expect("poster");
     for _ in 0..2 {
         assert_eq!(poster.post(SAMPLE.as_bytes()), PostOutcome::Accepted(200));

@@ -38,11 +38,49 @@ pub struct ProbeRow<Mac = String> {
     pub first_seen: i64,
     pub last_seen: i64,
     pub associated: bool,
+    /// Not in the vendors' documents: `true` when the row is a device that
+    /// presenced estimated from randomized addresses (`--randomized-macs
+    /// merge`); its `mac` is then a pseudonym of that estimate, not an
+    /// address any device sent. Written only when true, so every other row
+    /// keeps the documented bytes; absent reads as false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub estimated_device: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The key of `ProbeRow::estimated_device` in the body.
+pub const ESTIMATED_DEVICE_KEY: &str = "estimated_device";
+
+impl<Mac> ProbeRow<Mac> {
+    /// Whether a receiver must count this row as an estimated device (a
+    /// number of phones that randomize their address) rather than as one
+    /// client address.
+    pub fn is_estimated_device(&self) -> bool {
+        self.estimated_device
+    }
 }
 
 pub const VERSION: u32 = 1;
 
+/// What a report's rows count: client addresses, and devices estimated
+/// from randomized addresses (`ProbeRow::estimated_device`). A receiver
+/// shows and adds up the two apart: an estimate is a number of phones, an
+/// address row may be one phone's passing address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    pub addresses: usize,
+    pub estimated_devices: usize,
+}
+
 impl Report {
+    pub fn row_counts(&self) -> RowCounts {
+        let estimated_devices = self.probe_requests.iter().filter(|r| r.is_estimated_device()).count();
+        RowCounts { addresses: self.probe_requests.len() - estimated_devices, estimated_devices }
+    }
+
     /// The body exactly as sent: compact JSON, no trailing newline.
     pub fn to_body(&self) -> Vec<u8> {
         let mut body = Vec::new();
@@ -81,6 +119,7 @@ impl ProbeRow {
             first_seen: self.first_seen,
             last_seen: self.last_seen,
             associated: self.associated,
+            estimated_device: self.estimated_device,
         }
     }
 }
@@ -107,10 +146,14 @@ pub fn write_body<W: std::io::Write + ?Sized>(
         write!(
             out,
             "{{\"mac\":\"{}\",\"count\":{},\"min_signal\":{},\"max_signal\":{},\"avg_signal\":{},\
-             \"last_seen_signal\":{},\"first_seen\":{},\"last_seen\":{},\"associated\":{}}}",
+             \"last_seen_signal\":{},\"first_seen\":{},\"last_seen\":{},\"associated\":{}",
             r.mac, r.count, r.min_signal, r.max_signal, r.avg_signal, r.last_seen_signal, r.first_seen, r.last_seen,
             r.associated
-        )
+        )?;
+        if r.estimated_device {
+            write!(out, ",\"{ESTIMATED_DEVICE_KEY}\":true")?;
+        }
+        out.write_all(b"}")
     })?;
     out.write_all(b"]}")
 }
@@ -229,6 +272,13 @@ impl Report {
                     row.mac
                 )));
             }
+            if row.estimated_device && !is_pseudonym_mac(&row.mac) {
+                return Err(FormatError(format!(
+                    "probe_requests[{i}] is an estimated device but its mac {:?} is not locally administered: \
+                     an estimate's pseudonym never looks like a device's own address",
+                    row.mac
+                )));
+            }
             if row.first_seen > row.last_seen {
                 return Err(FormatError(format!(
                     "probe_requests[{i}]: first_seen {} is after last_seen {}",
@@ -241,6 +291,12 @@ impl Report {
 }
 
 /// Six two-digit hex octets separated by colons, either case.
+/// A colon-form MAC whose first octet is locally administered (0x02) and
+/// unicast (not 0x01), as every pseudonym presenced makes.
+pub fn is_pseudonym_mac(s: &str) -> bool {
+    is_colon_mac(s) && u8::from_str_radix(&s[..2], 16).is_ok_and(|first| first & 0x03 == 0x02)
+}
+
 pub fn is_colon_mac(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 17
@@ -287,8 +343,10 @@ mod stream_tests {
             first_seen: i64::MIN,
             last_seen: i64::MAX,
             associated: true,
+            estimated_device: false,
         };
-        for rows in [vec![], vec![extreme.clone()], vec![extreme.clone(), report.probe_requests[0].clone(), extreme]] {
+        let estimate = ProbeRow { mac: "da:00:00:00:00:01".into(), estimated_device: true, associated: false, ..extreme.clone() };
+        for rows in [vec![], vec![extreme.clone()], vec![extreme.clone(), report.probe_requests[0].clone(), estimate.clone(), extreme], vec![estimate]] {
             let r = Report { network_id: u64::MAX, node_mac: "02:00:00:00:00:01".into(), version: VERSION, probe_requests: rows };
             assert_eq!(r.to_body(), serde_json::to_vec(&r).unwrap());
         }
@@ -305,6 +363,52 @@ mod stream_tests {
         let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
         assert_eq!(signer.finish(), expected);
         assert_eq!(signature(b"Jefe", data), expected);
+    }
+}
+
+#[cfg(test)]
+mod estimated_device_tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{"network_id":221234,"node_mac":"AC:86:74:82:9A:30","version":1,"probe_requests":[{"mac":"00:9a:cd:e3:15:49","count":11,"min_signal":-77,"max_signal":-36,"avg_signal":-55,"last_seen_signal":-77,"first_seen":1475860695,"last_seen":1475860718,"associated":false}]}"#;
+
+    /// The sample with a second row, written out by hand: an estimated
+    /// device under a pseudonym (0xda: locally administered, unicast).
+    const WITH_ESTIMATE: &str = r#"{"network_id":221234,"node_mac":"AC:86:74:82:9A:30","version":1,"probe_requests":[{"mac":"00:9a:cd:e3:15:49","count":11,"min_signal":-77,"max_signal":-36,"avg_signal":-55,"last_seen_signal":-77,"first_seen":1475860695,"last_seen":1475860718,"associated":false},{"mac":"da:a1:19:5e:00:07","count":40,"min_signal":-70,"max_signal":-52,"avg_signal":-60,"last_seen_signal":-58,"first_seen":1475860690,"last_seen":1475860719,"associated":false,"estimated_device":true}]}"#;
+
+    #[test]
+    fn rows_without_the_mark_are_addresses_and_keep_the_documented_bytes() {
+        let report = Report::from_body(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(report.row_counts(), RowCounts { addresses: 1, estimated_devices: 0 });
+        assert_eq!(report.to_body(), SAMPLE.as_bytes());
+        assert!(!SAMPLE.contains(ESTIMATED_DEVICE_KEY));
+    }
+
+    #[test]
+    fn a_marked_row_is_an_estimated_device_and_round_trips() {
+        let report = Report::from_body(WITH_ESTIMATE.as_bytes()).unwrap();
+        assert_eq!(report.row_counts(), RowCounts { addresses: 1, estimated_devices: 1 });
+        assert!(report.probe_requests[1].is_estimated_device());
+        assert!(!report.probe_requests[0].is_estimated_device());
+        assert_eq!(report.to_body(), WITH_ESTIMATE.as_bytes());
+        // An explicit false is the documented row (and is written without the key).
+        let explicit = SAMPLE.replace(r#""associated":false}"#, r#""associated":false,"estimated_device":false}"#);
+        let parsed = Report::from_body(explicit.as_bytes()).unwrap();
+        assert_eq!(parsed.row_counts().estimated_devices, 0);
+        assert_eq!(parsed.to_body(), SAMPLE.as_bytes());
+    }
+
+    #[test]
+    fn an_estimate_under_a_universal_address_or_with_a_bad_mark_is_refused() {
+        let universal = WITH_ESTIMATE.replace("da:a1:19:5e:00:07", "d8:a1:19:5e:00:07");
+        let e = Report::from_body(universal.as_bytes()).unwrap_err();
+        assert!(e.0.contains("probe_requests[1] is an estimated device") && e.0.contains("d8:a1:19:5e:00:07"), "{e}");
+        let group = WITH_ESTIMATE.replace("da:a1:19:5e:00:07", "db:a1:19:5e:00:07");
+        assert!(Report::from_body(group.as_bytes()).is_err());
+        let not_bool = WITH_ESTIMATE.replace(r#""estimated_device":true"#, r#""estimated_device":1"#);
+        let e = Report::from_body(not_bool.as_bytes()).unwrap_err();
+        assert!(e.0.contains("expected a boolean"), "{e}");
+        assert!(is_pseudonym_mac("02:00:00:00:00:00") && !is_pseudonym_mac("00:00:00:00:00:00") && !is_pseudonym_mac("zz:00:00:00:00:00"));
     }
 }
 

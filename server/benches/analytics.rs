@@ -357,7 +357,9 @@ async fn measure(label: &str, database: &str, url_or_path: &Database, dir: &std:
     let baseline_repeats = env_num("BENCH_BASELINE_REPEATS", 3) as usize;
     let (key, config) = server_config(dir);
     let server = Server::start(&["--database", database, "--key-file", &key, "--config", &config], None);
-    let mut signer = Signer { next: 0, nonce: 1 };
+    // Nonces outlive a server (they are in the database): start above any
+    // of an earlier measurement on it.
+    let mut signer = Signer { next: 0, nonce: presenced_server::unix_now_ms() as u64 * 1000 };
     let store = Store::open(url_or_path).await.unwrap();
     store.use_rules([(NETWORK as i64, NetworkRules::default())]).await.unwrap();
     println!("  {label}: view, stored (HTTP, {repeats} requests) p50 / p95; raw rows rebuilt ({baseline_repeats} in this process) p50 / p95; ratio of p95s");
@@ -394,7 +396,7 @@ async fn measure(label: &str, database: &str, url_or_path: &Database, dir: &std:
             b95,
             b95 / p95,
             bad.map(|s| format!("  (HTTP {s} answered)")).unwrap_or_default(),
-            refused.map(|e| format!("  (today's path refused: {e})")).unwrap_or_default()
+            refused.map(|e| format!("  (today's path refused after that time: {e})")).unwrap_or_default()
         );
     }
     println!("    presenced-server peak RSS {:.1} MiB", vm_hwm_kib(server.pid()) as f64 / 1024.0);

@@ -67,6 +67,7 @@ fn report_struct(ap: u64, seq: u64) -> Report {
                 first_seen: now - 29,
                 last_seen: now - (x % 29) as i64,
                 associated: x % 7 == 0,
+                estimated_device: false,
             }
         })
         .collect();

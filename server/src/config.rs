@@ -465,7 +465,7 @@ fn read_config_file(path: &Path) -> Result<FileConfig, ConfigError> {
 fn read_key_file(path: &Path, option: &str) -> Result<Vec<u8>, ConfigError> {
     let key = presenced_report::read_key_file(path, option).map_err(|problem| ConfigError::new(option, problem))?;
     if let Some(warning) = key.warning {
-        eprintln!("presenced-server: {warning}");
+        tracing::warn!("{warning}");
     }
     Ok(key.bytes)
 }

@@ -6,7 +6,8 @@
 //! is one interface over SQLite and PostgreSQL, the raw rows, the stored
 //! analytics (visits, built at ingest) and the query API's per-key state; `analytics` (visits, metrics, the
 //! incremental sessionizer), `filter`, `webhooks` and `time` are pure; `web`
-//! and `dashboard` render HTML from the assets in web/; `api` is the signed
+//! renders the pages (maud templates, escaping by default; the dashboard's
+//! charts and CSV tables in `web::dashboard`); `api` is the signed
 //! query API; `webhook_delivery` sends webhooks.
 //!
 //! Layers, each importing only those below it: `analytics`, `time`,
@@ -15,7 +16,6 @@
 pub mod analytics;
 pub mod api;
 pub mod config;
-pub mod dashboard;
 pub mod filter;
 pub mod http;
 pub mod store;

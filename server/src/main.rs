@@ -20,6 +20,10 @@ fn main() -> ExitCode {
         }
         Err(e) => return usage_error(e),
     };
+    if let Err(e) = init_logging() {
+        eprintln!("presenced-server: {e}");
+        return ExitCode::from(2);
+    }
     let config = match args.validate(std::env::var_os(KEY_ENV)) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
@@ -27,13 +31,35 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("presenced-server: cannot start the runtime: {e}");
+            tracing::error!("cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     runtime.block_on(run(config))
 }
 
+/// Log events go to stderr at the levels RUST_LOG names (tracing's
+/// directives, e.g. `warn` or `info,tower_http=debug`), `info,sqlx=warn`
+/// without it.
+fn init_logging() -> Result<(), String> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) => EnvFilter::try_new(&directives).map_err(|e| format!("RUST_LOG: {directives:?} is not a log filter like info or warn,tower_http=debug: {e}"))?,
+        // PostgreSQL's notices ("relation ... already exists, skipping")
+        // come through sqlx at INFO: they are the database's, not ours.
+        Err(_) => EnvFilter::new("info,sqlx=warn"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init()
+        .map_err(|e| format!("cannot start logging: {e}"))
+}
+
+/// A command line or start-up refusal: one plain line for the person who
+/// typed the command, not a log event.
 fn usage_error(e: presenced_server::config::ConfigError) -> ExitCode {
     eprintln!("presenced-server: {e}");
     ExitCode::from(2)
@@ -58,12 +84,12 @@ async fn run(config: Config) -> ExitCode {
     if config.rebuild_analytics || !stale.is_empty() {
         let which = if config.rebuild_analytics { None } else { Some(stale.as_slice()) };
         if let Some(ids) = which {
-            eprintln!("presenced-server: the stored visits of network(s) {ids:?} were built with other rules: rebuilding them from the raw rows");
+            tracing::warn!("the stored visits of network(s) {ids:?} were built with other rules: rebuilding them from the raw rows");
         }
         match store.rebuild_analytics(which).await {
-            Ok(r) => eprintln!("presenced-server: rebuilt the analytics of {} network(s) from {} raw rows", r.networks, r.rows),
+            Ok(r) => tracing::info!("rebuilt the analytics of {} network(s) from {} raw rows", r.networks, r.rows),
             Err(e) => {
-                eprintln!("presenced-server: cannot rebuild the analytics: {e}");
+                tracing::error!("cannot rebuild the analytics: {e}");
                 return ExitCode::FAILURE;
             }
         }
@@ -82,8 +108,8 @@ async fn run(config: Config) -> ExitCode {
         }
     };
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    eprintln!(
-        "presenced-server: listening on http://{address} (reports: POST {} and /receive), {} database",
+    tracing::info!(
+        "listening on http://{address} (reports: POST {} and /receive), {} database",
         config.ingest_path,
         store.kind()
     );
@@ -91,8 +117,8 @@ async fn run(config: Config) -> ExitCode {
     let configured: Vec<&str> = config.api_keys.keys().map(String::as_str).collect();
     match store.forget_api_keys_except(&configured).await {
         Ok(0) => {}
-        Ok(n) => eprintln!("presenced-server: query API: forgot the nonces of {n} key(s) no longer in the config file"),
-        Err(e) => eprintln!("presenced-server: query API: cannot forget the nonces of keys no longer configured: {e}"),
+        Ok(n) => tracing::info!("query API: forgot the nonces of {n} key(s) no longer in the config file"),
+        Err(e) => tracing::error!("query API: cannot forget the nonces of keys no longer configured: {e}"),
     }
     if config.retention_days.is_some() || config.raw_retention_days.is_some() {
         tokio::spawn(prune_forever(store.clone(), config.retention_days, config.raw_retention_days));
@@ -101,7 +127,7 @@ async fn run(config: Config) -> ExitCode {
     let app = http::router(AppState::new(config, store.clone()));
     http::serve(listener, app, &limits, shutdown_signal(), Duration::from_secs(5)).await;
     store.close().await;
-    eprintln!("presenced-server: stopped");
+    tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
@@ -115,17 +141,17 @@ async fn prune_forever(store: Store, days: Option<u32>, raw_days: Option<u32>) {
             let cutoff = unix_now() - i64::from(raw_days) * 86_400;
             match store.prune(cutoff).await {
                 Ok(p) if p.rows + p.reports > 0 => {
-                    eprintln!("presenced-server: retention: deleted {} rows and {} report records older than {raw_days} days", p.rows, p.reports)
+                    tracing::info!("retention: deleted {} rows and {} report records older than {raw_days} days", p.rows, p.reports)
                 }
                 Ok(_) => {}
-                Err(e) => eprintln!("presenced-server: retention: {e}"),
+                Err(e) => tracing::error!("retention: {e}"),
             }
         }
         if let Some(days) = days {
             match store.prune_analytics(unix_now() - i64::from(days) * 86_400).await {
-                Ok(n) if n > 0 => eprintln!("presenced-server: retention: deleted {n} visits older than {days} days"),
+                Ok(n) if n > 0 => tracing::info!("retention: deleted {n} visits older than {days} days"),
                 Ok(_) => {}
-                Err(e) => eprintln!("presenced-server: retention: {e}"),
+                Err(e) => tracing::error!("retention: {e}"),
             }
         }
     }

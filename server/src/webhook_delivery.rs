@@ -61,7 +61,7 @@ impl Webhooks {
         let configured: Vec<_> = config.networks.values().filter(|n| !n.webhooks.is_empty()).collect();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             if !configured.is_empty() {
-                eprintln!("presenced-server: webhooks: no runtime to run them on; they are off");
+                tracing::error!("webhooks: no runtime to run them on; they are off");
             }
             store.use_webhooks([]);
             return Webhooks::disabled();
@@ -123,7 +123,7 @@ async fn tick(store: Store, networks: Vec<i64>) {
         let now = unix_now();
         for &id in &networks {
             if let Err(e) = store.webhook_tick(id, now).await {
-                eprintln!("presenced-server: webhooks: the clock tick of network {id}: {e}");
+                tracing::error!("webhooks: the clock tick of network {id}: {e}");
             }
         }
     }
@@ -166,7 +166,7 @@ impl Worker {
     /// The endpoint's events one at a time, in order, from its progress on.
     async fn run(self) {
         while let Err(e) = self.store.register_webhook(self.network_id, &self.hook.url).await {
-            eprintln!("presenced-server: webhook {}: cannot record its progress: {e}", self.hook.url);
+            tracing::error!("webhook {}: cannot record its progress: {e}", self.hook.url);
             tokio::time::sleep(RETRY_DATABASE).await;
         }
         loop {
@@ -177,7 +177,7 @@ impl Worker {
                     continue;
                 }
                 Err(e) => {
-                    eprintln!("presenced-server: webhook {}: cannot read the outbox: {e}", self.hook.url);
+                    tracing::error!("webhook {}: cannot read the outbox: {e}", self.hook.url);
                     tokio::time::sleep(RETRY_DATABASE).await;
                     continue;
                 }
@@ -188,7 +188,7 @@ impl Worker {
             // before this): the event goes again on the next claim, the
             // one way an endpoint can get an event twice.
             if let Err(e) = self.store.finish_webhook_event(claim).await {
-                eprintln!("presenced-server: webhook {}: cannot record an event as sent: {e}", self.hook.url);
+                tracing::error!("webhook {}: cannot record an event as sent: {e}", self.hook.url);
                 tokio::time::sleep(RETRY_DATABASE).await;
             }
         }
@@ -216,8 +216,8 @@ impl Worker {
             self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
         }
         self.stats.dropped_after_retries.fetch_add(1, Ordering::Relaxed);
-        eprintln!(
-            "presenced-server: webhook {}: an event dropped after {} attempts (last: {last_error})",
+        tracing::warn!(
+            "webhook {}: an event dropped after {} attempts (last: {last_error})",
             hook.url,
             hook.retries + 1
         );

@@ -214,6 +214,7 @@ async fn synthetic_days_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 async fn synthetic_days_postgres() {
     let pg = Postgres::start("analytics");
     synthetic_suite(Store::open(&Database::Postgres(pg.url.clone())).await.unwrap()).await;
@@ -341,6 +342,7 @@ async fn empty(store: &Store) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 async fn arrival_orders_and_restart_postgres() {
     let pg = Postgres::start("analytics-orders");
     let url = pg.url.clone();
@@ -450,6 +452,7 @@ fn capture_metrics_sqlite() {
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn capture_metrics_postgres() {
     let pg = Postgres::start("analytics-capture");
     capture_metrics(&pg.url, "capture-postgres");
@@ -460,6 +463,7 @@ fn capture_metrics_postgres() {
 /// analytics", shows them). PostgreSQL is told to avoid sequential scans, as
 /// its planner prefers them on tables this small.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 async fn query_plans_use_the_indexes() {
     let ingest_lookup = "SELECT scope, mac, start_time, end_time FROM visits WHERE network_id = 1 AND scope IN ('', 'A') \
                          AND mac IN (1, 2) AND +end_time > 100 AND start_time < 200";

@@ -82,6 +82,9 @@ fn sqlite_nonces_outlive_a_restart_and_removed_keys_are_forgotten() {
         assert_eq!(locations(&server, "pk_a", SECRET, 1000), (401, 3));
         assert_eq!(locations(&server, "pk_b", OTHER_SECRET, big), (401, 3));
         assert_eq!(locations(&server, "pk_b", OTHER_SECRET, big - 1), (401, 3));
+        // The rate counts from each key's last answer before the restart:
+        // without the pause a quick restart made these two a 429.
+        pause();
         assert_eq!(locations(&server, "pk_a", SECRET, 1001), (200, 0));
         assert_eq!(locations(&server, "pk_b", OTHER_SECRET, big + 1), (200, 0));
     }
@@ -95,6 +98,7 @@ fn sqlite_nonces_outlive_a_restart_and_removed_keys_are_forgotten() {
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn two_processes_on_one_postgresql_share_nonces_and_rate() {
     let pg = Postgres::start("api-state");
     let dir = TempDir::new("api-state-pg");

@@ -353,3 +353,66 @@ async fn futures_catch<F: std::future::Future<Output = ()>>(
     })
     .await
 }
+
+/// A network name and filter values that are markup: every page shows them
+/// as text, runs no script of theirs and grows no element from them.
+const HOSTILE: &str = r#"<script>window.pwned=1</script><b id="injected">x</b>"#;
+
+fn percent_encoded(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_strings_come_out_as_text() {
+    let dir = TempDir::new("browser-hostile");
+    std::fs::write(dir.path().join("key"), "browser-key").unwrap();
+    // A TOML literal string: HOSTILE has no single quote.
+    let config = format!("[[network]]\nid = 7\nname = '{HOSTILE}'\nkey_file = \"key\"\n");
+    std::fs::write(dir.path().join("net.toml"), config).unwrap();
+    let db = dir.path().join("rows.sqlite");
+    let config = dir.path().join("net.toml");
+    let args = ["--database", db.to_str().unwrap(), "--config", config.to_str().unwrap()];
+    let server = Server::start(&args, None);
+    let (node, mac, first, last, signal, associated) = synthetic_days()[0];
+    let spec = RowSpec { mac: mac.into(), count: 2, min: signal - 10, max: signal, avg: signal - 5, last: signal - 3, first_seen: first, last_seen: last, associated };
+    let r = post_signed(server.addr, "/presence", KEY, report_body(7, node, &[spec]).as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let (_driver, client, _profile) = open_browser().await;
+    let session = async {
+        let base = server.url("");
+        let hostile = percent_encoded(HOSTILE);
+        // (page, where the string must show: in the text, or as a field's value)
+        let pages = [
+            ("/".to_string(), None),
+            ("/access-points".to_string(), None),
+            ("/dashboard?network_id=7".to_string(), None),
+            (format!("/?mac={hostile}"), Some("f-mac")),
+            (format!("/dashboard?network_id=7&since={hostile}"), Some("d-since")),
+        ];
+        for (path, field) in pages {
+            client.goto(&format!("{base}{path}")).await.unwrap();
+            let found = client
+                .execute(
+                    "return [typeof window.pwned, document.querySelectorAll('#injected').length, document.scripts.length, \
+                     document.body.textContent.includes(arguments[0]), \
+                     arguments[1] === null ? null : document.getElementById(arguments[1]).value]",
+                    vec![json!(HOSTILE), json!(field)],
+                )
+                .await
+                .unwrap();
+            let shown_as = match field {
+                None => json!(null),
+                Some(_) => json!(HOSTILE),
+            };
+            let in_text = field.is_none() || path.contains("since=");
+            assert_eq!(found, json!(["undefined", 0, 0, in_text, shown_as]), "{path}");
+        }
+        shot(&client, "10-hostile-strings").await;
+    };
+    let result = futures_catch(std::panic::AssertUnwindSafe(session)).await;
+    let _ = client.close().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -201,6 +201,7 @@ fn sqlite() {
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn postgres() {
     let pg = Postgres::start("http");
     scenarios(&pg.url);
@@ -275,6 +276,36 @@ fn bad_configuration_exits_2_naming_the_option() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: one line, got {stderr}");
         assert!(stderr.starts_with(&format!("presenced-server: {option}")), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn rust_log_chooses_the_events() {
+    let dir = TempDir::new("http-log");
+    let key = dir.path().join("k");
+    std::fs::write(&key, "k").unwrap();
+    let bin = env!("CARGO_BIN_EXE_presenced-server");
+    let out = Command::new(bin)
+        .args(["--key-file", key.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info,=bogus")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line, got {stderr}");
+    assert!(stderr.starts_with("presenced-server: RUST_LOG: \"info,=bogus\" is not a log filter"), "{stderr}");
+
+    // tower-http's TraceLayer: each request's answer, at DEBUG, with its status.
+    let db = dir.path().join("rows.sqlite");
+    let args = ["--key-file", key.to_str().unwrap(), "--database", db.to_str().unwrap()];
+    let server = Server::start_logging(&args, None, "info,tower_http=debug");
+    assert_eq!(get(server.addr, "/no-such-page").status, 404);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("status=404") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log();
+    let answer = log.lines().find(|l| l.contains("status=404")).unwrap_or_else(|| panic!("no answer logged: {log}"));
+    assert!(answer.contains("DEBUG") && answer.contains("uri=/no-such-page"), "{answer}");
 }
 
 /// A FIFO named as a key file, on the command line or in --config, is refused

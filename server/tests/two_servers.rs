@@ -109,6 +109,7 @@ fn row_of(mac: &str, first: i64, last: i64, max: i32, associated: bool) -> RowSp
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn two_processes_on_one_postgresql_answer_as_one() {
     let dir = TempDir::new("two-servers");
     let (shared_pg, own_pg) = (Postgres::start("two-shared"), Postgres::start("two-own"));
@@ -275,10 +276,10 @@ fn sigkill_mid_ingest(database: &str, dir: &TempDir) {
     assert_eq!(dashboard(server.addr, node), dashboard(own.addr, node));
     let api = ApiClient { next: AtomicU64::new(0) };
     assert_eq!(api_answers(&api, server.addr, node), api_answers(&api, own.addr, node));
-
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn sigkill_mid_ingest_on_postgresql_loses_nothing_answered() {
     let pg = Postgres::start("kill");
     let dir = TempDir::new("kill-pg");

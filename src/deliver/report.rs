@@ -76,6 +76,7 @@ impl Rows for WindowReport<'_> {
                 first_seen: row.first_seen.secs,
                 last_seen: row.last_seen.secs,
                 associated: (self.is_associated)(mac),
+                estimated_device: row.estimated_device,
             })?;
         }
         Ok(())

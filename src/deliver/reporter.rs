@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::deliver::http::{Cutoff, PostOutcome, Poster};
+use crate::deliver::http::{PostOutcome, Poster, ShutdownCutoff};
 use crate::wire::mac::MacAddr;
 use crate::window::privacy::Pseudonymizer;
 use crate::deliver::report::WindowReport;
 use crate::deliver::resender::{worth_retrying, Resender};
 use crate::status::{Board, Delivery, ReportRecord};
 use crate::window::table::Window;
+use crate::window::devices::{clusters::clusters, Tracker};
 
 /// Who is associated with this AP right now. Called once per report, just
 /// before the report is built.
@@ -39,12 +40,15 @@ pub struct ReporterSettings {
     pub poster: Option<Arc<Poster>>,
     pub associated: Option<AssociatedLookup>,
     /// Shared with the `poster`: the end of the shutdown budget, once set.
-    pub cutoff: Arc<Cutoff>,
+    pub cutoff: Arc<ShutdownCutoff>,
     /// Client MACs are replaced by these before anything is written out.
     pub pseudonyms: Option<Pseudonymizer>,
     /// `--spool-bytes`: keep failed reports up to this many bytes, to send
     /// them again. Only with a `poster`.
     pub spool_bytes: Option<usize>,
+    /// `--randomized-macs merge`: turns each window's bursts into estimated
+    /// devices; here, in window order, so that both live tables feed one.
+    pub devices: Option<Tracker>,
     /// Each report's outcome goes here for `ubus call presenced status`.
     pub status: Arc<Board>,
 }
@@ -57,7 +61,7 @@ pub struct Reporter {
     ended: Receiver<()>,
     /// Windows handed over and not yet delivered.
     pending: Arc<AtomicUsize>,
-    cutoff: Arc<Cutoff>,
+    cutoff: Arc<ShutdownCutoff>,
     shutdown_announced: std::sync::atomic::AtomicBool,
     resender: Option<Resender>,
 }
@@ -223,6 +227,13 @@ impl ReporterSettings {
             Some(lookup) => lookup(self.cutoff.bound(Instant::now() + crate::hostapd::LOOKUP_BUDGET)),
             None => BTreeSet::new(),
         };
+        if let Some(tracker) = self.devices.as_mut() {
+            let estimated = tracker.rows(clusters(std::mem::take(&mut batch.window.bursts)));
+            if !estimated.is_empty() {
+                batch.window.rows.extend(estimated);
+                batch.window.rows.sort_unstable_by_key(|(mac, _)| *mac);
+            }
+        }
         // Once per client and window, before anything is written out: from
         // here on only pseudonyms exist outside the table.
         if let Some(p) = &self.pseudonyms {
@@ -243,10 +254,12 @@ impl ReporterSettings {
         }
         let bytes = report.len();
         let stats = &window.stats;
+        let estimated = window.rows.iter().filter(|(_, r)| r.estimated_device).count();
         let mut summary = format!(
-            "{} clients ({} associated), {} frames, {} accepted, drops: {}",
+            "{} clients ({} associated{}), {} frames, {} accepted, drops: {}",
             window.rows.len(),
             report.associated_count(),
+            if self.devices.is_some() { format!(", {estimated} estimated devices") } else { String::new() },
             stats.frames,
             stats.accepted,
             stats.drops_summary()

@@ -175,17 +175,21 @@ impl Drop for FakeHostapd {
 /// thread, so that a test can hold a thousand of them.
 pub struct SilentSocket {
     pub path: PathBuf,
-    _socket: UnixDatagram,
+    socket: UnixDatagram,
 }
 
 impl SilentSocket {
     pub fn bind(path: PathBuf) -> SilentSocket {
         let socket =
             UnixDatagram::bind(&path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
-        SilentSocket {
-            path,
-            _socket: socket,
-        }
+        SilentSocket { path, socket }
+    }
+
+    /// Whether a request reached it (they stay queued, since it never reads
+    /// them); takes one, so ask once.
+    pub fn was_asked(&self) -> bool {
+        self.socket.set_nonblocking(true).expect("non-blocking");
+        self.socket.recv(&mut [0u8; 64]).is_ok()
     }
 }
 

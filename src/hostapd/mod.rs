@@ -86,7 +86,7 @@ impl Default for HostapdConfig {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigError {
+pub enum HostapdConfigError {
     EmptyDir(&'static str),
     SameDirs(PathBuf),
     ClientDirTooLong { dir: PathBuf, max: usize },
@@ -95,56 +95,56 @@ pub enum ConfigError {
     ZeroOpenSockets,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for HostapdConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::EmptyDir(option) => write!(f, "{option}: must not be empty"),
-            ConfigError::SameDirs(dir) => write!(
+            HostapdConfigError::EmptyDir(option) => write!(f, "{option}: must not be empty"),
+            HostapdConfigError::SameDirs(dir) => write!(
                 f,
                 "--run-dir: must differ from --hostapd-dir ({}), or our own sockets would be read as BSSes",
                 dir.display()
             ),
-            ConfigError::ClientDirTooLong { dir, max } => write!(
+            HostapdConfigError::ClientDirTooLong { dir, max } => write!(
                 f,
                 "--run-dir: {} is too long for a UNIX socket path (at most {max} bytes)",
                 dir.display()
             ),
-            ConfigError::ZeroMaxStations => f.write_str("hostapd max_stations_per_bss: must be at least 1"),
-            ConfigError::ZeroWalkTime => f.write_str("hostapd max_walk_time_per_bss: must be more than zero"),
-            ConfigError::ZeroOpenSockets => f.write_str("hostapd max_open_sockets: must be at least 1"),
+            HostapdConfigError::ZeroMaxStations => f.write_str("hostapd max_stations_per_bss: must be at least 1"),
+            HostapdConfigError::ZeroWalkTime => f.write_str("hostapd max_walk_time_per_bss: must be more than zero"),
+            HostapdConfigError::ZeroOpenSockets => f.write_str("hostapd max_open_sockets: must be at least 1"),
         }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for HostapdConfigError {}
 
 impl HostapdConfig {
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), HostapdConfigError> {
         if self.hostapd_dir.as_os_str().is_empty() {
-            return Err(ConfigError::EmptyDir("--hostapd-dir"));
+            return Err(HostapdConfigError::EmptyDir("--hostapd-dir"));
         }
         if self.client_dir.as_os_str().is_empty() {
-            return Err(ConfigError::EmptyDir("--run-dir"));
+            return Err(HostapdConfigError::EmptyDir("--run-dir"));
         }
         if self.client_dir == self.hostapd_dir {
-            return Err(ConfigError::SameDirs(self.hostapd_dir.clone()));
+            return Err(HostapdConfigError::SameDirs(self.hostapd_dir.clone()));
         }
         // The directory, a '/', then our longest socket name.
         let max = socket::MAX_SOCKET_PATH - 1 - socket::MAX_CLIENT_NAME;
         if self.client_dir.as_os_str().len() > max {
-            return Err(ConfigError::ClientDirTooLong {
+            return Err(HostapdConfigError::ClientDirTooLong {
                 dir: self.client_dir.clone(),
                 max,
             });
         }
         if self.max_stations_per_bss == 0 {
-            return Err(ConfigError::ZeroMaxStations);
+            return Err(HostapdConfigError::ZeroMaxStations);
         }
         if self.max_walk_time_per_bss.is_zero() {
-            return Err(ConfigError::ZeroWalkTime);
+            return Err(HostapdConfigError::ZeroWalkTime);
         }
         if self.max_open_sockets == 0 {
-            return Err(ConfigError::ZeroOpenSockets);
+            return Err(HostapdConfigError::ZeroOpenSockets);
         }
         Ok(())
     }
@@ -204,7 +204,7 @@ fn describe_dir_error(e: &io::Error) -> String {
 
 /// One BSS socket whose walk the deadline cut off.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CutOff<'a> {
+pub struct UnfinishedWalk<'a> {
     pub path: &'a Path,
     /// `None`: never asked, for lack of time; else the stations hostapd
     /// had described before it went quiet.
@@ -224,7 +224,7 @@ fn shown_budget_ms(budget: Duration) -> u128 {
 pub fn cut_off_warning(
     budget: Duration,
     total: usize,
-    cut: &[CutOff],
+    cut: &[UnfinishedWalk],
     associated_read: usize,
 ) -> Option<String> {
     if cut.is_empty() {
@@ -316,7 +316,7 @@ pub fn associated_stations(cfg: &HostapdConfig, deadline: Instant) -> Associated
                 continue;
             }
             BssOutcome::NotAsked => {
-                cut.push(CutOff {
+                cut.push(UnfinishedWalk {
                     path,
                     stations_read: None,
                 });
@@ -329,7 +329,7 @@ pub fn associated_stations(cfg: &HostapdConfig, deadline: Instant) -> Associated
             Ok(()) => {}
             Err(WalkError::Unanswered(_)) => {
                 associated_cut += confirmed;
-                cut.push(CutOff {
+                cut.push(UnfinishedWalk {
                     path,
                     stations_read: Some(bss.stations.len()),
                 });
@@ -486,7 +486,7 @@ mod tests {
         );
     }
 
-    /// Issue 7: the old lookup asked one socket after the other, so ten
+    /// A lookup that asked one socket after the other made ten
     /// silent ones took ten request timeouts (10 s) per report.
     #[test]
     fn ten_silent_sockets_share_one_deadline_and_the_answering_ones_count() {
@@ -497,10 +497,12 @@ mod tests {
         let first = FakeHostapd::serving(ctrl.join("a0"), &[(A, "[AUTH][ASSOC]"), (B, "[AUTH]")]);
         let second = FakeHostapd::serving(ctrl.join("a1"), &[(C, "[AUTHORIZED]")]);
         let started = Instant::now();
-        let got = lookup_within(&config(&ctrl, &client), LOOKUP_BUDGET);
+        // Three times the production budget: the two answering hostapds must
+        // finish within it on a loaded machine under qemu too.
+        let got = lookup_within(&config(&ctrl, &client), Duration::from_secs(3));
         let took = started.elapsed();
-        // Liveness, not speed: the old code takes 10 s here.
-        assert!(took < Duration::from_secs(5), "took {took:?}");
+        // Liveness, not speed: asking one after the other takes 30 s here.
+        assert!(took < Duration::from_secs(15), "took {took:?}");
         assert_eq!(got.stations, BTreeSet::from([mac(A), mac(C)]));
         let named: Vec<String> = silent[..8]
             .iter()
@@ -509,7 +511,7 @@ mod tests {
         assert_eq!(
             got.warnings,
             [format!(
-                "hostapd: no answer within 1000 ms from 10 of 12 BSS sockets: {} (and 2 more); their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting",
+                "hostapd: no answer within 3000 ms from 10 of 12 BSS sockets: {} (and 2 more); their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting",
                 named.join(", ")
             )]
         );
@@ -541,10 +543,10 @@ mod tests {
         assert_client_dir_empty(&client);
     }
 
-    /// Issue 7: with 1000 silent sockets the old lookup took 1000 s per
-    /// report. Silent sockets keep their slots until the deadline, so
-    /// exactly `DEFAULT_MAX_OPEN` are asked and the rest are not: at most
-    /// that many of our sockets were ever open.
+    /// With 1000 silent sockets a lookup that asked them one after the other
+    /// took 1000 s per report. Silent sockets keep their slots until the
+    /// deadline, so at most `DEFAULT_MAX_OPEN` are asked and the rest are
+    /// not: at most that many of our sockets were ever open.
     #[test]
     fn a_thousand_silent_sockets_end_by_the_deadline_with_a_bounded_warning() {
         ensure_descriptors(3000);
@@ -559,17 +561,29 @@ mod tests {
         assert!(got.stations.is_empty());
         assert_eq!(got.warnings.len(), 1, "{:?}", got.warnings);
         let w = &got.warnings[0];
-        assert!(
-            w.starts_with(&format!(
-                "hostapd: no answer within 1000 ms from 1000 of 1000 BSS sockets (936 not asked for lack of time): {}, ",
-                silent[0].path.display()
-            )),
-            "{w}"
-        );
-        assert!(
-            w.ends_with(" (and 992 more); their stations are reported as not associated; hostapd hung, or it cannot write to our sockets: see README, troubleshooting"),
-            "{w}"
-        );
+        // How many sockets are asked within the budget is the machine's
+        // speed (64 here, 18 under qemu on a loaded machine); what holds
+        // whatever it is: a silent socket keeps its slot to the deadline, so
+        // no more than max_open_sockets are asked, and each of the others
+        // is counted as not asked.
+        let was_asked: Vec<bool> = silent.iter().map(|s| s.was_asked()).collect();
+        let asked = was_asked.iter().filter(|&&a| a).count();
+        assert!(asked <= lookup::DEFAULT_MAX_OPEN, "{asked} asked at once");
+        let head = "hostapd: no answer within 1000 ms from 1000 of 1000 BSS sockets";
+        let counted = match 1000 - asked {
+            0 => String::new(),
+            n => format!(" ({n} not asked for lack of time)"),
+        };
+        let first = match was_asked[0] {
+            true => format!("{}, ", silent[0].path.display()),
+            false => format!("{} (not asked), ", silent[0].path.display()),
+        };
+        assert!(w.starts_with(&format!("{head}{counted}: {first}")), "{asked} asked: {w}");
+        let end = " (and 992 more); their stations are reported as not associated";
+        match asked {
+            0 => assert!(w.ends_with(end), "{w}"),
+            _ => assert!(w.ends_with(&format!("{end}{NEVER_ANSWERED_HINT}")), "{w}"),
+        }
         assert!(w.len() < 1500, "{} bytes: {w}", w.len());
         assert_client_dir_empty(&client);
     }
@@ -582,12 +596,12 @@ mod tests {
             _ => Act::Silent,
         });
         let other = FakeHostapd::serving(ctrl.join("wlan1"), &[(B, "[ASSOC]")]);
-        let got = lookup_within(&config(&ctrl, &client), Duration::from_millis(500));
+        let got = lookup_within(&config(&ctrl, &client), Duration::from_secs(2));
         assert_eq!(got.stations, BTreeSet::from([mac(A), mac(B)]));
         assert_eq!(
             got.warnings,
             [format!(
-                "hostapd: no answer within 500 ms from 1 of 2 BSS sockets: {} (after 1 station(s)); \
+                "hostapd: no answer within 2000 ms from 1 of 2 BSS sockets: {} (after 1 station(s)); \
                  the 1 associated station(s) read from them before that count, any others are reported as not associated",
                 quiet.path.display()
             )]
@@ -682,10 +696,10 @@ mod tests {
     #[test]
     fn the_deadline_warning_is_bounded_and_counts_what_it_does_not_name() {
         let paths: Vec<PathBuf> = (0..12).map(|i| PathBuf::from(format!("/h/s{i}"))).collect();
-        let cut: Vec<CutOff> = paths
+        let cut: Vec<UnfinishedWalk> = paths
             .iter()
             .enumerate()
-            .map(|(i, path)| CutOff {
+            .map(|(i, path)| UnfinishedWalk {
                 path,
                 stations_read: match i {
                     1 => Some(3),
@@ -702,7 +716,7 @@ mod tests {
         );
         assert_eq!(cut_off_warning(LOOKUP_BUDGET, 3, &[], 0), None);
         // The same budget less a few milliseconds reads the same.
-        let one = [CutOff {
+        let one = [UnfinishedWalk {
             path: Path::new("/h/x"),
             stations_read: Some(0),
         }];
@@ -989,14 +1003,14 @@ mod tests {
             client_dir: PathBuf::from(DEFAULT_HOSTAPD_DIR),
             ..HostapdConfig::default()
         };
-        assert!(matches!(same.validate(), Err(ConfigError::SameDirs(_))));
+        assert!(matches!(same.validate(), Err(HostapdConfigError::SameDirs(_))));
         let long = HostapdConfig {
             client_dir: PathBuf::from("/".repeat(80)),
             ..HostapdConfig::default()
         };
         assert_eq!(
             long.validate(),
-            Err(ConfigError::ClientDirTooLong {
+            Err(HostapdConfigError::ClientDirTooLong {
                 dir: long.client_dir.clone(),
                 max: 78
             })

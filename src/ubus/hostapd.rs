@@ -3,8 +3,10 @@
 //!
 //! - A `probe` notification (hostapd_ubus_handle_event) carries `address`
 //!   (the frame's SA as "xx:xx:xx:xx:xx:xx"), `target` (its DA), `signal`
-//!   (an INT32 dBm, left out when the driver gave none), `freq`, `ifname`
-//!   and capability tables presenced does not read.
+//!   (an INT32 dBm, left out when the driver gave none), `freq`, `ifname`,
+//!   and the tables `ht_capabilities` and `vht_capabilities` when the frame
+//!   had those elements: the only part of its elements hostapd passes on,
+//!   read for `--randomized-macs merge` (see `capability_details`).
 //! - `get_clients` (hostapd_bss_get_clients) answers `freq` and a table
 //!   `clients` keyed by station MAC, each a table of flags (`auth`, `assoc`,
 //!   `authorized`, ... as BOOLs), `aid`, counters and `signal`.
@@ -14,6 +16,7 @@ use std::collections::BTreeSet;
 use super::blob::{Fields, Kind};
 use crate::wire::frame::{DropReason, Probe};
 use crate::wire::mac::MacAddr;
+use crate::window::devices::fingerprint::{class_of_elements, Details};
 
 /// A notification that is not what ubus.c sends: the reason, for the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +31,8 @@ pub struct Notification {
     pub frame: FrameKey,
     /// The BSS that notified (`ifname`; empty if hostapd gave none).
     pub bss: String,
+    /// What the estimate of `--randomized-macs merge` can read of the frame.
+    pub details: Details,
 }
 
 /// What the copies of one frame have in common: the sender, the receiver
@@ -76,7 +81,71 @@ pub fn notification(data: &[u8]) -> Result<Notification, Malformed> {
             Ok(Probe { client, signal_dbm })
         }
     };
-    Ok(Notification { outcome, frame, bss })
+    Ok(Notification { outcome, frame, bss, details: capability_details(&fields) })
+}
+
+/// The fingerprint class of the capability elements ubus.c describes,
+/// rebuilt byte for byte as the frame carried them (HT capabilities, 26
+/// bytes; VHT capabilities, 12), so that a class over ubus is the class of
+/// a captured frame that had only those elements. No element order, no
+/// other element and no sequence number come over ubus. ubus.c hands over
+/// the raw little-endian fields as host integers: on a big-endian access
+/// point the bytes come out swapped, the same for every frame, so the
+/// classes are the same sets. A table that is not as ubus.c writes it
+/// counts as absent.
+pub fn capability_details(fields: &Fields) -> Details {
+    let mut elements = Vec::with_capacity(42);
+    if let Some(ht) = fields.get("ht_capabilities").and_then(|f| f.members()).and_then(|t| ht_element(&t)) {
+        elements.extend_from_slice(&ht);
+    }
+    if let Some(vht) = fields.get("vht_capabilities").and_then(|f| f.members()).and_then(|t| vht_element(&t)) {
+        elements.extend_from_slice(&vht);
+    }
+    Details { class: class_of_elements(&elements), seq: None, off_channel: false }
+}
+
+/// hostapd's struct ieee80211_ht_capabilities as element 45.
+fn ht_element(ht: &Fields) -> Option<[u8; 28]> {
+    let info = ht.get("ht_capabilities_info")?.u16()?;
+    let set = ht.get("supported_mcs_set")?.members()?;
+    let a_mpdu = set.get("a_mpdu_params")?.u16()?;
+    let extended = set.get("ht_extended_capabilities")?.u16()?;
+    let beamforming = set.get("tx_bf_capability_info")?.u32()?;
+    let antenna_selection = set.get("asel_capabilities")?.u16()?;
+    let mut mcs = [0u8; 16];
+    let mut count = 0;
+    for member in set.get("supported_mcs_set")?.members()? {
+        let byte = u8::try_from(member.ok()?.u16()?).ok()?;
+        *mcs.get_mut(count)? = byte;
+        count += 1;
+    }
+    if count != mcs.len() {
+        return None;
+    }
+    let mut e = [0u8; 28];
+    e[0] = 45;
+    e[1] = 26;
+    e[2..4].copy_from_slice(&info.to_le_bytes());
+    e[4] = u8::try_from(a_mpdu).ok()?;
+    e[5..21].copy_from_slice(&mcs);
+    e[21..23].copy_from_slice(&extended.to_le_bytes());
+    e[23..27].copy_from_slice(&beamforming.to_le_bytes());
+    e[27] = u8::try_from(antenna_selection).ok()?;
+    Some(e)
+}
+
+/// hostapd's struct ieee80211_vht_capabilities as element 191.
+fn vht_element(vht: &Fields) -> Option<[u8; 14]> {
+    let info = vht.get("vht_capabilities_info")?.u32()?;
+    let set = vht.get("vht_supported_mcs_set")?.members()?;
+    let mut e = [0u8; 14];
+    e[0] = 191;
+    e[1] = 12;
+    e[2..6].copy_from_slice(&info.to_le_bytes());
+    for (i, name) in ["rx_map", "rx_highest", "tx_map", "tx_highest"].iter().enumerate() {
+        e[6 + 2 * i..8 + 2 * i].copy_from_slice(&set.get(name)?.u16()?.to_le_bytes());
+    }
+    Some(e)
 }
 
 /// Stations of one BSS's `get_clients` answer that are associated or
@@ -176,6 +245,64 @@ mod tests {
             probe(&data),
             Ok(Ok(Probe { client: MacAddr([0x00, 0x1b, 0x63, 0xa1, 0xb2, 0xc3]), signal_dbm: -47 }))
         );
+    }
+
+    /// blobmsg attributes written out from blobmsg.h: a 4-byte header
+    /// (extended bit, type, length with the header), the name's length,
+    /// the name with its NUL padded to 4, the value padded to 4.
+    fn attr(kind: u8, name: &str, value: &[u8]) -> Vec<u8> {
+        let name_part = (2 + name.len() + 1 + 3) & !3;
+        let len = 4 + name_part + value.len();
+        let mut b = ((0x80u32 | kind as u32) << 24 | len as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        b.extend_from_slice(name.as_bytes());
+        b.resize(4 + name_part, 0);
+        b.extend_from_slice(value);
+        b.resize((b.len() + 3) & !3, 0);
+        b
+    }
+    const ARRAY: u8 = 1;
+    const TABLE: u8 = 2;
+    const INT32: u8 = 5;
+    const INT16: u8 = 6;
+
+    /// The HT capabilities of the iPhone 11 in probingpatterns-iPhone11-B
+    /// (tshark: 2d 40 1b ff 00 ...: info 0x402d, A-MPDU 0x1b, MCS 0-7), as
+    /// ubus.c describes them.
+    fn iphone_ht() -> Vec<u8> {
+        let mut mcs = Vec::new();
+        for byte in [0xffu16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] {
+            mcs.extend(attr(INT16, "", &byte.to_be_bytes()));
+        }
+        let mut set = attr(INT16, "a_mpdu_params", &0x1bu16.to_be_bytes());
+        set.extend(attr(INT16, "ht_extended_capabilities", &0u16.to_be_bytes()));
+        set.extend(attr(INT32, "tx_bf_capability_info", &0u32.to_be_bytes()));
+        set.extend(attr(INT16, "asel_capabilities", &0u16.to_be_bytes()));
+        set.extend(attr(ARRAY, "supported_mcs_set", &mcs));
+        let mut ht = attr(INT16, "ht_capabilities_info", &0x402du16.to_be_bytes());
+        ht.extend(attr(TABLE, "supported_mcs_set", &set));
+        attr(TABLE, "ht_capabilities", &ht)
+    }
+
+    #[test]
+    fn the_ht_capabilities_table_is_the_class_of_the_frames_element() {
+        let mut data = notification("da:a1:19:00:00:01", Some(-46));
+        data.extend(iphone_ht());
+        let n = notification_of(&data);
+        let element: [u8; 28] = [
+            45, 26, 0x2d, 0x40, 0x1b, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        assert_eq!(n.details, Details { class: class_of_elements(&element), seq: None, off_channel: false });
+        // Without the table, or with one that is not as ubus.c writes it: no elements.
+        let plain = notification_of(&notification("da:a1:19:00:00:01", Some(-46)));
+        assert_eq!(plain.details, Details::UNKNOWN);
+        let mut short = notification("da:a1:19:00:00:01", Some(-46));
+        short.extend(attr(TABLE, "ht_capabilities", &attr(INT16, "ht_capabilities_info", &0x402du16.to_be_bytes())));
+        assert_eq!(notification_of(&short).details, Details::UNKNOWN);
+    }
+
+    fn notification_of(data: &[u8]) -> Notification {
+        super::notification(data).unwrap()
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::connection::{ConnError, Connection};
 use super::subscriber::{Happening, Subscriber};
 use crate::wire::frame::{DropReason, Probe};
+use crate::window::devices::Details;
 
 pub const FIRST_RETRY: Duration = Duration::from_millis(100);
 pub const MAX_RETRY: Duration = Duration::from_secs(2);
@@ -88,7 +89,7 @@ impl ProbeSource {
 
     /// Reads notifications until `until`, handing each probe's outcome to
     /// `record` as it arrives; connects and reconnects as needed meanwhile.
-    pub fn pump(&mut self, until: Instant, record: &mut dyn FnMut(Result<Probe, DropReason>)) {
+    pub fn pump(&mut self, until: Instant, record: &mut dyn FnMut(Result<Probe, DropReason>, Details)) {
         loop {
             let now = Instant::now();
             if now >= until {
@@ -149,7 +150,7 @@ impl ProbeSource {
         }
     }
 
-    fn step(&mut self, until: Instant, record: &mut dyn FnMut(Result<Probe, DropReason>)) -> Result<(), ConnError> {
+    fn step(&mut self, until: Instant, record: &mut dyn FnMut(Result<Probe, DropReason>, Details)) -> Result<(), ConnError> {
         let Some(live) = self.live.as_mut() else { return Ok(()) };
         let Some(message) = live.conn.receive(until)? else { return Ok(()) };
         let mut happenings = Vec::new();
@@ -167,7 +168,7 @@ impl ProbeSource {
             match h {
                 Happening::Probe(n) => {
                     if self.dedup.is_new(n.frame, &n.bss, Instant::now()) {
-                        record(n.outcome);
+                        record(n.outcome, n.details);
                     } else {
                         // No MAC in the log: with --pseudonymize-key-file none may appear.
                         log::trace!("ubus: {} notified a frame another BSS did; counted once", n.bss);

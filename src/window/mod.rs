@@ -10,8 +10,11 @@
 //!
 //! [`table`] (the window's rows and counters) on [`mac_map`] (its hash map,
 //! keyed against chosen collisions); [`schedule`] (where windows end, live
-//! and replayed); [`privacy`] (keyed pseudonyms, applied to a finished window).
+//! and replayed); [`privacy`] (keyed pseudonyms, applied to a finished window);
+//! [`devices`] (`--randomized-macs merge`: randomized addresses' frames as
+//! estimated devices, from window to window under keyed pseudonyms).
 
+pub mod devices;
 pub mod mac_map;
 pub mod privacy;
 pub mod schedule;

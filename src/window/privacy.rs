@@ -127,7 +127,7 @@ fn sort_and_merge(rows: &mut Vec<(MacAddr, Row)>) -> usize {
         if later.0 != kept.0 {
             return false;
         }
-        merge_into(&mut kept.1, &later.1);
+        kept.1.merge(&later.1);
         true
     });
     before - rows.len()
@@ -162,21 +162,6 @@ pub fn redact_macs(text: &str) -> String {
         i += c.len_utf8().max(1);
     }
     out
-}
-
-/// `kept` becomes the row of both clients' frames together, by the rules of
-/// `table::Row::update` ("last" is the latest timestamp, and among equal
-/// ones the row that comes later).
-fn merge_into(kept: &mut Row, later: &Row) {
-    kept.count = kept.count.saturating_add(later.count);
-    kept.min_signal = kept.min_signal.min(later.min_signal);
-    kept.max_signal = kept.max_signal.max(later.max_signal);
-    kept.signal_sum += later.signal_sum;
-    if later.last_seen >= kept.last_seen {
-        kept.last_seen = later.last_seen;
-        kept.last_seen_signal = later.last_seen_signal;
-    }
-    kept.first_seen = kept.first_seen.min(later.first_seen);
 }
 
 /// "YYYY-MM-DD" of the UTC day holding `secs`; the proleptic Gregorian
@@ -288,8 +273,8 @@ mod tests {
     fn colliding_rows_are_merged_by_the_tables_rules() {
         // Two rows given the same "pseudonym" by hand, merged as one client's.
         let at = |s| Timestamp::new(s, 0);
-        let a = Row { count: 2, min_signal: -70, max_signal: -40, signal_sum: -110, last_seen_signal: -40, first_seen: at(10), last_seen: at(20) };
-        let b = Row { count: 3, min_signal: -80, max_signal: -50, signal_sum: -190, last_seen_signal: -80, first_seen: at(5), last_seen: at(20) };
+        let a = Row { count: 2, min_signal: -70, max_signal: -40, signal_sum: -110, last_seen_signal: -40, first_seen: at(10), last_seen: at(20), estimated_device: false };
+        let b = Row { count: 3, min_signal: -80, max_signal: -50, signal_sum: -190, last_seen_signal: -80, first_seen: at(5), last_seen: at(20), estimated_device: false };
         let (m, other) = (mac("02:00:00:00:00:07"), mac("02:00:00:00:00:01"));
         let mut rows = vec![(m, a), (other, a), (m, b)];
         assert_eq!(sort_and_merge(&mut rows), 1);
@@ -299,7 +284,7 @@ mod tests {
         assert_eq!(merged_mac, m);
         // count 5, min -80, max -40, sum -300 (mean -60), first 5, last 20 with
         // the later row's signal (equal times: the later frame wins).
-        assert_eq!(kept, Row { count: 5, min_signal: -80, max_signal: -40, signal_sum: -300, last_seen_signal: -80, first_seen: at(5), last_seen: at(20) });
+        assert_eq!(kept, Row { count: 5, min_signal: -80, max_signal: -40, signal_sum: -300, last_seen_signal: -80, first_seen: at(5), last_seen: at(20), estimated_device: false });
         assert_eq!(kept.avg_signal(), -60);
     }
 

@@ -10,6 +10,8 @@ use crate::wire::frame::{DropReason, Probe};
 use crate::wire::mac::MacAddr;
 use crate::window::mac_map::MacMap;
 pub use crate::window::mac_map::HashKey;
+use crate::window::devices::bursts::Burst;
+use crate::window::devices::{fingerprint, Bursts, Details};
 
 /// A capture timestamp, as pcap gives it (UTC epoch).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,10 +37,13 @@ pub struct Row {
     pub last_seen_signal: i8,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
+    /// An estimated device of `--randomized-macs merge` (see `devices`),
+    /// not one address.
+    pub estimated_device: bool,
 }
 
 impl Row {
-    fn new(signal: i8, at: Timestamp) -> Self {
+    pub(crate) fn new(signal: i8, at: Timestamp) -> Self {
         Row {
             count: 1,
             min_signal: signal,
@@ -47,11 +52,25 @@ impl Row {
             last_seen_signal: signal,
             first_seen: at,
             last_seen: at,
+            estimated_device: false,
         }
     }
 
+    /// Adds the frames of `later` to this row, as if this client had sent them.
+    pub fn merge(&mut self, later: &Row) {
+        self.count = self.count.saturating_add(later.count);
+        self.min_signal = self.min_signal.min(later.min_signal);
+        self.max_signal = self.max_signal.max(later.max_signal);
+        self.signal_sum += later.signal_sum;
+        if later.last_seen >= self.last_seen {
+            self.last_seen = later.last_seen;
+            self.last_seen_signal = later.last_seen_signal;
+        }
+        self.first_seen = self.first_seen.min(later.first_seen);
+    }
+
     #[inline(always)]
-    fn update(&mut self, signal: i8, at: Timestamp) {
+    pub(crate) fn update(&mut self, signal: i8, at: Timestamp) {
         self.count = self.count.saturating_add(1);
         self.min_signal = self.min_signal.min(signal);
         self.max_signal = self.max_signal.max(signal);
@@ -117,6 +136,9 @@ impl WindowStats {
 pub struct Window {
     pub rows: Vec<(MacAddr, Row)>,
     pub stats: WindowStats,
+    /// With `--randomized-macs merge`: the window's frames from randomized
+    /// addresses, which the reporter turns into estimated devices.
+    pub bursts: Vec<Burst>,
 }
 
 /// Which probes count at all, by the operator's choice (`--randomized-macs`,
@@ -126,6 +148,9 @@ pub struct Window {
 pub struct Admission {
     /// Drop clients whose address is locally administered (`randomized`).
     pub drop_randomized: bool,
+    /// Count locally administered addresses as estimated devices
+    /// (`--randomized-macs merge`, see `devices`).
+    pub merge_randomized: bool,
     /// Drop probes weaker than this many dBm (`weak_signal`); `i8::MIN`
     /// admits every signal.
     pub min_signal: i8,
@@ -133,15 +158,16 @@ pub struct Admission {
 
 impl Default for Admission {
     fn default() -> Self {
-        Admission { drop_randomized: false, min_signal: i8::MIN }
+        Admission { drop_randomized: false, merge_randomized: false, min_signal: i8::MIN }
     }
 }
 
 impl Admission {
-    /// The bits of a client's first octet that make it dropped: the locally
-    /// administered bit when randomized addresses are dropped, else none.
+    /// The bits of a client's first octet that take it off the common
+    /// path: the locally administered bit when randomized addresses are
+    /// dropped or merged, else none.
     fn first_octet_mask(&self) -> u8 {
-        if self.drop_randomized {
+        if self.drop_randomized || self.merge_randomized {
             0x02
         } else {
             0
@@ -149,10 +175,11 @@ impl Admission {
     }
 
     /// Why a probe that did not pass is dropped. The address is looked at
-    /// first: a randomized client with a weak signal counts as `randomized`.
+    /// first: a randomized client with a weak signal counts as `randomized`
+    /// (with `drop`; with `merge` it is `weak_signal`, as a universal one).
     #[cold]
     fn reason(&self, probe: &Probe) -> DropReason {
-        if probe.client.0[0] & self.first_octet_mask() != 0 {
+        if self.drop_randomized && probe.client.0[0] & 0x02 != 0 {
             DropReason::Randomized
         } else {
             DropReason::WeakSignal
@@ -167,6 +194,8 @@ pub struct Table {
     admission: Admission,
     /// `admission.first_octet_mask()`, kept for the per-frame check.
     admission_mask: u8,
+    /// With `merge_randomized`: where randomized addresses' frames go.
+    devices: Option<Bursts>,
 }
 
 impl Table {
@@ -182,6 +211,7 @@ impl Table {
             stats: WindowStats::default(),
             admission: Admission::default(),
             admission_mask: 0,
+            devices: None,
         }
     }
 
@@ -189,13 +219,33 @@ impl Table {
     pub fn admitting(mut self, admission: Admission) -> Self {
         self.admission = admission;
         self.admission_mask = admission.first_octet_mask();
+        self.devices = admission.merge_randomized.then(|| Bursts::new(self.max_clients));
         self
     }
 
     /// Counts one classified frame: a probe updates its client's row, a drop
-    /// its reason. Inlined into the capture loops, where it runs per frame.
+    /// its reason. For a source that has no frame to read (hostapd).
     #[inline(always)]
     pub fn record(&mut self, outcome: Result<Probe, DropReason>, at: Timestamp) {
+        self.record_with(outcome, at, || Details::UNKNOWN)
+    }
+
+    /// `record` for a probe whose details (for `--randomized-macs merge`)
+    /// came apart from a frame: hostapd's notification.
+    pub fn record_notified(&mut self, outcome: Result<Probe, DropReason>, details: Details, at: Timestamp) {
+        self.record_with(outcome, at, || details)
+    }
+
+    /// `record` for a captured frame, which `--randomized-macs merge` reads
+    /// further when its source is randomized. Inlined into the capture
+    /// loops, where it runs per frame.
+    #[inline(always)]
+    pub fn record_frame(&mut self, frame: &[u8], outcome: Result<Probe, DropReason>, at: Timestamp) {
+        self.record_with(outcome, at, || fingerprint::of_frame(frame))
+    }
+
+    #[inline(always)]
+    fn record_with(&mut self, outcome: Result<Probe, DropReason>, at: Timestamp, details: impl FnOnce() -> Details) {
         self.stats.frames += 1;
         let probe = match outcome {
             Ok(probe) => probe,
@@ -207,7 +257,7 @@ impl Table {
         // Two compares on the common path (measured: through a Result it
         // cost 22 instructions a frame, 2 % of the whole).
         if probe.client.0[0] & self.admission_mask != 0 || probe.signal_dbm < self.admission.min_signal {
-            self.stats.drops[self.admission.reason(&probe).index()] += 1;
+            self.set_aside(probe, at, details);
             return;
         }
         match self.rows.get_mut(probe.client) {
@@ -219,6 +269,24 @@ impl Table {
             }
         }
         self.stats.accepted += 1;
+    }
+
+    /// A probe off the common path: dropped by its reason, or with `merge`
+    /// a randomized one (strong enough) handed to the device estimate. The
+    /// elements are parsed here only, so universal addresses never pay.
+    #[cold]
+    #[inline(never)]
+    fn set_aside(&mut self, probe: Probe, at: Timestamp, details: impl FnOnce() -> Details) {
+        let randomized = probe.client.0[0] & 0x02 != 0;
+        if let (Some(devices), true, false) = (&mut self.devices, randomized, probe.signal_dbm < self.admission.min_signal) {
+            if devices.observe(probe.client, probe.signal_dbm, details(), at) {
+                self.stats.accepted += 1;
+            } else {
+                self.stats.table_full += 1;
+            }
+            return;
+        }
+        self.stats.drops[self.admission.reason(&probe).index()] += 1;
     }
 
     /// A new client's row, if there is room: out of line, as it is the rare
@@ -250,6 +318,7 @@ impl Table {
         Window {
             rows,
             stats: std::mem::take(&mut self.stats),
+            bursts: self.devices.as_mut().map(Bursts::take).unwrap_or_default(),
         }
     }
 }
@@ -343,7 +412,7 @@ mod tests {
         assert_eq!((w.rows.len(), w.stats.accepted), (4, 5));
         assert!(w.stats.drops_summary().contains("no_signal=0 randomized=0 weak_signal=0 table_full=0"));
 
-        let mut on = Table::new(10).admitting(Admission { drop_randomized: true, min_signal: -80 });
+        let mut on = Table::new(10).admitting(Admission { drop_randomized: true, min_signal: -80, ..Admission::default() });
         feed(&mut on);
         let w = on.take_window();
         let macs: Vec<String> = w.rows.iter().map(|(m, _)| m.to_string()).collect();
@@ -355,11 +424,35 @@ mod tests {
         assert!(w.stats.drops_summary().ends_with("no_signal=0 randomized=2 weak_signal=1 table_full=0"), "{}", w.stats.drops_summary());
 
         // A dropped probe takes no place in a full table.
-        let mut small = Table::new(1).admitting(Admission { drop_randomized: true, min_signal: i8::MIN });
+        let mut small = Table::new(1).admitting(Admission { drop_randomized: true, ..Admission::default() });
         small.record(probe("02:00:00:00:00:01", -50), at);
         small.record(probe("00:00:00:00:00:01", -50), at);
         let w = small.take_window();
         assert_eq!((w.rows.len(), w.stats.table_full), (1, 0));
+    }
+
+    #[test]
+    fn merge_sends_randomized_frames_to_the_estimate_and_leaves_universal_rows_alone() {
+        let at = Timestamp::new(1, 0);
+        let mut t = Table::new(10).admitting(Admission { merge_randomized: true, min_signal: -80, ..Admission::default() });
+        t.record(probe("00:9a:cd:e3:15:49", -50), at); // universal: its own row
+        t.record(probe("da:a1:19:00:00:02", -50), at); // randomized: the estimate
+        t.record(probe("da:a1:19:00:00:03", -52), at); // randomized, same scan
+        t.record(probe("da:a1:19:00:00:04", -90), at); // randomized but weak: weak_signal, not randomized
+        let w = t.take_window();
+        assert_eq!(w.rows.len(), 1);
+        assert_eq!(w.rows[0].0, mac("00:9a:cd:e3:15:49"));
+        assert!(!w.rows[0].1.estimated_device);
+        assert_eq!(w.bursts.len(), 1);
+        assert_eq!(w.bursts[0].row.count, 2);
+        assert_eq!((w.stats.frames, w.stats.accepted), (4, 3));
+        assert_eq!(w.stats.drops[DropReason::WeakSignal.index()], 1);
+        assert_eq!(w.stats.drops[DropReason::Randomized.index()], 0);
+        // A bound of one scan: the second class's frame is table_full.
+        let mut small = Table::new(1).admitting(Admission { merge_randomized: true, ..Admission::default() });
+        small.record(probe("da:a1:19:00:00:02", -50), at);
+        small.record_notified(probe("da:a1:19:00:00:05", -50), crate::window::devices::Details { class: 7, seq: None, off_channel: false }, at);
+        assert_eq!(small.take_window().stats.table_full, 1);
     }
 
     #[test]

@@ -113,7 +113,11 @@ pub fn ensure_descriptors(needed: libc::rlim_t) {
     if limit.rlim_cur >= needed {
         return;
     }
-    let raised = libc::rlimit { rlim_cur: needed, rlim_max: limit.rlim_max.max(needed) };
+    // The limit is the process's, and the tests of one file run at once in
+    // it, each holding its own sockets: ask for what the hard limit allows
+    // (a user's is often 1024 soft, far more hard), at least `needed`.
+    let wanted = needed.max(limit.rlim_max.min(1 << 16));
+    let raised = libc::rlimit { rlim_cur: wanted, rlim_max: limit.rlim_max.max(needed) };
     // SAFETY: setrlimit reads one rlimit, which `raised` is.
     let r = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
     assert_eq!(

@@ -10,24 +10,28 @@
 //!   stations, in network namespaces.
 //! - `hostapd_stand_in`: hung and slow hostapd sockets, where the real one
 //!   cannot be made to misbehave.
-//! - `data`: the shared captures and test vectors, a pcap reader, tshark.
 //! - `daemon_process`: `presenced` run as a child process, its log collected.
-//! - `TempDir`: a directory removed on drop.
 //!
 //! What the receiver's and the server's tests need too is in the
-//! `presenced-test-support` crate (`python_hmac_sha256`, ...).
+//! `presenced-test-support` crate, re-exported here where every test uses
+//! it: `data` (shared captures, a pcap reader, tshark) and `TempDir`; and
+//! `python_hmac_sha256` and the scripted `http_stub`, used from there.
 
 // Each test crate uses only part of this module.
 #![allow(dead_code)]
 
 pub mod daemon_process;
-pub mod data;
 pub mod frames;
 pub mod hostapd_rig;
 pub mod hostapd_stand_in;
 pub mod receiver;
 pub mod report_server;
+pub mod scenes;
 pub mod tap;
+
+// Not every test crate uses both.
+#[allow(unused_imports)]
+pub use presenced_test_support::{data, TempDir};
 
 /// Root-only tests fail, never skip, when not root: `make test` must not pass
 /// without having run them.
@@ -38,30 +42,6 @@ pub fn require_root(what: &str) {
         euid, 0,
         "{what} needs root (it creates network interfaces); run `make test` as root, e.g. `sudo make test`"
     );
-}
-
-/// A directory of one test run, removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("presenced-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl TempDir {
-    pub fn path(&self) -> &std::path::Path {
-        &self.0
-    }
 }
 
 /// Waits for a child with a bound, reading its output meanwhile (a full

@@ -47,6 +47,9 @@ def main():
                 counter["posts"] += 1
                 number = counter["posts"]
             if args.hang or (args.hang_after and number >= args.hang_after):
+                # Said before the hang, so that a test can wait for it.
+                with lock, open(args.log + ".hanging", "a") as f:
+                    f.write(f"{number}\n")
                 time.sleep(3600)
             status = 503 if number <= args.fail_first else args.status
             expected = hmac.new(args.key.encode(), body, hashlib.sha256).hexdigest()

@@ -46,6 +46,22 @@ impl ReportServer {
             .map(|l| serde_json::from_str(l).expect("a JSON record"))
             .collect()
     }
+
+    /// Waits until `count` POSTs are held unanswered (--hang, --hang-after);
+    /// fails the test if they are not within `timeout`.
+    pub fn wait_for_hanging(&self, count: usize, timeout: std::time::Duration) {
+        let mut path = self.log.clone().into_os_string();
+        path.push(".hanging");
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let held = std::fs::read_to_string(&path).map(|s| s.lines().count()).unwrap_or(0);
+            if held >= count {
+                return;
+            }
+            assert!(std::time::Instant::now() < until, "{held} of {count} POSTs held within {timeout:?}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for ReportServer {

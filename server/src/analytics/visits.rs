@@ -89,33 +89,7 @@ impl NetworkRules {
     }
 }
 
-/// `+HH:MM` or `-HH:MM` (within ±14:00) to seconds east of UTC.
-pub fn parse_utc_offset(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 6 || b[3] != b':' || !matches!(b[0], b'+' | b'-') {
-        return None;
-    }
-    let digits = |s: &[u8]| -> Option<i64> {
-        if s.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(s).ok()?.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (h, m) = (digits(&b[1..3])?, digits(&b[4..6])?);
-    if m > 59 || h * 60 + m > 14 * 60 {
-        return None;
-    }
-    let secs = h * 3600 + m * 60;
-    Some(if b[0] == b'-' { -secs } else { secs })
-}
-
-/// `+01:00` from 3600.
-pub fn format_utc_offset(secs: i64) -> String {
-    let sign = if secs < 0 { '-' } else { '+' };
-    let a = secs.abs();
-    format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
-}
+pub use crate::time::{format_utc_offset, parse_utc_offset};
 
 /// The part of a stored row that visits are made of.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -156,7 +156,7 @@ async fn answer(endpoint: Endpoint, State(state): State<AppState>, uri: Uri, hea
 }
 
 fn database_failure(e: sqlx::Error) -> Response {
-    eprintln!("presenced-server: api: database: {e}");
+    tracing::error!("api: database: {e}");
     failure(StatusCode::SERVICE_UNAVAILABLE, 7, "the database is not answering now; try again")
 }
 

@@ -1,8 +1,7 @@
 //! The query API's parameters: decoded query pairs in, a checked `ApiQuery`
 //! (or a message naming the parameter) out; ISO 8601 times both ways. Pure.
 
-use crate::time::{civil_from_days, parse_utc};
-use crate::visits::parse_utc_offset;
+use crate::time::{format_iso_millis, parse_utc, parse_utc_offset};
 
 pub const LIMIT_DEFAULT: usize = 100;
 pub const LIMIT_MAX: usize = 1000;
@@ -109,16 +108,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
 
 /// `2000-01-23T04:56:07.000+00:00` at `utc_offset` seconds east of UTC.
 pub fn format_time(t: i64, utc_offset: i64) -> String {
-    let local = t + utc_offset;
-    let (y, mo, d) = civil_from_days(local.div_euclid(86_400));
-    let s = local.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.000{}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        crate::visits::format_utc_offset(utc_offset)
-    )
+    format_iso_millis(t, utc_offset)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The dashboard page, its charts' CSV and the webhooks' counters: thin
-//! handlers over `dashboard` (rendering, pure), the store's metrics and
+//! handlers over `web::dashboard` (rendering, pure), the store's metrics and
 //! `webhook_delivery`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::dashboard::{self, DashboardQuery, DashboardView, CHARTS, FIELDS};
+use crate::web::dashboard::{self, DashboardQuery, DashboardView, CHARTS, FIELDS};
 use crate::http::pages::database_unavailable;
 use crate::store::UNKNOWN_NETWORK;
 use crate::{unix_now, AppState};

@@ -119,7 +119,7 @@ pub async fn accept_report(
             network_known: network_id.is_some_and(|id| config.networks.contains_key(&id)),
         };
         if let Err(e) = store.record_signature_failure(&source, now).await {
-            eprintln!("presenced-server: cannot count a signature failure: {e}");
+            tracing::error!("cannot count a signature failure: {e}");
         }
         return Answer::new(StatusCode::FORBIDDEN, reason);
     }
@@ -139,7 +139,7 @@ pub async fn accept_report(
         ),
         Ok(o) => Answer::new(StatusCode::OK, format!("stored {} rows", o.rows_added)),
         Err(e) => {
-            eprintln!("presenced-server: cannot store a report from {}: {e}", report.node_mac);
+            tracing::error!("cannot store a report from {}: {e}", report.node_mac);
             Answer::new(StatusCode::SERVICE_UNAVAILABLE, "the database cannot store the report now; send it again")
         }
     }

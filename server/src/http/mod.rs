@@ -17,6 +17,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::trace::TraceLayer;
 
 use crate::config::{Limits, NCOMPASS_PATH};
 use crate::AppState;
@@ -36,7 +37,9 @@ pub fn router(state: AppState) -> Router {
     if ingest_path != NCOMPASS_PATH {
         app = app.route(NCOMPASS_PATH, post(ingest::ingest));
     }
-    app.fallback(pages::not_found).with_state(state)
+    // Each request as a span and its answer as an event, at DEBUG
+    // (RUST_LOG=info,tower_http=debug shows them).
+    app.fallback(pages::not_found).layer(TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Serves until `shutdown` completes, then lets requests in progress finish
@@ -67,7 +70,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: &Limits, shutdown
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of descriptors and the like: pause rather than spin.
-                    eprintln!("presenced-server: accept: {e}");
+                    tracing::warn!("accept: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

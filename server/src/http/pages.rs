@@ -63,7 +63,7 @@ pub async fn access_points_page(State(state): State<AppState>) -> Response {
 }
 
 pub fn database_unavailable(e: sqlx::Error) -> Response {
-    eprintln!("presenced-server: database: {e}");
+    tracing::error!("database: {e}");
     (StatusCode::SERVICE_UNAVAILABLE, "the database is not answering now; try again\n").into_response()
 }
 

@@ -1,8 +1,9 @@
 //! Helpers for the server's integration tests.
 //!
-//! - `python_hmac_sha256`: expected signatures from Python's `hmac`, not
-//!   from the code under test.
-//! - `TempDir`: removed on drop.
+//! - `python_hmac_sha256` (presenced-test-support's, shared with the
+//!   agent's tests) and `python_hmac_sha256_lines`: expected signatures from
+//!   Python's `hmac`, not from the code under test.
+//! - `TempDir`, `shared_capture`: presenced-test-support's.
 //! - `Postgres`: a private PostgreSQL cluster (Debian's binaries, run as the
 //!   `postgres` user) on a unix socket in a temp dir, stopped by PID on drop.
 //! - `Server`: `presenced-server` as a child process on a free port.
@@ -11,7 +12,7 @@
 //!   tests see exactly the bytes on the wire.
 //! - `HookSink`: a webhook endpoint that answers 200 and keeps every body.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -45,15 +46,7 @@ pub fn python_pseudonym(key: &[u8], mac: &str) -> String {
     String::from_utf8(out).unwrap().trim().to_string()
 }
 
-pub fn python_hmac_sha256(key: &[u8], body: &[u8]) -> String {
-    let script = "import hashlib, hmac, sys; \
-                  print(hmac.new(bytes.fromhex(sys.argv[1]), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())";
-    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    let out = run_with_stdin(Command::new("python3").args(["-c", script, &key_hex]), body);
-    let hex = String::from_utf8(out).unwrap().trim().to_string();
-    assert_eq!(hex.len(), 64, "python3 printed {hex:?}");
-    hex
-}
+pub use presenced_test_support::python_hmac_sha256;
 
 /// `python_hmac_sha256` of each of `bodies` (one line each, as JSON bodies
 /// are) from one python3 process.
@@ -90,26 +83,7 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("presenced-server-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use presenced_test_support::TempDir;
 
 /// A PostgreSQL cluster of this test alone. Fails (never skips) when it
 /// cannot start: `make test` must not pass without having run the tests on
@@ -197,10 +171,17 @@ pub struct Server {
 
 impl Server {
     /// `args` come after `--listen 127.0.0.1:0`; the address is read from
-    /// the server's first log line.
+    /// the server's "listening on http://..." log event (events of the
+    /// start, a rebuild's, may come before it).
     pub fn start(args: &[&str], env_key: Option<&str>) -> Server {
+        Server::start_logging(args, env_key, "info")
+    }
+
+    /// As `start`, with RUST_LOG set to `filter` (never the caller's own).
+    pub fn start_logging(args: &[&str], env_key: Option<&str>, filter: &str) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_presenced-server"));
         cmd.args(["--listen", "127.0.0.1:0"]).args(args).stderr(Stdio::piped()).stdout(Stdio::null());
+        cmd.env("RUST_LOG", filter);
         cmd.env_remove("PRESENCED_KEY");
         if let Some(k) = env_key {
             cmd.env("PRESENCED_KEY", k);
@@ -211,27 +192,27 @@ impl Server {
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let log2 = log.clone();
         std::thread::spawn(move || {
+            let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                let _ = tx.send(line.clone());
-                log2.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        // Key files the tests write are readable by others: the server warns
-        // about each before it listens, and goes on.
-        let until = Instant::now() + Duration::from_secs(30);
-        let first = loop {
-            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.ends_with("; chmod 600 it") => continue,
-                Ok(line) => break line,
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("presenced-server printed nothing within 30 s");
+                log2.lock().unwrap().push_str(&(line.clone() + "\n"));
+                if !sent && line.contains(" listening on http://") {
+                    let _ = tx.send(line);
+                    sent = true;
                 }
             }
+            if !sent {
+                // Ended without listening: the whole log says why.
+                let _ = tx.send(log2.lock().unwrap().clone());
+            }
+        });
+        let first = rx.recv_timeout(Duration::from_secs(30));
+        let Ok(first) = first else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("presenced-server was not listening within 30 s");
         };
-        let Some(addr) = first.split("http://").nth(1).and_then(|s| s.split_whitespace().next()) else {
+        let Some(addr) = first.split(" listening on http://").nth(1).and_then(|s| s.split_whitespace().next()) else {
             let _ = child.kill();
             let _ = child.wait();
             panic!("presenced-server did not start: {first}");
@@ -436,26 +417,12 @@ pub fn agent() -> PathBuf {
     path
 }
 
-/// A capture of ../shared/data/captures (PRESENCED_SHARED), read in place.
-pub fn shared_capture(name: &str) -> PathBuf {
-    let shared = std::env::var_os("PRESENCED_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    let path = shared.join("data/captures").join(name);
-    assert!(path.is_file(), "shared capture {} is missing (PRESENCED_SHARED)", path.display());
-    path
-}
+pub use presenced_test_support::data::shared_capture;
 
 /// Lower-case hex HMAC-SHA512 of `message` keyed with `key`, from Python's
 /// `hmac`: the query API's X-Sign, computed apart from the server's code.
 pub fn python_hmac_sha512(key: &[u8], message: &str) -> String {
-    let script = "import hashlib, hmac, sys; \
-                  print(hmac.new(bytes.fromhex(sys.argv[1]), sys.stdin.buffer.read(), hashlib.sha512).hexdigest())";
-    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    let out = run_with_stdin(Command::new("python3").args(["-c", script, &key_hex]), message.as_bytes());
-    let hex = String::from_utf8(out).unwrap().trim().to_string();
-    assert_eq!(hex.len(), 128, "python3 printed {hex:?}");
-    hex
+    presenced_test_support::python_hmac_sha512(key, message.as_bytes())
 }
 
 pub const DAY: i64 = 86_400;

@@ -8,7 +8,9 @@
 //! and the page works with scripts off.
 
 use crate::metrics::{Bucket, Counts, Metrics, Range, DWELL_LABELS};
-use crate::web::escape;
+use maud::{html, Markup};
+
+use super::{encode_query, layout, Tab};
 
 /// One cell: a count, a rate, or nothing (a rate without visits).
 pub type Cell = Option<f64>;
@@ -46,11 +48,10 @@ fn count(n: u64) -> Cell {
 /// The dashboard's charts for `m`, bucket labels at `utc_offset`.
 pub fn tables(m: &Metrics, utc_offset: i64, hourly: bool) -> Vec<Table> {
     let label = |t: i64| {
-        let text = crate::time::format_utc(t + utc_offset);
         if hourly {
-            text[..16].to_string()
+            crate::time::format_utc_minutes(t + utc_offset)
         } else {
-            text[..10].to_string()
+            crate::time::format_utc_day(t + utc_offset)
         }
     };
     let per_bucket = |f: &dyn Fn(&Counts, &Counts) -> Vec<Cell>| -> Vec<(String, Vec<Cell>)> {
@@ -155,8 +156,13 @@ fn tick_count(top: f64) -> usize {
     }
 }
 
-/// The chart of `t` as an SVG element.
-pub fn svg(t: &Table) -> String {
+fn f1(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// The chart of `t` as an SVG element. Every element has a closing tag:
+/// in HTML an SVG element without one would hold the ones after it.
+pub fn svg(t: &Table) -> Markup {
     let n = t.rows.len().max(1) as f64;
     let series = t.columns.len() - 1;
     let max = t
@@ -172,124 +178,105 @@ pub fn svg(t: &Table) -> String {
     let plot_h = H - TOP - BOTTOM;
     let y = |v: f64| TOP + plot_h - v / top * plot_h;
     let slot = plot_w / n;
-    let mut s = format!(
-        r#"<svg class="chart" id="chart-{id}" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{title}"><title>{title}</title>"#,
-        id = t.id,
-        title = escape(t.title)
-    );
     let ticks = tick_count(top);
-    for i in 0..=ticks {
-        let v = top * i as f64 / ticks as f64;
-        s.push_str(&format!(
-            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-            W - RIGHT,
-            LEFT - 4.0,
-            y(v) + 4.0,
-            cell_text(Some((v * 10.0).round() / 10.0)),
-            y = y(v)
-        ));
-    }
     let every = (t.rows.len() / 8).max(1);
-    for (i, (label, cells)) in t.rows.iter().enumerate() {
-        let x0 = LEFT + slot * i as f64;
-        if i % every == 0 {
-            // An hour's label is its date and time; the axis has room for
-            // the time (the CSV and the tooltips keep both).
-            let short = if label.len() == 16 { &label[11..] } else { label.as_str() };
-            s.push_str(&format!(
-                r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-                x0 + slot / 2.0,
-                H - BOTTOM + 16.0,
-                escape(short)
-            ));
+    let w = slot * 0.8 / series as f64;
+    let line_path = |k: usize| -> String {
+        let mut path = String::new();
+        let mut pen_down = false;
+        for (i, (_, cells)) in t.rows.iter().enumerate() {
+            let x = LEFT + slot * (i as f64 + 0.5);
+            match cells[k] {
+                Some(v) => {
+                    path.push_str(&format!("{}{x:.1},{:.1} ", if pen_down { "L" } else { "M" }, y(v)));
+                    pen_down = true;
+                }
+                None => pen_down = false,
+            }
         }
-        match t.kind {
-            ChartKind::Stacked => {
-                let mut base = 0.0;
-                for (k, c) in cells.iter().enumerate() {
-                    let v = c.unwrap_or(0.0);
-                    if v > 0.0 {
-                        s.push_str(&format!(
-                            r#"<rect class="s{k}" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"><title>{}: {} {}</title></rect>"#,
-                            x0 + slot * 0.1,
-                            y(base + v),
-                            slot * 0.8,
-                            y(base) - y(base + v),
-                            escape(label),
-                            cell_text(*c),
-                            t.columns[k + 1]
-                        ));
+        path.trim_end().to_string()
+    };
+    html! {
+        svg class="chart" id=(format!("chart-{}", t.id)) viewBox=(format!("0 0 {W} {H}")) width=(W) height=(H) role="img" aria-label=(t.title) {
+            title { (t.title) }
+            @for i in 0..=ticks {
+                @let v = top * i as f64 / ticks as f64;
+                line class="grid" x1=(LEFT) x2=(W - RIGHT) y1=(f1(y(v))) y2=(f1(y(v))) {}
+                text class="axis" x=(LEFT - 4.0) y=(f1(y(v) + 4.0)) text-anchor="end" { (cell_text(Some((v * 10.0).round() / 10.0))) }
+            }
+            @for (i, (label, cells)) in t.rows.iter().enumerate() {
+                @let x0 = LEFT + slot * i as f64;
+                @if i % every == 0 {
+                    // An hour's label is its date and time; the axis has
+                    // room for the time (the CSV and the tooltips keep both).
+                    text class="axis" x=(f1(x0 + slot / 2.0)) y=(H - BOTTOM + 16.0) text-anchor="middle" {
+                        (if label.len() == 16 { &label[11..] } else { label.as_str() })
                     }
-                    base += v;
                 }
-            }
-            ChartKind::Grouped => {
-                let w = slot * 0.8 / series as f64;
-                for (k, c) in cells.iter().enumerate() {
-                    let v = c.unwrap_or(0.0);
-                    s.push_str(&format!(
-                        r#"<rect class="s{k}" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}"><title>{}: {} {}</title></rect>"#,
-                        x0 + slot * 0.1 + w * k as f64,
-                        y(v),
-                        w,
-                        y(0.0) - y(v),
-                        escape(label),
-                        cell_text(*c),
-                        t.columns[k + 1]
-                    ));
-                }
-            }
-            ChartKind::Lines => {}
-        }
-    }
-    if t.kind == ChartKind::Lines {
-        for k in 0..series {
-            let mut path = String::new();
-            let mut pen_down = false;
-            for (i, (label, cells)) in t.rows.iter().enumerate() {
-                let x = LEFT + slot * (i as f64 + 0.5);
-                match cells[k] {
-                    Some(v) => {
-                        path.push_str(&format!("{}{x:.1},{:.1} ", if pen_down { "L" } else { "M" }, y(v)));
-                        pen_down = true;
-                        s.push_str(&format!(
-                            r#"<circle class="s{k}" cx="{x:.1}" cy="{:.1}" r="2.5"><title>{}: {}</title></circle>"#,
-                            y(v),
-                            escape(label),
-                            cell_text(Some(v))
-                        ));
+                @match t.kind {
+                    ChartKind::Stacked => {
+                        @for (k, c) in cells.iter().enumerate() {
+                            @let base: f64 = cells[..k].iter().map(|c| c.unwrap_or(0.0)).sum();
+                            @let v = c.unwrap_or(0.0);
+                            @if v > 0.0 {
+                                rect class=(format!("s{k}")) x=(f1(x0 + slot * 0.1)) y=(f1(y(base + v))) width=(f1(slot * 0.8)) height=(f1(y(base) - y(base + v))) {
+                                    title { (label) ": " (cell_text(*c)) " " (t.columns[k + 1]) }
+                                }
+                            }
+                        }
                     }
-                    None => pen_down = false,
+                    ChartKind::Grouped => {
+                        @for (k, c) in cells.iter().enumerate() {
+                            @let v = c.unwrap_or(0.0);
+                            rect class=(format!("s{k}")) x=(f1(x0 + slot * 0.1 + w * k as f64)) y=(f1(y(v))) width=(f1(w)) height=(f1(y(0.0) - y(v))) {
+                                title { (label) ": " (cell_text(*c)) " " (t.columns[k + 1]) }
+                            }
+                        }
+                    }
+                    ChartKind::Lines => {
+                        @for (k, c) in cells.iter().enumerate() {
+                            @if let Some(v) = c {
+                                circle class=(format!("s{k}")) cx=(f1(LEFT + slot * (i as f64 + 0.5))) cy=(f1(y(*v))) r="2.5" {
+                                    title { (label) ": " (cell_text(Some(*v))) }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            if !path.is_empty() {
-                s.push_str(&format!(r#"<path class="line s{k}" d="{}"/>"#, path.trim_end()));
+            @if t.kind == ChartKind::Lines {
+                @for k in 0..series {
+                    @let d = line_path(k);
+                    @if !d.is_empty() {
+                        path class=(format!("line s{k}")) d=(d) {}
+                    }
+                }
             }
         }
     }
-    s.push_str("</svg>");
-    s
 }
 
 /// A chart's box: title, legend, the SVG, its CSV link.
-pub fn chart_box(t: &Table, csv_href: &str) -> String {
-    let legend: String = t.columns[1..]
-        .iter()
-        .enumerate()
-        .map(|(k, c)| format!(r#"<span class="key s{k}"></span>{}"#, escape(c)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    format!(
-        r#"<section class="chart-box" id="box-{id}"><div class="chart-head"><h2>{title}</h2><a class="button secondary" id="csv-{id}" href="{href}">CSV</a></div><div class="legend">{legend}</div>{svg}</section>"#,
-        id = t.id,
-        title = escape(t.title),
-        href = escape(csv_href),
-        svg = svg(t)
-    )
+pub fn chart_box(t: &Table, csv_href: &str) -> Markup {
+    html! {
+        section class="chart-box" id=(format!("box-{}", t.id)) {
+            div class="chart-head" {
+                h2 { (t.title) }
+                a class="button secondary" id=(format!("csv-{}", t.id)) href=(csv_href) { "CSV" }
+            }
+            div class="legend" {
+                @for (k, c) in t.columns[1..].iter().enumerate() {
+                    @if k > 0 { " " }
+                    span class=(format!("key s{k}")) {} (c)
+                }
+            }
+            (svg(t))
+        }
+    }
 }
 
 /// The summary table: universal and randomized addresses side by side.
-pub fn summary(m: &Metrics) -> String {
+pub fn summary(m: &Metrics) -> Markup {
     let rate = |c: &Counts| c.capture_rate.map(|r| format!("{:.1} %", r * 100.0)).unwrap_or_else(|| "—".into());
     let (u, r) = (&m.total.universal, &m.total.randomized);
     let rows: [(&str, String, String); 9] = [
@@ -303,15 +290,18 @@ pub fn summary(m: &Metrics) -> String {
         ("Peak occupancy", u.peak_occupancy.to_string(), r.peak_occupancy.to_string()),
         ("Occupancy now", m.occupancy_now.universal.to_string(), m.occupancy_now.randomized.to_string()),
     ];
-    let mut html = String::from(
-        r#"<table id="totals" class="totals"><thead><tr><th>Whole range</th><th>Universal MACs</th><th>Randomized MACs (counted apart)</th></tr></thead><tbody>"#,
-    );
-    for (name, a, b) in rows {
-        let id = name.to_ascii_lowercase().replace(' ', "-");
-        html.push_str(&format!(r#"<tr id="t-{id}"><td>{name}</td><td class="num">{a}</td><td class="num">{b}</td></tr>"#));
+    html! {
+        table id="totals" class="totals" {
+            thead { tr { th { "Whole range" } th { "Universal MACs" } th { "Randomized MACs (counted apart)" } } }
+            tbody {
+                @for (name, a, b) in rows {
+                    tr id=(format!("t-{}", name.to_ascii_lowercase().replace(' ', "-"))) {
+                        td { (name) } td class="num" { (a) } td class="num" { (b) }
+                    }
+                }
+            }
+        }
     }
-    html.push_str("</tbody></table>");
-    html
 }
 
 /// The dashboard's query: which network (and access point), the range in
@@ -384,39 +374,47 @@ pub struct DashboardView<'a> {
     pub metrics: Option<&'a Metrics>,
 }
 
-pub fn page(v: &DashboardView) -> String {
+fn form(v: &DashboardView) -> Markup {
     let value = |name: &str| v.values.get(name).map(String::as_str).unwrap_or("");
     let chosen_network = v.query.map(|q| q.network_id.to_string()).unwrap_or_else(|| value("network_id").to_string());
-    let mut html = String::from(r#"<form class="filters" id="dashboard-form" method="get" action="/dashboard">"#);
-    html.push_str(r#"<label>Network<select name="network_id" id="d-network">"#);
-    for (id, label) in v.networks {
-        let selected = if id.to_string() == chosen_network { " selected" } else { "" };
-        html.push_str(&format!(r#"<option value="{id}"{selected}>{}</option>"#, escape(label)));
+    html! {
+        form class="filters" id="dashboard-form" method="get" action="/dashboard" {
+            label { "Network"
+                select name="network_id" id="d-network" {
+                    @for (id, label) in v.networks {
+                        option value=(id) selected[id.to_string() == chosen_network] { (label) }
+                    }
+                }
+            }
+            label { "Access point"
+                select name="node_mac" id="d-node" {
+                    option value="" { "all (the network)" }
+                    @for ap in v.access_points {
+                        option value=(ap) selected[ap.eq_ignore_ascii_case(value("node_mac"))] { (ap) }
+                    }
+                }
+            }
+            @for (name, label) in [("since", "From (venue's local time)"), ("until", "To (venue's local time)")] {
+                label { (label) input type="text" name=(name) id=(format!("d-{name}")) value=(value(name)) placeholder="e.g. 2026-12-01T08:00"; }
+            }
+            label { "Bucket"
+                select name="bucket" id="d-bucket" {
+                    @for b in ["hour", "day"] {
+                        option value=(b) selected[value("bucket") == b] { (b) }
+                    }
+                }
+            }
+            button type="submit" id="d-apply" { "Show" }
+        }
     }
-    html.push_str(r#"</select></label><label>Access point<select name="node_mac" id="d-node"><option value="">all (the network)</option>"#);
-    for ap in v.access_points {
-        let selected = if ap.eq_ignore_ascii_case(value("node_mac")) { " selected" } else { "" };
-        html.push_str(&format!(r#"<option value="{0}"{selected}>{0}</option>"#, escape(ap)));
-    }
-    html.push_str("</select></label>");
-    for (name, label) in [("since", "From (venue's local time)"), ("until", "To (venue's local time)")] {
-        html.push_str(&format!(
-            r#"<label>{label}<input type="text" name="{name}" id="d-{name}" value="{}" placeholder="e.g. 2026-12-01T08:00"></label>"#,
-            escape(value(name))
-        ));
-    }
-    html.push_str(r#"<label>Bucket<select name="bucket" id="d-bucket">"#);
-    for b in ["hour", "day"] {
-        let selected = if value("bucket") == b { " selected" } else { "" };
-        html.push_str(&format!(r#"<option value="{b}"{selected}>{b}</option>"#));
-    }
-    html.push_str(r#"</select></label><button type="submit" id="d-apply">Show</button></form>"#);
+}
+
+pub fn page(v: &DashboardView) -> String {
     if let Some(e) = &v.error {
-        html.push_str(&format!(r#"<p class="error" id="dashboard-error">{}</p>"#, escape(e)));
-        return crate::web::layout("Dashboard", crate::web::Tab::Dashboard, &html);
+        return layout("Dashboard", Tab::Dashboard, html! { (form(v)) p class="error" id="dashboard-error" { (e) } });
     }
     let (Some(q), Some(m)) = (v.query, v.metrics) else {
-        return crate::web::layout("Dashboard", crate::web::Tab::Dashboard, &html);
+        return layout("Dashboard", Tab::Dashboard, form(v));
     };
     let scope = match &q.node_mac {
         Some(ap) => format!("access point {ap}"),
@@ -424,16 +422,7 @@ pub fn page(v: &DashboardView) -> String {
     };
     let from = crate::time::format_utc(q.range.since + q.range.utc_offset);
     let to = crate::time::format_utc(q.range.until + q.range.utc_offset);
-    html.push_str(&format!(
-        r#"<div class="summary"><span id="dashboard-scope">Network {} · {} · {} to {} (UTC{}) by {}</span></div>"#,
-        q.network_id,
-        escape(&scope),
-        from,
-        to,
-        crate::visits::format_utc_offset(q.range.utc_offset),
-        if q.range.bucket == Bucket::Hour { "hour" } else { "day" }
-    ));
-    html.push_str(&summary(m));
+    let bucket = if q.range.bucket == Bucket::Hour { "hour" } else { "day" };
     let mut pairs: Vec<(&str, String)> = vec![("network_id", q.network_id.to_string())];
     if let Some(ap) = &q.node_mac {
         pairs.push(("node_mac", ap.clone()));
@@ -441,15 +430,27 @@ pub fn page(v: &DashboardView) -> String {
     let local = |t: i64| crate::time::format_utc(t + q.range.utc_offset).replace(' ', "T");
     pairs.push(("since", local(q.range.since)));
     pairs.push(("until", local(q.range.until)));
-    pairs.push(("bucket", if q.range.bucket == Bucket::Hour { "hour".into() } else { "day".into() }));
-    html.push_str(r#"<div class="charts">"#);
-    for t in tables(m, q.range.utc_offset, q.range.bucket == Bucket::Hour) {
+    pairs.push(("bucket", bucket.into()));
+    let csv_href = |chart: &str| {
         let mut with_chart: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        with_chart.push(("chart", t.id));
-        html.push_str(&chart_box(&t, &format!("/dashboard.csv?{}", crate::web::encode_query(&with_chart))));
-    }
-    html.push_str("</div>");
-    crate::web::layout("Dashboard", crate::web::Tab::Dashboard, &html)
+        with_chart.push(("chart", chart));
+        format!("/dashboard.csv?{}", encode_query(&with_chart))
+    };
+    let content = html! {
+        (form(v))
+        div class="summary" {
+            span id="dashboard-scope" {
+                "Network " (q.network_id) " · " (scope) " · " (from) " to " (to) " (UTC" (crate::visits::format_utc_offset(q.range.utc_offset)) ") by " (bucket)
+            }
+        }
+        (summary(m))
+        div class="charts" {
+            @for t in tables(m, q.range.utc_offset, q.range.bucket == Bucket::Hour) {
+                (chart_box(&t, &csv_href(t.id)))
+            }
+        }
+    };
+    layout("Dashboard", Tab::Dashboard, content)
 }
 
 #[cfg(test)]
@@ -483,7 +484,7 @@ mod tests {
     fn stacked_bars_scale_to_a_round_top() {
         // Sums 3 and 7: the top is 10, so 7 fills 70 % of the plot height.
         let t = table(ChartKind::Stacked, vec![("x".into(), vec![Some(1.0), Some(2.0)]), ("y".into(), vec![Some(3.0), Some(4.0)])]);
-        let s = svg(&t);
+        let s = svg(&t).into_string();
         let plot_h = H - TOP - BOTTOM;
         assert!(s.contains(&format!(r#"height="{:.1}""#, plot_h * 0.4)), "the 4 of y: {s}");
         assert_eq!(s.matches("<rect").count(), 4);
@@ -502,7 +503,7 @@ mod tests {
             rows: vec![("a".into(), vec![Some(50.0)]), ("b".into(), vec![None]), ("c".into(), vec![Some(100.0)])],
             kind: ChartKind::Lines,
         };
-        let s = svg(&t);
+        let s = svg(&t).into_string();
         assert_eq!(s.matches("<circle").count(), 2);
         let d = s.split(r#" d=""#).nth(1).unwrap().split('"').next().unwrap();
         assert_eq!(d.matches('M').count(), 2, "two pieces: {d}");
@@ -512,6 +513,6 @@ mod tests {
     #[test]
     fn labels_are_escaped() {
         let t = table(ChartKind::Grouped, vec![("<b>".into(), vec![Some(1.0), Some(1.0)])]);
-        assert!(!svg(&t).contains("<b>"));
+        assert!(!svg(&t).into_string().contains("<b>"));
     }
 }

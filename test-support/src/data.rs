@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `$PRESENCED_SHARED/data`, else `../shared/data` beside the checkout. A
+/// `$PRESENCED_SHARED/data`, else `../shared/data` beside the checkout (this
+/// crate is a folder of the checkout, hence the `../..`). A
 /// missing directory fails the test: a test that silently skips proves nothing.
 pub fn shared_data() -> PathBuf {
     let shared = std::env::var_os("PRESENCED_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
     let data = shared.join("data");
     assert!(
         data.is_dir(),
@@ -19,6 +20,14 @@ pub fn shared_data() -> PathBuf {
     data
 }
 
+/// A capture of `data/captures`, read in place; a missing one fails the test.
+pub fn shared_capture(name: &str) -> PathBuf {
+    let path = shared_data().join("captures").join(name);
+    assert!(path.is_file(), "shared capture {} is missing (PRESENCED_SHARED)", path.display());
+    path
+}
+
+/// A file of the radiotap test vectors of other projects.
 pub fn suite(name: &str) -> PathBuf {
     shared_data().join("radiotap-suite").join(name)
 }
@@ -39,6 +48,11 @@ pub struct Pcap {
     /// carry FCS-length information (tcpdump's fuzzed files set them).
     pub link_type: u32,
     pub records: Vec<Vec<u8>>,
+    /// Each record's timestamp: (seconds, microseconds or nanoseconds as the
+    /// file stores them; see `nanos`).
+    pub times: Vec<(u32, u32)>,
+    /// The magic number says the sub-second field counts nanoseconds.
+    pub nanos: bool,
     /// The file ends inside a record header or inside a record's data; the
     /// incomplete record is not in `records`.
     pub cut_short: bool,
@@ -67,7 +81,9 @@ pub fn read_pcap(path: &Path) -> Pcap {
     };
     let link_type =
         u32_at(20).unwrap_or_else(|| panic!("{}: pcap header cut short", path.display())) & 0xffff;
+    let nanos = matches!(magic, [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d]);
     let mut records = Vec::new();
+    let mut times = Vec::new();
     let mut at = 24;
     let mut cut_short = false;
     while at < bytes.len() {
@@ -81,11 +97,14 @@ pub fn read_pcap(path: &Path) -> Pcap {
             break;
         };
         records.push(data.to_vec());
+        times.push((u32_at(at).unwrap_or(0), u32_at(at + 4).unwrap_or(0)));
         at = start + incl_len as usize;
     }
     Pcap {
         link_type,
         records,
+        times,
+        nanos,
         cut_short,
     }
 }
