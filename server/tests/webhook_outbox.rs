@@ -101,6 +101,7 @@ fn sigkill_with_visits_open_loses_and_repeats_nothing_sqlite() {
 /// On PostgreSQL the killed process held the endpoint's progress row
 /// locked while retrying: its death releases it for the next process.
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn sigkill_with_visits_open_loses_and_repeats_nothing_postgres() {
     let dir = TempDir::new("outbox-restart-pg");
     let pg = Postgres::start("outbox-restart");
@@ -156,6 +157,7 @@ fn sigkill_with_visits_open_and_an_event_on_its_way(database: &str, dir: &TempDi
 }
 
 #[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
 fn two_processes_on_one_postgresql_send_each_event_once_in_order() {
     let dir = TempDir::new("outbox-two");
     let pg = Postgres::start("outbox-two");
