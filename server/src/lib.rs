@@ -45,10 +45,11 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: config::Config, store: store::Store) -> AppState {
         let permits = config.limits.bodies_in_flight;
+        let webhooks = Arc::new(webhook_delivery::Webhooks::start(&config, &store));
         AppState {
             store,
             body_budget: Arc::new(Semaphore::new(permits)),
-            webhooks: Arc::new(webhook_delivery::Webhooks::start(&config)),
+            webhooks,
             config: Arc::new(config),
         }
     }

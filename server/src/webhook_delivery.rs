@@ -1,18 +1,19 @@
-//! Webhook delivery: the I/O around `webhooks`' detectors.
+//! Webhook delivery: the I/O around the stored detectors and outbox
+//! (`store::webhook_outbox`).
 //!
-//! Ingest hands each stored report to one detector task through a bounded
-//! queue without waiting (`report_stored`: when the queue is full the
-//! report is not seen by the webhooks, and counted). The detector task owns
-//! every network's state, feeds it reports and a clock tick each second, and
-//! passes each event to every endpoint of its network, again through a
-//! bounded queue per endpoint (full: the event is dropped and counted).
-//! Each endpoint has one worker that POSTs its events one at a time, in
-//! order; a failed attempt (no connection, a status other than 2xx, no
-//! answer within the timeout) is retried after a backoff that doubles, up
-//! to the configured retries, then the event is dropped and counted and the
-//! next one goes. So a failing or hanging endpoint delays only itself.
+//! Ingest feeds each stored report to its network's detector inside the
+//! report's transaction, which writes the events to the outbox; here a task
+//! gives each network's detector a clock tick each second (leaves, silent
+//! access points), again in a transaction, and each endpoint has one worker
+//! that claims its next event from the outbox, POSTs it, and only then (a
+//! 2xx, or its retries run out: dropped and counted) moves the endpoint's
+//! progress past it. One event at a time, in sequence order; a failed
+//! attempt (no connection, a status other than 2xx, no answer within the
+//! timeout) is retried after a backoff that doubles. So a failing or
+//! hanging endpoint delays only itself, ingest never waits on a webhook, and
+//! after a restart (or on another process on the same PostgreSQL) delivery
+//! goes on from the progress row.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,112 +22,77 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use presenced_report::Report;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use crate::api::auth::pseudonym;
 use crate::config::{Config, Webhook};
+use crate::store::Store;
 use crate::unix_now;
-use crate::visits::{NetworkRules, Sighting};
-use crate::webhooks::{HookEvent, NetworkDetector};
+use crate::visits::NetworkRules;
+use crate::webhooks::HookEvent;
 
-/// Reports waiting for the detector.
-pub const NOTICE_QUEUE: usize = 1024;
-/// Events waiting for one endpoint.
-pub const ENDPOINT_QUEUE: usize = 1000;
-
-struct Notice {
-    network_id: u64,
-    node: String,
-    rows: Vec<Sighting>,
-    received_at: i64,
-}
+/// How often an idle endpoint's worker looks for a new event, and how long
+/// it waits after the database failed it.
+const POLL: Duration = Duration::from_millis(200);
+const RETRY_DATABASE: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 pub struct EndpointStats {
     pub delivered: AtomicU64,
     pub failed_attempts: AtomicU64,
     pub dropped_after_retries: AtomicU64,
+    /// No queue can fill any more (the outbox is in the database): stays 0,
+    /// kept so that `/webhooks.json` keeps its documented fields.
     pub dropped_queue_full: AtomicU64,
 }
 
-struct Endpoint {
-    network_id: u64,
-    url: String,
-    stats: Arc<EndpointStats>,
-    /// Event bodies, in order.
-    queue: mpsc::Sender<String>,
-}
-
 pub struct Webhooks {
-    notices: Option<mpsc::Sender<Notice>>,
-    networks: Vec<u64>,
     endpoints: Vec<(u64, String, Arc<EndpointStats>)>,
-    notices_dropped: AtomicU64,
 }
 
 impl Webhooks {
     pub fn disabled() -> Webhooks {
-        Webhooks { notices: None, networks: Vec::new(), endpoints: Vec::new(), notices_dropped: AtomicU64::new(0) }
+        Webhooks { endpoints: Vec::new() }
     }
 
-    /// Starts the detector and one worker per endpoint, if any network has
-    /// a webhook; must run inside the tokio runtime.
-    pub fn start(config: &Config) -> Webhooks {
+    /// Starts the clock task and one worker per endpoint, if any network
+    /// has a webhook; must run inside the tokio runtime.
+    pub fn start(config: &Config, store: &Store) -> Webhooks {
         let configured: Vec<_> = config.networks.values().filter(|n| !n.webhooks.is_empty()).collect();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            if !configured.is_empty() {
+                tracing::error!("webhooks: no runtime to run them on; they are off");
+            }
+            store.use_webhooks([]);
+            return Webhooks::disabled();
+        };
+        store.use_webhooks(configured.iter().map(|n| n.id as i64));
         if configured.is_empty() {
             return Webhooks::disabled();
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::error!("webhooks: no runtime to run them on; they are off");
-            return Webhooks::disabled();
-        };
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let mut endpoints = Vec::new();
-        let mut detectors = HashMap::new();
-        let mut payloads = HashMap::new();
         for n in &configured {
-            detectors.insert(n.id, NetworkDetector::new(n.id, n.analytics.visits));
-            payloads.insert(n.id, (n.analytics.clone(), n.key.clone()));
             for w in &n.webhooks {
-                let (queue, events) = mpsc::channel(ENDPOINT_QUEUE);
                 let stats = Arc::new(EndpointStats::default());
-                runtime.spawn(deliver(client.clone(), w.clone(), events, stats.clone()));
-                endpoints.push(Endpoint { network_id: n.id, url: w.url.clone(), stats, queue });
+                let worker = Worker {
+                    store: store.clone(),
+                    client: client.clone(),
+                    hook: w.clone(),
+                    network_id: n.id as i64,
+                    rules: n.analytics.clone(),
+                    network_key: n.key.clone(),
+                    stats: stats.clone(),
+                };
+                runtime.spawn(worker.run());
+                endpoints.push((n.id, w.url.clone(), stats));
             }
         }
-        let (notices, rx) = mpsc::channel(NOTICE_QUEUE);
-        let status = endpoints.iter().map(|e| (e.network_id, e.url.clone(), e.stats.clone())).collect();
-        runtime.spawn(detect(rx, detectors, payloads, endpoints));
-        Webhooks { notices: Some(notices), networks: configured.iter().map(|n| n.id).collect(), endpoints: status, notices_dropped: AtomicU64::new(0) }
+        runtime.spawn(tick(store.clone(), configured.iter().map(|n| n.id as i64).collect()));
+        Webhooks { endpoints }
     }
 
-    /// A report was stored: tell the detector, never waiting.
-    pub fn report_stored(&self, report: &Report, received_at: i64) {
-        let Some(notices) = &self.notices else { return };
-        if !self.networks.contains(&report.network_id) {
-            return;
-        }
-        let rows = report
-            .probe_requests
-            .iter()
-            .map(|p| Sighting {
-                mac: p.mac.to_ascii_lowercase(),
-                node_mac: report.node_mac.to_ascii_uppercase(),
-                first_seen: p.first_seen,
-                last_seen: p.last_seen,
-                max_signal: p.max_signal,
-                associated: p.associated,
-            })
-            .collect();
-        let notice = Notice { network_id: report.network_id, node: report.node_mac.to_ascii_uppercase(), rows, received_at };
-        if notices.try_send(notice).is_err() {
-            self.notices_dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The counters, for `/webhooks.json`.
+    /// The counters, for `/webhooks.json`: this process's deliveries.
     pub fn status(&self) -> Value {
         let endpoints: Vec<Value> = self
             .endpoints
@@ -142,39 +108,22 @@ impl Webhooks {
                 })
             })
             .collect();
-        json!({"endpoints": endpoints, "reports_not_seen_queue_full": self.notices_dropped.load(Ordering::Relaxed)})
+        // Reports reach the detectors inside their own transaction: none is
+        // left unseen any more; the field stays for its readers.
+        json!({"endpoints": endpoints, "reports_not_seen_queue_full": 0})
     }
 }
 
-async fn detect(
-    mut notices: mpsc::Receiver<Notice>,
-    mut detectors: HashMap<u64, NetworkDetector>,
-    payloads: HashMap<u64, (NetworkRules, Vec<u8>)>,
-    endpoints: Vec<Endpoint>,
-) {
+/// Each second, every hooked network's detector hears the clock.
+async fn tick(store: Store, networks: Vec<i64>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let events = tokio::select! {
-            notice = notices.recv() => match notice {
-                Some(n) => match detectors.get_mut(&n.network_id) {
-                    Some(d) => d.on_report(&n.node, &n.rows, n.received_at),
-                    None => Vec::new(),
-                },
-                None => return,
-            },
-            _ = tick.tick() => {
-                let now = unix_now();
-                detectors.values_mut().flat_map(|d| d.on_tick(now)).collect()
-            }
-        };
-        for e in events {
-            let Some((rules, key)) = payloads.get(&e.network_id) else { continue };
-            let body = payload(&e, rules, key);
-            for ep in endpoints.iter().filter(|ep| ep.network_id == e.network_id) {
-                if ep.queue.try_send(body.clone()).is_err() {
-                    ep.stats.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
-                }
+        tick.tick().await;
+        let now = unix_now();
+        for &id in &networks {
+            if let Err(e) = store.webhook_tick(id, now).await {
+                tracing::error!("webhooks: the clock tick of network {id}: {e}");
             }
         }
     }
@@ -202,9 +151,52 @@ pub fn payload(e: &HookEvent, rules: &NetworkRules, network_key: &[u8]) -> Strin
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
-/// One endpoint's worker: its events one at a time, in order.
-async fn deliver(client: HttpClient, hook: Webhook, mut bodies: mpsc::Receiver<String>, stats: Arc<EndpointStats>) {
-    'events: while let Some(body) = bodies.recv().await {
+
+struct Worker {
+    store: Store,
+    client: HttpClient,
+    hook: Webhook,
+    network_id: i64,
+    rules: NetworkRules,
+    network_key: Vec<u8>,
+    stats: Arc<EndpointStats>,
+}
+
+impl Worker {
+    /// The endpoint's events one at a time, in order, from its progress on.
+    async fn run(self) {
+        while let Err(e) = self.store.register_webhook(self.network_id, &self.hook.url).await {
+            tracing::error!("webhook {}: cannot record its progress: {e}", self.hook.url);
+            tokio::time::sleep(RETRY_DATABASE).await;
+        }
+        loop {
+            let claim = match self.store.claim_webhook_event(self.network_id, &self.hook.url).await {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!("webhook {}: cannot read the outbox: {e}", self.hook.url);
+                    tokio::time::sleep(RETRY_DATABASE).await;
+                    continue;
+                }
+            };
+            let body = payload(&claim.event, &self.rules, &self.network_key);
+            self.send(&body).await;
+            // Not advanced (the database failed, or the process dies
+            // before this): the event goes again on the next claim, the
+            // one way an endpoint can get an event twice.
+            if let Err(e) = self.store.finish_webhook_event(claim).await {
+                tracing::error!("webhook {}: cannot record an event as sent: {e}", self.hook.url);
+                tokio::time::sleep(RETRY_DATABASE).await;
+            }
+        }
+    }
+
+    /// One event until a 2xx or the retries run out; counted either way.
+    async fn send(&self, body: &str) {
+        let hook = &self.hook;
         let signature = presenced_report::signature(&hook.key, body.as_bytes());
         let mut wait = hook.backoff;
         let mut last_error = String::new();
@@ -213,17 +205,17 @@ async fn deliver(client: HttpClient, hook: Webhook, mut bodies: mpsc::Receiver<S
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(3600));
             }
-            match tokio::time::timeout(hook.timeout, post(&client, &hook.url, &signature, &body)).await {
+            match tokio::time::timeout(hook.timeout, post(&self.client, &hook.url, &signature, body)).await {
                 Ok(Ok(())) => {
-                    stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    continue 'events;
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    return;
                 }
                 Ok(Err(e)) => last_error = e,
                 Err(_) => last_error = format!("no answer within {} ms", hook.timeout.as_millis()),
             }
-            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
         }
-        stats.dropped_after_retries.fetch_add(1, Ordering::Relaxed);
+        self.stats.dropped_after_retries.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             "webhook {}: an event dropped after {} attempts (last: {last_error})",
             hook.url,

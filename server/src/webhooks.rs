@@ -14,10 +14,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use crate::analytics::{infer_interval, is_silent, INTERVAL_SAMPLE};
 use crate::visits::{is_randomized, Sighting, VisitRules};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HookKind {
     RegionJoin,
     RegionLeave,
@@ -38,7 +40,7 @@ impl HookKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookEvent {
     pub network_id: u64,
     /// Per network, from 1, in the order the events happened.
@@ -55,7 +57,7 @@ pub struct HookEvent {
     pub occupancy: Option<u64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct OpenVisit {
     first_node: String,
     last_node: String,
@@ -70,16 +72,20 @@ impl OpenVisit {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct AccessPoint {
     /// The latest report times, at most INTERVAL_SAMPLE.
     reports: Vec<i64>,
     silent: bool,
 }
 
-#[derive(Debug)]
+/// The whole state is kept in the database between reports and ticks
+/// (`store::webhook_outbox`), so it is serializable; the rules are not part
+/// of it (they come from the config each time).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct NetworkDetector {
     network_id: u64,
+    #[serde(skip)]
     rules: VisitRules,
     open: HashMap<String, OpenVisit>,
     occupancy: u64,
@@ -99,6 +105,18 @@ impl NetworkDetector {
             access_points: BTreeMap::new(),
             sequence: 0,
         }
+    }
+
+    /// The detector as `to_state` wrote it, judged by `rules`; a state
+    /// that does not parse (written by another version) is an error.
+    pub fn from_state(state: &str, rules: VisitRules) -> Result<NetworkDetector, serde_json::Error> {
+        let mut d: NetworkDetector = serde_json::from_str(state)?;
+        d.rules = rules;
+        Ok(d)
+    }
+
+    pub fn to_state(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     fn event(&mut self, kind: HookKind, time: i64, channel_id: Option<String>) -> HookEvent {
@@ -270,6 +288,26 @@ mod tests {
         let e = d.on_report("AP1", &[s("da:00:00:00:00:01", 910, 920, -80)], 930);
         assert_eq!(kinds(&e), [("RegionLeave", Some("AP1"), None), ("RegionJoin", Some("AP1"), None)]);
         assert_eq!((e[0].visitor, e[0].randomized, e[0].time, e[1].time), (Some(false), Some(true), 10, 910));
+    }
+
+    // A restart between reports: the detector read back from its state
+    // goes on as the one that never stopped (same events, same sequences).
+    #[test]
+    fn state_read_back_continues_as_if_never_stopped() {
+        let rules = VisitRules::default();
+        let (mut kept, mut restarted) = (NetworkDetector::new(7, rules), NetworkDetector::new(7, rules));
+        let first = [s("00:00:00:00:00:01", 1000, 1600, -50), s("da:00:00:00:00:02", 1000, 1010, -80)];
+        assert_eq!(kept.on_report("AP1", &first, 1630), restarted.on_report("AP1", &first, 1630));
+        restarted = NetworkDetector::from_state(&restarted.to_state(), rules).unwrap();
+        let later = [s("00:00:00:00:00:01", 1700, 1800, -50)];
+        assert_eq!(kept.on_report("AP2", &later, 1830), restarted.on_report("AP2", &later, 1830));
+        restarted = NetworkDetector::from_state(&restarted.to_state(), rules).unwrap();
+        let leaves = restarted.on_tick(1800 + 900);
+        assert_eq!(kept.on_tick(1800 + 900), leaves);
+        // By hand: 1 join, 2 join, occupancy 1 (net), 1 (AP1); then moved
+        // (AP1 0, AP2 1); then both leave, occupancy 0 (net), 0 (AP2): 10.
+        assert_eq!(leaves.last().map(|e| e.sequence), Some(10));
+        assert!(NetworkDetector::from_state("{", rules).is_err());
     }
 
     #[test]

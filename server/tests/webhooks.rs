@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{get, post_signed, python_hmac_sha256, report_body, run_with_stdin, RowSpec, Server, TempDir};
+use support::{get, post_signed, python_hmac_sha256, python_pseudonym, report_body, RowSpec, Server, TempDir};
 
 /// 2020-10-12T14:00:00Z: long past, so the server's clock closes each
 /// visit at its next tick.
@@ -97,13 +97,6 @@ fn endpoint(script: Vec<Behaviour>) -> Endpoint {
 
 fn spec(mac: &str, first: i64, last: i64, max: i32) -> RowSpec {
     RowSpec { mac: mac.into(), count: 3, min: max - 10, max, avg: max - 5, last: max - 2, first_seen: first, last_seen: last, associated: false }
-}
-
-fn python_pseudonym(key: &[u8], mac: &str) -> String {
-    let script = "import hashlib, hmac, sys; \
-                  print(hmac.new(sys.argv[1].encode(), b'presenced object id\\0' + sys.stdin.buffer.read(), hashlib.sha256).hexdigest()[:16])";
-    let out = run_with_stdin(std::process::Command::new("python3").args(["-c", script, std::str::from_utf8(key).unwrap()]), mac.as_bytes());
-    String::from_utf8(out).unwrap().trim().to_string()
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::store::{FailureSource, Store};
-use crate::webhook_delivery::Webhooks;
 use crate::{unix_now, AppState};
 
 /// What became of one POST: its status and a line for the sender's log.
@@ -64,7 +63,7 @@ pub async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bod
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     let answer =
-        accept_report(&state.config, &state.store, &state.webhooks, signatures.first().copied(), &bytes, unix_now()).await;
+        accept_report(&state.config, &state.store, signatures.first().copied(), &bytes, unix_now()).await;
     drop(permit);
     answer
 }
@@ -85,11 +84,11 @@ struct Sender {
 }
 
 /// Checks, parses and stores one report body received at `now`.
-/// A stored report is handed to the webhooks (never waiting on them).
+/// A stored report feeds its network's webhook detector in its own
+/// transaction (`store::webhook_outbox`).
 pub async fn accept_report(
     config: &Config,
     store: &Store,
-    hooks: &Webhooks,
     signature: Option<&str>,
     body: &[u8],
     now: i64,
@@ -138,10 +137,7 @@ pub async fn accept_report(
             StatusCode::OK,
             "duplicate report (its Signature was stored before): no rows added, counted as a sign of life",
         ),
-        Ok(o) => {
-            hooks.report_stored(&report, now);
-            Answer::new(StatusCode::OK, format!("stored {} rows", o.rows_added))
-        }
+        Ok(o) => Answer::new(StatusCode::OK, format!("stored {} rows", o.rows_added)),
         Err(e) => {
             tracing::error!("cannot store a report from {}: {e}", report.node_mac);
             Answer::new(StatusCode::SERVICE_UNAVAILABLE, "the database cannot store the report now; send it again")

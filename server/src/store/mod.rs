@@ -56,6 +56,9 @@ pub enum Database {
 pub struct Store {
     pub db: Db,
     rules: Arc<RwLock<HashMap<i64, NetworkRules>>>,
+    /// Networks with a webhook: their reports also feed the stored
+    /// detector (`webhook_outbox`, set from the config, `use_webhooks`).
+    hooked: Arc<RwLock<std::collections::HashSet<i64>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -89,6 +92,8 @@ macro_rules! on_pool {
 pub mod api_state;
 #[macro_use]
 pub mod stored_visits;
+#[macro_use]
+pub mod webhook_outbox;
 mod views;
 
 pub use views::SIGHTINGS_MAX;
@@ -180,6 +185,7 @@ pub struct IngestJob {
     signature: String,
     received_at: i64,
     rules: NetworkRules,
+    hooked: bool,
     reply: oneshot::Sender<Result<IngestOutcome, StoreError>>,
 }
 
@@ -205,12 +211,14 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (2, "visits", include_str!("../../migrations/sqlite/0002_visits.sql")),
     (3, "probe_rows_by_network", include_str!("../../migrations/sqlite/0003_probe_rows_by_network.sql")),
     (10, "api_key_state", include_str!("../../migrations/sqlite/0010_api_key_state.sql")),
+    (20, "webhook_outbox", include_str!("../../migrations/sqlite/0020_webhook_outbox.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
     (2, "visits", include_str!("../../migrations/postgres/0002_visits.sql")),
     (3, "probe_rows_by_network", include_str!("../../migrations/postgres/0003_probe_rows_by_network.sql")),
     (10, "api_key_state", include_str!("../../migrations/postgres/0010_api_key_state.sql")),
+    (20, "webhook_outbox", include_str!("../../migrations/postgres/0020_webhook_outbox.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {
@@ -232,7 +240,7 @@ impl<'s> MigrationSource<'s> for Embedded {
 /// `$tx`; evaluates to its `IngestOutcome`. A macro, like `on_pool!`, so
 /// that the same text is checked against each database's driver.
 macro_rules! ingest_in_tx {
-    ($tx:ident, $numbered:expr, $values:expr, $report:expr, $network_id:expr, $node_upper:expr, $signature:expr, $received_at:expr, $rules:expr) => {{
+    ($tx:ident, $numbered:expr, $values:expr, $report:expr, $network_id:expr, $node_upper:expr, $signature:expr, $received_at:expr, $rules:expr, $hooked:expr) => {{
             let fresh = sqlx::query(
                 "INSERT INTO report_signatures (signature, received_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
             )
@@ -272,6 +280,9 @@ macro_rules! ingest_in_tx {
                     .map(|p| Sighting::of_row(&p.mac, &$node_upper, p.first_seen, p.last_seen, p.max_signal, p.associated))
                     .collect();
                 sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules);
+                if $hooked {
+                    detect_in_tx!($tx, $network_id, $rules.visits, $received_at, true, |d| d.on_report(&$node_upper, &sightings, $received_at));
+                }
             }
             sqlx::query(
                 "INSERT INTO reports (network_id, node_mac, received_at, row_count, duplicate) VALUES ($1, $2, $3, $4, $5)",
@@ -369,7 +380,7 @@ impl Store {
                 Db::Postgres(pool)
             }
         };
-        let store = Store { db: store, rules: Arc::default() };
+        let store = Store { db: store, rules: Arc::default(), hooked: Arc::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -415,10 +426,11 @@ impl Store {
         let node_upper = report.node_mac.to_ascii_uppercase();
         let signature = signature.trim().to_ascii_lowercase();
         let rules = self.rules_for(network_id);
+        let hooked = self.is_hooked(network_id);
         match &self.db {
             Db::Sqlite { queue, .. } => {
                 let (reply, answer) = oneshot::channel();
-                let job = IngestJob { report: report.clone(), network_id, node_upper, signature, received_at, rules, reply };
+                let job = IngestJob { report: report.clone(), network_id, node_upper, signature, received_at, rules, hooked, reply };
                 let queued = async {
                     queue.send(job).await.map_err(|_| sqlx::Error::PoolClosed)?;
                     answer.await.map_err(|_| sqlx::Error::PoolClosed)?
@@ -430,7 +442,7 @@ impl Store {
                 // One writer of a network's visits at a time, across every
                 // process on this database: the merge reads, then writes.
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(network_id).execute(&mut *tx).await?;
-                let outcome = ingest_in_tx!(tx, true, numbered_values, report, network_id, node_upper, signature, received_at, rules)?;
+                let outcome = ingest_in_tx!(tx, true, numbered_values, report, network_id, node_upper, signature, received_at, rules, hooked)?;
                 tx.commit().await?;
                 Ok(outcome)
             }
@@ -642,14 +654,18 @@ impl Store {
 
     /// Deletes the visits that ended before `cutoff` and the per-client
     /// days before its day (a day early at worst, never one still needed:
-    /// a repeat looks back from visits that are kept).
+    /// a repeat looks back from visits that are kept), and the webhooks'
+    /// events written before it.
     pub async fn prune_analytics(&self, cutoff: i64) -> Result<u64, StoreError> {
         let day = cutoff.div_euclid(86_400) - 1 - crate::analytics::metrics::REPEAT_WINDOW_DAYS;
-        on_pool!(self, writer, pool => {
+        let visits = on_pool!(self, writer, pool => {
             let visits = sqlx::query("DELETE FROM visits WHERE end_time < $1").bind(cutoff).execute(pool).await?.rows_affected();
             sqlx::query("DELETE FROM client_days WHERE day < $1").bind(day).execute(pool).await?;
-            Ok(visits)
-        })
+            visits
+        });
+        // The webhooks' outbox keeps what the visits keep.
+        self.prune_webhook_events(cutoff).await?;
+        Ok(visits)
     }
 
     async fn delete_in_batches(&self, sql: &str, cutoff: i64) -> Result<u64, StoreError> {
@@ -736,7 +752,7 @@ async fn write_batch(pool: &SqlitePool, jobs: &[IngestJob]) -> Result<Vec<Ingest
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for j in jobs {
-        outcomes.push(ingest_in_tx!(tx, false, anonymous_values, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules)?);
+        outcomes.push(ingest_in_tx!(tx, false, anonymous_values, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules, j.hooked)?);
     }
     tx.commit().await?;
     Ok(outcomes)

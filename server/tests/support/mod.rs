@@ -38,6 +38,14 @@ pub fn pg_bin() -> PathBuf {
     }
 }
 
+/// A MAC's object_id as the API and webhooks give it, by Python's hmac.
+pub fn python_pseudonym(key: &[u8], mac: &str) -> String {
+    let script = "import hashlib, hmac, sys; \
+                  print(hmac.new(sys.argv[1].encode(), b'presenced object id\\0' + sys.stdin.buffer.read(), hashlib.sha256).hexdigest()[:16])";
+    let out = run_with_stdin(Command::new("python3").args(["-c", script, std::str::from_utf8(key).unwrap()]), mac.as_bytes());
+    String::from_utf8(out).unwrap().trim().to_string()
+}
+
 pub use presenced_test_support::python_hmac_sha256;
 
 /// `python_hmac_sha256` of each of `bodies` (one line each, as JSON bodies
@@ -470,6 +478,9 @@ pub fn synthetic_days() -> Vec<Sight> {
 pub struct HookSink {
     pub addr: SocketAddr,
     bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// While set, every POST is answered 503 and its body not kept.
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl HookSink {
@@ -478,6 +489,9 @@ impl HookSink {
         let addr = listener.local_addr().unwrap();
         let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let kept = bodies.clone();
+        let refusing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (refusing2, refused2) = (refusing.clone(), refused.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
@@ -496,13 +510,29 @@ impl HookSink {
                     }
                 }
                 let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_ok() {
+                let read = reader.read_exact(&mut body).is_ok();
+                if refusing2.load(std::sync::atomic::Ordering::SeqCst) {
+                    refused2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    continue;
+                }
+                if read {
                     kept.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
                 }
                 let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             }
         });
-        HookSink { addr, bodies }
+        HookSink { addr, bodies, refusing, refused }
+    }
+
+    /// From now on answer 503 (true) or 200 again (false).
+    pub fn refuse(&self, refuse: bool) {
+        self.refusing.store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// POSTs answered 503 so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
