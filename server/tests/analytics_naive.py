@@ -5,7 +5,7 @@ compare with. Slow on purpose: every bucket looks at every visit, occupancy
 is counted at every instant where it can change.
 
 stdin: {"rows": [{mac, node_mac, first_seen, last_seen, max_signal,
-associated}], "params": {timeout, min_dwell, min_signal, since, until,
+associated, estimated_device (optional)}], "params": {timeout, min_dwell, min_signal, since, until,
 bucket ("hour"|"day"), offset, now, node (optional)}}
 stdout: the metrics as JSON, in the Rust structure's shape.
 """
@@ -42,7 +42,8 @@ def make_visits(rows, p):
                 "start": start,
                 "end": end,
                 "connected": any(x[2]["associated"] for x in g),
-                "randomized": randomized(mac),
+                "class": "estimated_devices" if any(x[2].get("estimated_device") for x in g)
+                         else "randomized" if randomized(mac) else "universal",
                 "visitor": end - start >= p["min_dwell"] and best >= p["min_signal"],
             })
     return out
@@ -75,8 +76,8 @@ def dwell_bin(seconds):
     return 3
 
 
-def counts(visits, repeat, lo, hi, want_random):
-    members = [v for v in visits if v["start"] < hi and v["end"] >= lo and v["randomized"] == want_random]
+def counts(visits, repeat, lo, hi, want_class):
+    members = [v for v in visits if v["start"] < hi and v["end"] >= lo and v["class"] == want_class]
     visitors = [v for v in members if v["visitor"]]
     passersby = [v for v in members if not v["visitor"]]
     dwell = [0, 0, 0, 0]
@@ -98,8 +99,11 @@ def counts(visits, repeat, lo, hi, want_random):
     }
 
 
+CLASSES = ["universal", "randomized", "estimated_devices"]
+
+
 def split(visits, repeat, lo, hi):
-    return {"universal": counts(visits, repeat, lo, hi, False), "randomized": counts(visits, repeat, lo, hi, True)}
+    return {c: counts(visits, repeat, lo, hi, c) for c in CLASSES}
 
 
 def main():
@@ -121,10 +125,7 @@ def main():
     print(json.dumps({
         "buckets": buckets,
         "total": split(visits, repeat, p["since"], p["until"]),
-        "occupancy_now": {
-            "universal": sum(1 for v in open_now if not v["randomized"]),
-            "randomized": sum(1 for v in open_now if v["randomized"]),
-        },
+        "occupancy_now": {c: sum(1 for v in open_now if v["class"] == c) for c in CLASSES},
     }))
 
 

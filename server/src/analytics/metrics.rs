@@ -13,13 +13,14 @@
 //! - Occupancy is the number of visitors present at once: the peak within
 //!   each bucket, and "now" (visits not yet closed by the session timeout).
 //! - Randomized (locally administered) MACs get their own counts, never
-//!   added to the others'.
+//!   added to the others', and so do the agent's estimated devices
+//!   (`estimated_device` rows): neither raw random addresses nor universal.
 
 use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::analytics::visits::{Visit, VisitRules};
+use crate::analytics::visits::{AddressClass, Visit, VisitRules};
 
 pub const REPEAT_WINDOW_DAYS: i64 = 30;
 /// Upper edges of the first three dwell bins (seconds); the fourth is open.
@@ -99,19 +100,21 @@ pub fn local_day(t: i64, utc_offset: i64) -> i64 {
     (t + utc_offset).div_euclid(86_400)
 }
 
-/// Universal and randomized addresses, counted apart.
+/// Universal addresses, randomized addresses and estimated devices,
+/// counted apart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Split<T> {
     pub universal: T,
     pub randomized: T,
+    pub estimated_devices: T,
 }
 
 impl<T> Split<T> {
-    fn get(&mut self, randomized: bool) -> &mut T {
-        if randomized {
-            &mut self.randomized
-        } else {
-            &mut self.universal
+    fn get(&mut self, class: AddressClass) -> &mut T {
+        match class {
+            AddressClass::Universal => &mut self.universal,
+            AddressClass::Randomized => &mut self.randomized,
+            AddressClass::EstimatedDevice => &mut self.estimated_devices,
         }
     }
 }
@@ -192,7 +195,7 @@ pub fn metrics_with(visits: &[Visit], repeat: &[bool], range: &Range, rules: &Vi
     let mut occupancy_now = Split::default();
     for v in visits {
         if v.visitor && v.start <= now && now - v.end < rules.session_timeout {
-            *occupancy_now.get(v.randomized) += 1;
+            *occupancy_now.get(v.class()) += 1;
         }
     }
     Metrics { buckets, total: counts_in(visits, repeat, range.since, range.until), occupancy_now }
@@ -208,8 +211,8 @@ fn counts_in(visits: &[Visit], repeat: &[bool], start: i64, end: i64) -> Split<C
         if v.start >= end || v.end < start {
             continue;
         }
-        clients.get(v.randomized).insert(&v.mac);
-        let c = counts.get(v.randomized);
+        clients.get(v.class()).insert(&v.mac);
+        let c = counts.get(v.class());
         if v.connected {
             c.connected += 1;
         }
@@ -221,7 +224,7 @@ fn counts_in(visits: &[Visit], repeat: &[bool], start: i64, end: i64) -> Split<C
             } else {
                 c.new_visitors += 1;
             }
-            let p = presence.get(v.randomized);
+            let p = presence.get(v.class());
             // Present over [start, end] inclusive: gone from end + 1.
             p.push((v.start.max(start), 1));
             p.push((v.end.min(end - 1) + 1, -1));
@@ -229,9 +232,9 @@ fn counts_in(visits: &[Visit], repeat: &[bool], start: i64, end: i64) -> Split<C
             c.passersby += 1;
         }
     }
-    for randomized in [false, true] {
-        let n = clients.get(randomized).len() as u64;
-        let p = presence.get(randomized);
+    for class in AddressClass::ALL {
+        let n = clients.get(class).len() as u64;
+        let p = presence.get(class);
         // Departures before arrivals at the same instant: a visit ending at
         // t - 1 and one starting at t never overlap.
         p.sort_unstable();
@@ -240,7 +243,7 @@ fn counts_in(visits: &[Visit], repeat: &[bool], start: i64, end: i64) -> Split<C
             now += delta;
             peak = peak.max(now);
         }
-        let c = counts.get(randomized);
+        let c = counts.get(class);
         c.unique_clients = n;
         c.peak_occupancy = peak as u64;
         let seen = c.visitors + c.passersby;
@@ -323,5 +326,21 @@ mod tests {
         let m = metrics(&v, &Range::new(MON, MON + 3600, Bucket::Hour, 0).unwrap(), &VisitRules::default(), 0);
         assert_eq!((m.total.randomized.visitors, m.total.randomized.passersby), (1, 0));
         assert_eq!((m.total.universal.visitors, m.total.universal.passersby, m.total.universal.capture_rate), (0, 1, Some(0.0)));
+    }
+
+    #[test]
+    fn estimated_devices_counted_apart_from_both() {
+        let marked = [
+            (s("da:a1:19:5e:00:07", MON, MON + 600), true),
+            (s("da:a1:19:00:00:01", MON, MON + 60), false),
+            (s("00:9a:cd:e3:15:49", MON, MON + 60), false),
+        ];
+        let v = crate::analytics::visits::visits_marked(&marked, &VisitRules::default());
+        let m = metrics(&v, &Range::new(MON, MON + 3600, Bucket::Hour, 0).unwrap(), &VisitRules::default(), MON + 600);
+        let e = &m.total.estimated_devices;
+        assert_eq!((e.unique_clients, e.visitors, e.passersby, e.peak_occupancy), (1, 1, 0, 1));
+        assert_eq!((m.total.randomized.unique_clients, m.total.randomized.passersby), (1, 1));
+        assert_eq!((m.total.universal.unique_clients, m.total.universal.passersby), (1, 1));
+        assert_eq!((m.occupancy_now.estimated_devices, m.occupancy_now.randomized), (1, 0));
     }
 }

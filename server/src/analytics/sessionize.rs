@@ -36,10 +36,12 @@ pub struct Fold {
     pub last_node: String,
     pub best_signal: i32,
     pub connected: bool,
+    /// Any of its rows marked `estimated_device`: an or, like `connected`.
+    pub estimated_device: bool,
 }
 
 impl Fold {
-    pub fn of_row(s: &Sighting) -> Fold {
+    pub fn of_row(s: &Sighting, estimated_device: bool) -> Fold {
         let (first, last) = (s.first_seen.min(s.last_seen), s.first_seen.max(s.last_seen));
         Fold {
             mac: s.mac.to_ascii_lowercase(),
@@ -51,6 +53,7 @@ impl Fold {
             last_node: s.node_mac.to_ascii_uppercase(),
             best_signal: s.max_signal,
             connected: s.associated,
+            estimated_device,
         }
     }
 
@@ -67,6 +70,7 @@ impl Fold {
         }
         self.best_signal = self.best_signal.max(o.best_signal);
         self.connected |= o.connected;
+        self.estimated_device |= o.estimated_device;
     }
 
     /// The visit as `visits()` gives it, judged by `rules`.
@@ -80,6 +84,7 @@ impl Fold {
             best_signal: self.best_signal,
             connected: self.connected,
             randomized: is_randomized(&self.mac),
+            estimated_device: self.estimated_device,
             visitor: rules.is_visitor(self.end - self.start, self.best_signal),
         }
     }
@@ -143,17 +148,17 @@ pub fn new_days(start: i64, end: i64, covered: &[(i64, i64)], utc_offset: i64) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::visits::visits;
+    use crate::analytics::visits::visits_marked;
 
     fn s(mac: &str, node: &str, first: i64, last: i64, signal: i32, associated: bool) -> Sighting {
         Sighting { mac: mac.into(), node_mac: node.into(), first_seen: first, last_seen: last, max_signal: signal, associated }
     }
 
     /// Feeds rows one at a time, as reports arriving in this order would.
-    fn incremental(rows: &[Sighting], rules: &VisitRules) -> Vec<Visit> {
+    fn incremental(rows: &[(Sighting, bool)], rules: &VisitRules) -> Vec<Visit> {
         let mut stored: Vec<Fold> = Vec::new();
-        for r in rows {
-            let c = merge(&stored, &[Fold::of_row(r)], rules.session_timeout);
+        for (r, estimated) in rows {
+            let c = merge(&stored, &[Fold::of_row(r, *estimated)], rules.session_timeout);
             stored.retain(|f| !c.delete.contains(&f.start) && !c.write.iter().any(|w| w.start == f.start));
             stored.extend(c.write);
         }
@@ -168,23 +173,27 @@ mod tests {
     fn every_arrival_order_gives_the_batch_visits() {
         let m = "00:00:00:00:00:01";
         let rows = [
-            s(m, "AP1", 0, 100, -70, false),
-            s(m, "AP2", 0, 100, -60, false),
-            s(m, "AP2", 50, 400, -80, true),
-            s(m, "AP1", 200, 400, -90, false),
-            s(m, "AP1", 1500, 1600, -50, false),
-            s(m, "AP2", 1000, 1100, -50, false),
-            s(m, "AP1", 3000, 3100, -50, false),
+            (s(m, "AP1", 0, 100, -70, false), false),
+            (s(m, "AP2", 0, 100, -60, false), false),
+            (s(m, "AP2", 50, 400, -80, true), false),
+            (s(m, "AP1", 200, 400, -90, false), false),
+            (s(m, "AP1", 1500, 1600, -50, false), false),
+            // One estimate row makes its whole visit an estimated device's.
+            (s(m, "AP2", 1000, 1100, -50, false), true),
+            (s(m, "AP1", 3000, 3100, -50, false), false),
         ];
         let rules = VisitRules::default();
-        let batch = visits(&rows, &rules);
-        assert_eq!(batch.iter().map(|v| (v.start, v.end)).collect::<Vec<_>>(), [(0, 1600), (3000, 3100)]);
+        let batch = visits_marked(&rows, &rules);
+        assert_eq!(
+            batch.iter().map(|v| (v.start, v.end, v.estimated_device)).collect::<Vec<_>>(),
+            [(0, 1600, true), (3000, 3100, false)]
+        );
         let mut order: Vec<usize> = (0..rows.len()).collect();
         // All 5040 permutations (Heap's algorithm).
         let mut c = vec![0; order.len()];
         let mut seen = 0;
         let mut check = |order: &[usize]| {
-            let fed: Vec<Sighting> = order.iter().map(|&i| rows[i].clone()).collect();
+            let fed: Vec<(Sighting, bool)> = order.iter().map(|&i| rows[i].clone()).collect();
             assert_eq!(incremental(&fed, &rules), batch, "order {order:?}");
             seen += 1;
         };
@@ -211,16 +220,16 @@ mod tests {
     #[test]
     fn a_repeated_row_changes_nothing() {
         let rules = VisitRules::default();
-        let row = Fold::of_row(&s("00:00:00:00:00:02", "AP1", 0, 100, -50, false));
+        let row = Fold::of_row(&s("00:00:00:00:00:02", "AP1", 0, 100, -50, false), false);
         let c = merge(std::slice::from_ref(&row), std::slice::from_ref(&row), rules.session_timeout);
         assert_eq!(c, Change::default());
     }
 
     #[test]
     fn a_bridge_deletes_the_later_visit() {
-        let a = Fold::of_row(&s("00:00:00:00:00:03", "AP1", 0, 100, -50, false));
-        let b = Fold::of_row(&s("00:00:00:00:00:03", "AP1", 1500, 1600, -50, false));
-        let bridge = Fold::of_row(&s("00:00:00:00:00:03", "AP1", 800, 900, -50, false));
+        let a = Fold::of_row(&s("00:00:00:00:00:03", "AP1", 0, 100, -50, false), false);
+        let b = Fold::of_row(&s("00:00:00:00:00:03", "AP1", 1500, 1600, -50, false), false);
+        let bridge = Fold::of_row(&s("00:00:00:00:00:03", "AP1", 800, 900, -50, false), false);
         let c = merge(&[a, b], &[bridge], 900);
         assert_eq!((c.write.len(), c.write[0].start, c.write[0].end), (1, 0, 1600));
         assert_eq!(c.delete, [1500]);

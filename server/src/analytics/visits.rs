@@ -132,6 +132,10 @@ pub struct Visit {
     pub connected: bool,
     /// Locally administered address: a phone's random MAC, counted apart.
     pub randomized: bool,
+    /// One of its rows was marked `estimated_device` by the agent
+    /// (`--randomized-macs merge`): the visit of a device the agent
+    /// estimated from randomized addresses, counted apart from both.
+    pub estimated_device: bool,
     /// Lasted at least the minimum dwell with a good enough signal;
     /// otherwise a passerby.
     pub visitor: bool,
@@ -141,6 +145,37 @@ impl Visit {
     pub fn dwell(&self) -> i64 {
         self.end - self.start
     }
+
+    pub fn class(&self) -> AddressClass {
+        AddressClass::of(self.randomized, self.estimated_device)
+    }
+}
+
+/// The three kinds of client a visit can be of, never added together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressClass {
+    /// A device's own (universal) address.
+    Universal,
+    /// A locally administered address as sent: one phone is many of them.
+    Randomized,
+    /// A device the agent estimated from randomized addresses.
+    EstimatedDevice,
+}
+
+impl AddressClass {
+    /// An estimate's pseudonym is locally administered too, but the mark
+    /// decides: it is neither a raw random address nor a universal one.
+    pub fn of(randomized: bool, estimated_device: bool) -> AddressClass {
+        if estimated_device {
+            AddressClass::EstimatedDevice
+        } else if randomized {
+            AddressClass::Randomized
+        } else {
+            AddressClass::Universal
+        }
+    }
+
+    pub const ALL: [AddressClass; 3] = [AddressClass::Universal, AddressClass::Randomized, AddressClass::EstimatedDevice];
 }
 
 /// The locally administered bit (0x02 of the first octet). A MAC that is
@@ -149,20 +184,28 @@ pub fn is_randomized(mac: &str) -> bool {
     mac.get(0..2).and_then(|o| u8::from_str_radix(o, 16).ok()).is_some_and(|o| o & 0x02 != 0)
 }
 
-/// Every client's visits, ordered by start, then MAC.
+/// Every client's visits, ordered by start, then MAC, of rows none of
+/// which is marked as an estimated device.
 pub fn visits(sightings: &[Sighting], rules: &VisitRules) -> Vec<Visit> {
-    let mut by_client: std::collections::BTreeMap<&str, Vec<&Sighting>> = std::collections::BTreeMap::new();
-    for s in sightings {
-        by_client.entry(s.mac.as_str()).or_default().push(s);
+    let marked: Vec<(Sighting, bool)> = sightings.iter().map(|s| (s.clone(), false)).collect();
+    visits_marked(&marked, rules)
+}
+
+/// Every client's visits, ordered by start, then MAC; each sighting with
+/// its row's `estimated_device` mark.
+pub fn visits_marked(sightings: &[(Sighting, bool)], rules: &VisitRules) -> Vec<Visit> {
+    let mut by_client: std::collections::BTreeMap<&str, Vec<(&Sighting, bool)>> = std::collections::BTreeMap::new();
+    for (s, estimated) in sightings {
+        by_client.entry(s.mac.as_str()).or_default().push((s, *estimated));
     }
     let mut out = Vec::new();
     for (mac, mut rows) in by_client {
         // Ties broken by the access point, not by arrival: the stored,
         // incremental visits (`sessionize`) must not depend on the order
         // reports arrived in.
-        rows.sort_by(|a, b| (a.first_seen, a.last_seen, &a.node_mac).cmp(&(b.first_seen, b.last_seen, &b.node_mac)));
+        rows.sort_by(|(a, _), (b, _)| (a.first_seen, a.last_seen, &a.node_mac).cmp(&(b.first_seen, b.last_seen, &b.node_mac)));
         let mut current: Option<Visit> = None;
-        for s in rows {
+        for (s, estimated) in rows {
             match current.as_mut() {
                 // Rows of several access points overlap: the gap is measured
                 // from the latest sighting so far, and may be negative.
@@ -173,6 +216,7 @@ pub fn visits(sightings: &[Sighting], rules: &VisitRules) -> Vec<Visit> {
                     }
                     v.best_signal = v.best_signal.max(s.max_signal);
                     v.connected |= s.associated;
+                    v.estimated_device |= estimated;
                 }
                 _ => {
                     if let Some(done) = current.take() {
@@ -187,6 +231,7 @@ pub fn visits(sightings: &[Sighting], rules: &VisitRules) -> Vec<Visit> {
                         best_signal: s.max_signal,
                         connected: s.associated,
                         randomized: is_randomized(mac),
+                        estimated_device: estimated,
                         visitor: false,
                     });
                 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::visits::Visit;
+use crate::visits::{AddressClass, Visit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum EventType {
@@ -30,7 +30,8 @@ pub struct Event {
     pub channel_id: String,
     pub object_id: String,
     pub visitor: bool,
-    pub randomized: bool,
+    /// Universal address, randomized address or estimated device.
+    pub class: AddressClass,
     /// On a RegionLeave: how long the visit lasted.
     pub dwell: Option<i64>,
 }
@@ -69,7 +70,7 @@ pub fn events(
             channel_id: channel.to_string(),
             object_id: object_id(&v.mac),
             visitor: v.visitor,
-            randomized: v.randomized,
+            class: v.class(),
             dwell,
         };
         if (since..until).contains(&v.start) {
@@ -98,6 +99,7 @@ mod tests {
             best_signal: -50,
             connected: false,
             randomized: false,
+            estimated_device: false,
             visitor: end - start >= 300,
         }
     }

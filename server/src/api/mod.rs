@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::config::{ApiKey, Config};
 use crate::metrics::{Bucket, Range};
+use crate::visits::AddressClass;
 use crate::store::{Store, UNKNOWN_NETWORK};
 use crate::{unix_now, unix_now_ms, AppState};
 use auth::Refusal;
@@ -213,19 +214,22 @@ async fn respond(endpoint: Endpoint, config: &Config, store: &Store, key: &ApiKe
                 Endpoint::TotalsTypes => [EventType::RegionJoin, EventType::RegionLeave]
                     .iter()
                     .map(|t| {
-                        let count = all.iter().filter(|e| e.kind == *t).count();
-                        json!({"type": t.name(), "count": count, "channel_id": q.channel_id, "location_id": q.location_id})
+                        let of_type: Vec<&Event> = all.iter().filter(|e| e.kind == *t).collect();
+                        let mut total = json!({"type": t.name(), "count": of_type.len(), "channel_id": q.channel_id, "location_id": q.location_id});
+                        total["by_suborigin"] = by_suborigin(&of_type);
+                        total
                     })
                     .collect(),
                 _ => {
-                    let mut counts: BTreeMap<(u64, &str), usize> = BTreeMap::new();
+                    let mut counts: BTreeMap<(u64, &str), Vec<&Event>> = BTreeMap::new();
                     for e in &all {
-                        *counts.entry((e.location_id, e.channel_id.as_str())).or_default() += 1;
+                        counts.entry((e.location_id, e.channel_id.as_str())).or_default().push(e);
                     }
                     counts
                         .into_iter()
-                        .map(|((loc, ch), count)| {
-                            json!({"trigger_id": ch, "trigger_name": ch, "channel_id": ch, "location_id": loc, "count": count})
+                        .map(|((loc, ch), of_trigger)| {
+                            json!({"trigger_id": ch, "trigger_name": ch, "channel_id": ch, "location_id": loc,
+                                   "count": of_trigger.len(), "by_suborigin": by_suborigin(&of_trigger)})
                         })
                         .collect()
                 }
@@ -243,6 +247,7 @@ async fn respond(endpoint: Endpoint, config: &Config, store: &Store, key: &ApiKe
                     };
                     let (counting, lifetime) = data(&b.counts.universal);
                     let (r_counting, r_lifetime) = data(&b.counts.randomized);
+                    let (e_counting, e_lifetime) = data(&b.counts.estimated_devices);
                     let time = format_time(b.start, *offset).replacen(".000", "", 1);
                     out.push(json!({
                         "id": events::short_id(&format!("{id}|{:?}|{}", q.channel_id, b.start)),
@@ -252,12 +257,34 @@ async fn respond(endpoint: Endpoint, config: &Config, store: &Store, key: &ApiKe
                         "counting_data": counting,
                         "lifetime_data": lifetime,
                         "randomized": {"counting_data": r_counting, "lifetime_data": r_lifetime},
+                        "estimated_devices": {"counting_data": e_counting, "lifetime_data": e_lifetime},
                     }));
                 }
             }
             Ok(out)
         }
     }
+}
+
+/// An event's `suborigin`: Camlytics' field, our three classes.
+fn suborigin(class: AddressClass) -> &'static str {
+    match class {
+        AddressClass::Universal => "Universal",
+        AddressClass::Randomized => "Randomized",
+        AddressClass::EstimatedDevice => "EstimatedDevice",
+    }
+}
+
+/// A total's events by class: `count` is all of them, as Camlytics gives
+/// it; this says how many are universal addresses, raw randomized
+/// addresses and the agent's estimated devices.
+fn by_suborigin(events: &[&Event]) -> Value {
+    let n = |class| events.iter().filter(|e| e.class == class).count();
+    json!({
+        "Universal": n(AddressClass::Universal),
+        "Randomized": n(AddressClass::Randomized),
+        "EstimatedDevice": n(AddressClass::EstimatedDevice),
+    })
 }
 
 fn event_json(e: &Event) -> Value {
@@ -270,7 +297,7 @@ fn event_json(e: &Event) -> Value {
         "location_id": e.location_id,
         "object_id": e.object_id,
         "origin": if e.visitor { "Visitor" } else { "Passerby" },
-        "suborigin": if e.randomized { "Randomized" } else { "Universal" },
+        "suborigin": suborigin(e.class),
         "dwell_seconds": e.dwell,
         // Camlytics gives event times in UTC.
         "event_time": format_time(e.time, 0),

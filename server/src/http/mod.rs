@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard.csv", get(dashboard::csv))
         .route("/webhooks.json", get(dashboard::webhooks_status))
         .route("/static/style.css", get(pages::style_css))
+        .route("/README.md", get(pages::readme))
         .merge(crate::api::routes());
     let ingest_path = state.config.ingest_path.clone();
     app = app.route(&ingest_path, post(ingest::ingest));

@@ -74,3 +74,9 @@ pub async fn style_css() -> Response {
 pub async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found: the pages are /, /access-points and /dashboard; reports are POSTed\n").into_response()
 }
+
+/// The README the server was built with: the dashboard's notes point into it,
+/// and a venue's server may have no way out to the repository.
+pub async fn readme() -> Response {
+    ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], include_str!("../../../README.md")).into_response()
+}

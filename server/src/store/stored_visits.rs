@@ -24,7 +24,7 @@ const DAYS_CHUNK: usize = 1000;
 
 /// The columns a visit is read back with, in `fold_columns` order.
 pub const VISIT_COLUMNS: &str =
-    "scope, mac, start_time, start_last, first_node, end_time, end_first, last_node, best_signal, connected";
+    "scope, mac, start_time, start_last, first_node, end_time, end_first, last_node, best_signal, connected, estimated_device";
 
 /// `aa:bb:cc:dd:ee:ff` (either case) as a 48-bit integer; None if it is not one.
 pub fn mac_to_int(mac: &str) -> Option<i64> {
@@ -120,28 +120,33 @@ macro_rules! fold_of_row {
             last_node: r.try_get("last_node")?,
             best_signal: r.try_get("best_signal")?,
             connected: r.try_get("connected")?,
+            estimated_device: r.try_get("estimated_device")?,
         };
         Ok::<(String, $crate::analytics::sessionize::Fold), sqlx::Error>((scope, fold))
     }};
 }
 
-/// A raw row's sighting, from a row with its mac, node_mac, first_seen,
-/// last_seen, max_signal and associated.
+/// A raw row's sighting and its `estimated_device` mark, from a row with
+/// its mac, node_mac, first_seen, last_seen, max_signal, associated and
+/// estimated_device.
 macro_rules! sighting_of_row {
     ($r:expr) => {{
         let r = $r;
-        Ok::<_, sqlx::Error>($crate::analytics::visits::Sighting::of_row(
-            &r.try_get::<String, _>("mac")?,
-            &r.try_get::<String, _>("node_mac")?,
-            r.try_get("first_seen")?,
-            r.try_get("last_seen")?,
-            r.try_get("max_signal")?,
-            r.try_get("associated")?,
+        Ok::<_, sqlx::Error>((
+            $crate::analytics::visits::Sighting::of_row(
+                &r.try_get::<String, _>("mac")?,
+                &r.try_get::<String, _>("node_mac")?,
+                r.try_get("first_seen")?,
+                r.try_get("last_seen")?,
+                r.try_get("max_signal")?,
+                r.try_get("associated")?,
+            ),
+            r.try_get::<bool, _>("estimated_device")?,
         ))
     }};
 }
 
-/// Merges `$sightings` (rows just stored, of any access points of
+/// Merges `$sightings` (rows just stored, each with its estimate mark, of any access points of
 /// `$network_id`) into the stored visits, in the transaction `$tx`.
 macro_rules! sessionize_in_tx {
     ($tx:ident, $numbered:expr, $network_id:expr, $sightings:expr, $rules:expr) => {{
@@ -170,14 +175,14 @@ pub struct Plan {
 
 impl Plan {
     /// Refuses a MAC that is not one (the report crate checks them before).
-    pub fn new(sightings: &[Sighting], rules: &NetworkRules) -> Result<Plan, sqlx::Error> {
+    pub fn new(sightings: &[(Sighting, bool)], rules: &NetworkRules) -> Result<Plan, sqlx::Error> {
         let mut groups: BTreeMap<(String, String), Vec<Fold>> = BTreeMap::new();
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        for s in sightings {
+        for (s, estimated_device) in sightings {
             if mac_to_int(&s.mac).is_none() {
                 return Err(sqlx::Error::Protocol(format!("{:?} is not a MAC address", s.mac)));
             }
-            let f = Fold::of_row(s);
+            let f = Fold::of_row(s, *estimated_device);
             lo = lo.min(f.start);
             hi = hi.max(f.end);
             groups.entry((f.last_node.clone(), f.mac.clone())).or_default().push(f.clone());
@@ -238,7 +243,7 @@ impl Plan {
             let mut q = Sql::new(
                 numbered,
                 "INSERT INTO visits (network_id, scope, mac, start_time, start_last, first_node, end_time, end_first, \
-                 last_node, best_signal, connected, start_day) VALUES ",
+                 last_node, best_signal, connected, start_day, estimated_device) VALUES ",
             );
             for (i, (scope, f)) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -257,12 +262,14 @@ impl Plan {
                     Param::Int(i64::from(f.best_signal)),
                     Param::Bool(f.connected),
                     Param::Int(local_day(f.start, offset)),
+                    Param::Bool(f.estimated_device),
                 ]);
             }
             q.push(
                 " ON CONFLICT (network_id, scope, mac, start_time) DO UPDATE SET start_last = excluded.start_last, \
                  first_node = excluded.first_node, end_time = excluded.end_time, end_first = excluded.end_first, \
-                 last_node = excluded.last_node, best_signal = excluded.best_signal, connected = excluded.connected",
+                 last_node = excluded.last_node, best_signal = excluded.best_signal, connected = excluded.connected, \
+                 estimated_device = excluded.estimated_device",
             );
             out.push(q);
         }
@@ -376,7 +383,7 @@ impl Store {
                 let mut after = i64::MIN;
                 loop {
                     let rows = sqlx::query(
-                        "SELECT id, node_mac, mac, first_seen, last_seen, max_signal, associated FROM probe_rows \
+                        "SELECT id, node_mac, mac, first_seen, last_seen, max_signal, associated, estimated_device FROM probe_rows \
                          WHERE network_id = $1 AND id > $2 ORDER BY id LIMIT $3",
                     )
                     .bind(network_id).bind(after).bind(REBUILD_CHUNK)

@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::stored_visits::{int_to_mac, Sql, VISIT_COLUMNS};
 use super::{Db, Param, Store, StoreError};
 use crate::analytics::metrics::{metrics, metrics_with, Metrics, Range, REPEAT_WINDOW_DAYS};
-use crate::analytics::visits::{is_randomized, visits, NetworkRules, Sighting, Visit};
+use crate::analytics::visits::{is_randomized, visits_marked, NetworkRules, Sighting, Visit};
 
 /// Rows one analytics request may read: beyond, the request is refused
 /// with a message rather than holding memory without bound.
@@ -27,8 +27,19 @@ impl Store {
         from: i64,
         until: i64,
     ) -> Result<Vec<Sighting>, StoreError> {
+        Ok(self.marked_sightings(network_id, node_mac, from, until).await?.into_iter().map(|(s, _)| s).collect())
+    }
+
+    /// `sightings`, each with its row's `estimated_device` mark.
+    pub async fn marked_sightings(
+        &self,
+        network_id: i64,
+        node_mac: Option<&str>,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<(Sighting, bool)>, StoreError> {
         let mut sql = String::from(
-            "SELECT mac, node_mac, first_seen, last_seen, max_signal, associated FROM probe_rows \
+            "SELECT mac, node_mac, first_seen, last_seen, max_signal, associated, estimated_device FROM probe_rows \
              WHERE network_id = $1 AND last_seen >= $2 AND first_seen < $3",
         );
         if node_mac.is_some() {
@@ -75,8 +86,8 @@ impl Store {
         now: i64,
     ) -> Result<Metrics, StoreError> {
         let history = range.since - (REPEAT_WINDOW_DAYS + 1) * 86_400 - rules.visits.session_timeout;
-        let rows = self.sightings(network_id, node_mac, history, range.until).await?;
-        let v = visits(&rows, &rules.visits);
+        let rows = self.marked_sightings(network_id, node_mac, history, range.until).await?;
+        let v = visits_marked(&rows, &rules.visits);
         Ok(metrics(&v, range, &rules.visits, now))
     }
 
@@ -190,6 +201,7 @@ impl Store {
                         let mac = int_to_mac(r.try_get("mac")?);
                         Visit {
                             randomized: is_randomized(&mac),
+                            estimated_device: r.try_get("estimated_device")?,
                             visitor: rules.visits.is_visitor(end - start, best_signal),
                             mac,
                             node_mac: String::new(),
@@ -219,7 +231,7 @@ enum Columns {
     Figures,
 }
 
-const FIGURE_COLUMNS: &str = "mac, start_time, end_time, best_signal, connected";
+const FIGURE_COLUMNS: &str = "mac, start_time, end_time, best_signal, connected, estimated_device";
 
 /// The stored visits' scope: '' for the network, else the access point.
 pub fn scope_of(node_mac: Option<&str>) -> String {
