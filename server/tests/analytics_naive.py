@@ -1,6 +1,6 @@
 """A second, naive implementation of presenced-server's visits and metrics,
-written apart from the Rust one (server/src/visits.rs, metrics.rs) from the
-definitions in issue 12 and README's "Analytics" section, for the tests to
+written apart from the Rust one (server/src/analytics/visits.rs, metrics.rs)
+from the definitions in README's "Analytics" section, for the tests to
 compare with. Slow on purpose: every bucket looks at every visit, occupancy
 is counted at every instant where it can change.
 
