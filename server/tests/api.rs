@@ -41,6 +41,15 @@ impl Client {
     }
 
     fn get_with(&mut self, key_header: &str, uri: &str) -> (u16, Value) {
+        let r = self.get_raw_with(key_header, uri);
+        (r.status, serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {}", r.text())))
+    }
+
+    fn get_raw(&mut self, uri: &str) -> support::Response {
+        self.get_raw_with("X-Key", uri)
+    }
+
+    fn get_raw_with(&mut self, key_header: &str, uri: &str) -> support::Response {
         if let Some(last) = self.last {
             let wait = Duration::from_millis(1100).saturating_sub(last.elapsed());
             std::thread::sleep(wait);
@@ -50,7 +59,7 @@ impl Client {
         let sign = python_hmac_sha512(self.secret, &uri);
         let r = request(self.addr, "GET", &uri, &[(key_header, self.public), ("X-Sign", &sign)], b"");
         self.last = Some(Instant::now());
-        (r.status, serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {}", r.text())))
+        r
     }
 }
 
@@ -66,8 +75,9 @@ fn envelope_error(v: &Value) -> (i64, String) {
     (v["code"].as_i64().unwrap(), v["msg"].as_str().unwrap().to_string())
 }
 
-#[test]
-fn signed_queries() {
+/// The two networks of these tests, their keys and API keys, and the
+/// server on them.
+fn start_fixture() -> (TempDir, Server) {
     let dir = TempDir::new("api");
     std::fs::write(dir.path().join("main.key"), NET_KEY).unwrap();
     std::fs::write(dir.path().join("seven.key"), "seven-key\n").unwrap();
@@ -83,18 +93,31 @@ fn signed_queries() {
     .unwrap();
     let db = dir.path().join("rows.sqlite");
     let server = Server::start(&["--database", db.to_str().unwrap(), "--config", dir.path().join("server.toml").to_str().unwrap()], None);
+    post_fixture_reports(&server);
+    (dir, server)
+}
 
-    // X: AP1 then AP2 (a gap of 5 min): one 20 min visit, a visitor.
-    // Y: a randomized address for one minute an hour later: a passerby.
-    let x = "00:9a:cd:e3:15:49";
-    let y = "da:a1:19:00:00:01";
+/// X: AP1 then AP2 (a gap of 5 min): one 20 min visit, a visitor.
+/// Y: a randomized address for one minute an hour later: a passerby.
+/// Z: on network 7, 400 s.
+const X: &str = "00:9a:cd:e3:15:49";
+const Y: &str = "da:a1:19:00:00:01";
+const Z: &str = "5c:dc:96:66:24:e3";
+
+fn post_fixture_reports(server: &Server) {
+    let (x, y, z) = (X, Y, Z);
     for (node, rows) in [(AP1, vec![spec(x, T, T + 600, -50), spec(y, T + 3600, T + 3660, -60)]), (AP2, vec![spec(x, T + 900, T + 1200, -55)])] {
         let r = post_signed(server.addr, "/presence", NET_KEY, report_body(NET, node, &rows).as_bytes());
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let z = "5c:dc:96:66:24:e3";
     let r = post_signed(server.addr, "/presence", b"seven-key", report_body(7, "02:00:00:00:00:0B", &[spec(z, T, T + 400, -40)]).as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn signed_queries() {
+    let (_dir, server) = start_fixture();
+    let (x, y, z) = (X, Y, Z);
 
     let mut api = Client { addr: server.addr, public: "pk_test", secret: SECRET, nonce: 1_602_000_000, last: None };
     let prefix = "/service/api/v1";
@@ -229,5 +252,94 @@ fn signed_queries() {
     let (_, v) = seven.get(&format!("{prefix}/locations?nonce={{nonce}}"));
     assert_eq!(v["result"].as_array().unwrap().len(), 1);
     assert_eq!(v["result"][0]["id"], 7);
+    drop(server);
+}
+
+/// `short_id` of the server (the first 48 bits of SHA-256 of `text`), by
+/// Python's hashlib.
+fn python_short_id(text: &str) -> u64 {
+    let script = "import hashlib, sys; print(int.from_bytes(hashlib.sha256(sys.stdin.buffer.read()).digest()[:6], 'big'))";
+    let out = run_with_stdin(Command::new("python3").args(["-c", script]), text.as_bytes());
+    String::from_utf8(out).unwrap().trim().parse().unwrap()
+}
+
+/// Every endpoint's answer, byte for byte, on the fixture's reports: what a
+/// client that stores or diffs the answers sees must not change when the
+/// code that writes them does. The expected text is written out by hand
+/// (keys in alphabetical order, as the API has always sent them); the ids
+/// and pseudonyms come from Python's hashlib and hmac.
+#[test]
+fn answers_byte_for_byte() {
+    let (_dir, server) = start_fixture();
+    let mut api = Client { addr: server.addr, public: "pk_test", secret: SECRET, nonce: 1_602_000_000, last: None };
+    let prefix = "/service/api/v1";
+    let range = "since=2020-10-12T14%3A00%3A00Z&until=2020-10-12T16%3A00%3A00Z";
+    let ok = |result: String| format!(r#"{{"code":0,"msg":"success","result":[{result}]}}"#);
+    let version = env!("CARGO_PKG_VERSION");
+
+    let locations = format!(
+        r#"{{"id":7,"name":"7","timezone_offset":"+00:00","version":"{version}"}},{{"id":221234,"name":"Main street","timezone_offset":"+01:00","version":"{version}"}}"#
+    );
+    let channel = |ap: &str| format!(r#"{{"active":1,"id":"{ap}","location_id":221234,"name":"{ap}"}}"#);
+    let channels = format!("{},{}", channel(AP1), channel(AP2));
+
+    let (px, py) = (python_pseudonym(NET_KEY, X), python_pseudonym(NET_KEY, Y));
+    let event = |time: i64, iso: &str, kind: &str, ap: &str, object: &str, origin: &str, suborigin: &str, dwell: &str| {
+        let id = python_short_id(&format!("221234|{ap}|{object}|{time}|{kind}"));
+        format!(
+            r#"{{"channel_id":"{ap}","dwell_seconds":{dwell},"event_time":"{iso}","event_type":"{kind}","id":{id},"location_id":221234,"object_id":"{object}","origin":"{origin}","record_id":{id},"suborigin":"{suborigin}","trigger_id":"{ap}"}}"#
+        )
+    };
+    let events = [
+        event(T, "2020-10-12T14:00:00.000+00:00", "RegionJoin", AP1, &px, "Visitor", "Universal", "null"),
+        event(T + 1200, "2020-10-12T14:20:00.000+00:00", "RegionLeave", AP2, &px, "Visitor", "Universal", "1200"),
+        event(T + 3600, "2020-10-12T15:00:00.000+00:00", "RegionJoin", AP1, &py, "Passerby", "Randomized", "null"),
+        event(T + 3660, "2020-10-12T15:01:00.000+00:00", "RegionLeave", AP1, &py, "Passerby", "Randomized", "60"),
+    ]
+    .join(",");
+
+    let by = |u: u32, r: u32| format!(r#"{{"EstimatedDevice":0,"Randomized":{r},"Universal":{u}}}"#);
+    let total = |kind: &str| format!(r#"{{"by_suborigin":{},"channel_id":null,"count":2,"location_id":221234,"type":"{kind}"}}"#, by(1, 1));
+    let types = format!("{},{}", total("RegionJoin"), total("RegionLeave"));
+    let trigger = |ap: &str, count: u32, u: u32, r: u32| {
+        format!(r#"{{"by_suborigin":{},"channel_id":"{ap}","count":{count},"location_id":221234,"trigger_id":"{ap}","trigger_name":"{ap}"}}"#, by(u, r))
+    };
+    let triggers = format!("{},{}", trigger(AP1, 3, 1, 2), trigger(AP2, 1, 1, 0));
+
+    // Hours at +01:00. 15:00: X, a visitor of 20 min (dwell bin 20-60 min),
+    // occupancy 1. 16:00: Y, a randomized passerby (no dwell bin, no
+    // occupancy: only visitors occupy).
+    let zeros = "[0,0,0,0,0]";
+    let no_dwell = "[0,0,0,0]";
+    let class = |counting: &str, lifetime: &str| format!(r#"{{"counting_data":{counting},"lifetime_data":{lifetime}}}"#);
+    let hour = |start: i64, iso: &str, counting: &str, lifetime: &str, randomized: &str| {
+        let id = python_short_id(&format!("221234|None|{start}"));
+        format!(
+            r#"{{"channel_id":null,"counting_data":{counting},"estimated_devices":{},"histogram_time":"{iso}","id":{id},"lifetime_data":{lifetime},"location_id":221234,"randomized":{randomized}}}"#,
+            class(zeros, no_dwell)
+        )
+    };
+    let histograms = format!(
+        "{},{}",
+        hour(T, "2020-10-12T15:00:00+01:00", "[1,0,1,0,1]", "[0,1,0,0]", &class(zeros, no_dwell)),
+        hour(T + 3600, "2020-10-12T16:00:00+01:00", zeros, no_dwell, &class("[0,1,1,0,0]", no_dwell)),
+    );
+
+    for (path, expected) in [
+        ("locations?nonce={nonce}".to_string(), ok(locations)),
+        ("channels?location_id=221234&nonce={nonce}".to_string(), ok(channels)),
+        (format!("events?location_id=221234&nonce={{nonce}}&{range}"), ok(events)),
+        (format!("totals/types?location_id=221234&nonce={{nonce}}&{range}"), ok(types)),
+        (format!("totals/triggers?location_id=221234&nonce={{nonce}}&{range}"), ok(triggers)),
+        (format!("histograms?location_id=221234&nonce={{nonce}}&{range}"), ok(histograms)),
+    ] {
+        let r = api.get_raw(&format!("{prefix}/{path}"));
+        assert_eq!((r.status, r.text()), (200, expected), "{path}");
+        let content_type: Vec<&str> = r.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str()).collect();
+        assert_eq!(content_type, ["application/json"], "{path}");
+    }
+    // A refusal's envelope, byte for byte too.
+    let r = api.get_raw(&format!("{prefix}/events?location_id=x&nonce={{nonce}}"));
+    assert_eq!((r.status, r.text()), (400, r#"{"code":1,"msg":"location_id: \"x\" is not a network id","result":[]}"#.to_string()));
     drop(server);
 }
