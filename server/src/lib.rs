@@ -2,7 +2,8 @@
 //! a web page out.
 //!
 //! `config` checks the command line; `http` is the router and thin handlers
-//! over plain functions (`http::ingest::accept_report`, the pages); `store`
+//! over plain functions (`http::ingest::accept_report`, the pages); `error`
+//! is every refusal the HTTP side answers, with its status and body; `store`
 //! is one interface over SQLite and PostgreSQL, the raw rows, the stored
 //! analytics (visits, built at ingest) and the query API's per-key state; `analytics` (visits, metrics, the
 //! incremental sessionizer), `filter`, `webhooks` and `time` are pure; `web`
@@ -16,6 +17,7 @@
 pub mod analytics;
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod filter;
 pub mod http;
 pub mod store;

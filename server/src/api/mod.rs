@@ -10,159 +10,131 @@ pub mod admission;
 pub mod auth;
 pub mod events;
 pub mod params;
+pub mod request;
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::config::{ApiKey, Config};
-use crate::metrics::{Bucket, Range};
+use crate::error::{json_response, Envelope, Error};
+use crate::metrics::{Bucket, Counts, Range};
+use crate::store::{AccessPointStatus, Store, UNKNOWN_NETWORK};
 use crate::visits::AddressClass;
-use crate::store::{Store, UNKNOWN_NETWORK};
-use crate::{unix_now, unix_now_ms, AppState};
-use auth::Refusal;
+use crate::AppState;
 use events::{Event, EventType};
 use params::{format_time, ApiQuery};
+use request::ApiRequest;
 
 pub const PREFIX: &str = "/service/api/v1";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Endpoint {
-    Locations,
-    Channels,
-    Events,
-    TotalsTypes,
-    TotalsTriggers,
-    Histograms,
-}
-
-const ENDPOINTS: [(&str, Endpoint); 6] = [
-    ("locations", Endpoint::Locations),
-    ("channels", Endpoint::Channels),
-    ("events", Endpoint::Events),
-    ("totals/types", Endpoint::TotalsTypes),
-    ("totals/triggers", Endpoint::TotalsTriggers),
-    ("histograms", Endpoint::Histograms),
-];
+/// The endpoints under PREFIX, as a refusal names them.
+pub const ENDPOINT_NAMES: [&str; 6] = ["locations", "channels", "events", "totals/types", "totals/triggers", "histograms"];
 
 pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    for (path, endpoint) in ENDPOINTS {
-        r = r.route(
-            &format!("{PREFIX}/{path}"),
-            get(move |state: State<AppState>, uri: Uri, headers: HeaderMap| answer(endpoint, state, uri, headers)),
-        );
-    }
-    r.route(&format!("{PREFIX}/{{*rest}}"), get(unknown_endpoint)).route(PREFIX, get(unknown_endpoint))
+    Router::new()
+        .route(&format!("{PREFIX}/locations"), get(locations_handler))
+        .route(&format!("{PREFIX}/channels"), get(channels_handler))
+        .route(&format!("{PREFIX}/events"), get(events_handler))
+        .route(&format!("{PREFIX}/totals/types"), get(type_totals_handler))
+        .route(&format!("{PREFIX}/totals/triggers"), get(trigger_totals_handler))
+        .route(&format!("{PREFIX}/histograms"), get(histograms_handler))
+        .route(&format!("{PREFIX}/{{*rest}}"), get(unknown_endpoint))
+        .route(PREFIX, get(unknown_endpoint))
 }
 
-async fn unknown_endpoint() -> Response {
-    let names: Vec<&str> = ENDPOINTS.iter().map(|(p, _)| *p).collect();
-    failure(StatusCode::NOT_FOUND, 5, format!("no such endpoint; they are {PREFIX}/ + {}", names.join(", ")))
+async fn unknown_endpoint() -> Error {
+    Error::ApiNoSuchEndpoint
 }
 
-/// The envelope of a refusal.
-fn failure(status: StatusCode, code: u32, msg: impl Into<String>) -> Response {
-    let body = json!({"msg": msg.into(), "result": [], "code": code});
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
-}
+/// A success: the envelope around the page of `items` the query asks for
+/// (`offset`, `limit`).
+pub struct Success<T>(Vec<T>);
 
-fn success(result: Vec<Value>) -> Response {
-    let body = json!({"msg": "success", "result": result, "code": 0});
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
-}
-
-fn refused(r: Refusal) -> Response {
-    let (status, code) = match r {
-        Refusal::MissingKey | Refusal::UnknownKey | Refusal::MissingSign | Refusal::BadSign => (StatusCode::UNAUTHORIZED, 2),
-        Refusal::MissingNonce | Refusal::BadNonce(_) => (StatusCode::BAD_REQUEST, 1),
-        Refusal::StaleNonce { .. } => (StatusCode::UNAUTHORIZED, 3),
-        Refusal::RateLimited => (StatusCode::TOO_MANY_REQUESTS, 6),
-    };
-    failure(status, code, r.to_string())
-}
-
-/// Why a request is not answered: the API's rule, or the database that
-/// keeps the keys' state.
-enum NotAdmitted {
-    Refused(Refusal),
-    Database(sqlx::Error),
-}
-
-impl From<Refusal> for NotAdmitted {
-    fn from(r: Refusal) -> NotAdmitted {
-        NotAdmitted::Refused(r)
+impl<T: Serialize> Success<T> {
+    pub fn page(items: Vec<T>, q: &ApiQuery) -> Success<T> {
+        Success(items.into_iter().skip(q.offset).take(q.limit).collect())
     }
 }
 
-/// The key a request is signed with, once its X-Sign, nonce and rate pass.
-/// The nonce and the rate are checked against the database, so that they
-/// hold across every server process sharing it.
-async fn authenticate<'a>(
-    config: &'a Config,
-    store: &Store,
-    uri: &Uri,
-    headers: &HeaderMap,
-    pairs: &[(String, String)],
-) -> Result<&'a ApiKey, NotAdmitted> {
-    // Header names are case-blind in HTTP: `X-Key` and the seed's `X-key`
-    // are the same header.
-    let public = headers.get("x-key").and_then(|v| v.to_str().ok()).map(str::trim).ok_or(Refusal::MissingKey)?;
-    let key = config.api_keys.get(public).ok_or(Refusal::UnknownKey)?;
-    let sign = headers.get("x-sign").and_then(|v| v.to_str().ok()).ok_or(Refusal::MissingSign)?;
-    // What the client signed: the path and query as they came on the
-    // request line, percent encoding and parameter order untouched.
-    let signed = uri.path_and_query().map(|p| p.as_str()).unwrap_or_else(|| uri.path());
-    if !auth::sign_matches(&key.secret, signed, sign) {
-        return Err(Refusal::BadSign.into());
-    }
-    let nonce = auth::parse_nonce(pairs.iter().find(|(k, _)| k == "nonce").map(|(_, v)| v.as_str()))?;
-    match admission::admit(store, &key.public, nonce, unix_now_ms()).await {
-        Ok(Ok(())) => Ok(key),
-        Ok(Err(refusal)) => Err(NotAdmitted::Refused(refusal)),
-        Err(e) => Err(NotAdmitted::Database(e)),
+impl<T: Serialize> IntoResponse for Success<T> {
+    fn into_response(self) -> Response {
+        json_response(StatusCode::OK, &Envelope { code: 0, msg: "success", result: &self.0 })
     }
 }
 
-async fn answer(endpoint: Endpoint, State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    let pairs = match Query::<Vec<(String, String)>>::try_from_uri(&uri) {
-        Ok(Query(p)) => p,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, 1, format!("the query string cannot be read: {e}")),
-    };
-    let config = &state.config;
-    let key = match authenticate(config, &state.store, &uri, &headers, &pairs).await {
-        Ok(k) => k,
-        Err(NotAdmitted::Refused(r)) => return refused(r),
-        Err(NotAdmitted::Database(e)) => return database_failure(e),
-    };
-    let now = unix_now();
-    let query = match ApiQuery::parse(&pairs, now) {
-        Ok(q) => q,
-        Err(e) => return failure(StatusCode::BAD_REQUEST, 1, e),
-    };
-    if let Some(id) = query.location_id {
-        if !key.may_read(id) {
-            return failure(StatusCode::FORBIDDEN, 4, format!("location_id {id}: this key may not read it"));
-        }
-    }
-    match respond(endpoint, config, &state.store, key, &query, now).await {
-        Ok(result) => success(result.into_iter().skip(query.offset).take(query.limit).collect()),
-        Err(e) => database_failure(e),
+type Answer<T> = Result<Success<T>, Error>;
+
+async fn locations_handler(State(state): State<AppState>, r: ApiRequest) -> Answer<Location> {
+    let scope = Scope::read(&state.config, &state.store, &r).await?;
+    Ok(Success::page(scope.locations.iter().map(Location::of).collect(), &r.query))
+}
+
+async fn channels_handler(State(state): State<AppState>, r: ApiRequest) -> Answer<Channel> {
+    let scope = Scope::read(&state.config, &state.store, &r).await?;
+    Ok(Success::page(channels(&scope, &r.query), &r.query))
+}
+
+async fn events_handler(State(state): State<AppState>, r: ApiRequest) -> Answer<EventItem> {
+    let scope = Scope::read(&state.config, &state.store, &r).await?;
+    let all = all_events(&state.config, &state.store, &scope, &r.query, r.now).await?;
+    Ok(Success::page(all.iter().map(EventItem::of).collect(), &r.query))
+}
+
+async fn type_totals_handler(State(state): State<AppState>, r: ApiRequest) -> Answer<TypeTotal> {
+    let scope = Scope::read(&state.config, &state.store, &r).await?;
+    let all = all_events(&state.config, &state.store, &scope, &r.query, r.now).await?;
+    Ok(Success::page(type_totals(&all, &r.query), &r.query))
+}
+
+async fn trigger_totals_handler(State(state): State<AppState>, r: ApiRequest) -> Answer<TriggerTotal> {
+    let scope = Scope::read(&state.config, &state.store, &r).await?;
+    let all = all_events(&state.config, &state.store, &scope, &r.query, r.now).await?;
+    Ok(Success::page(trigger_totals(&all), &r.query))
+}
+
+async fn histograms_handler(State(state): State<AppState>, r: ApiRequest) -> Answer<Histogram> {
+    let scope = Scope::read(&state.config, &state.store, &r).await?;
+    Ok(Success::page(histograms(&state.config, &state.store, &scope, &r.query, r.now).await?, &r.query))
+}
+
+/// A location: its id, name and UTC offset (seconds east).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationInfo {
+    pub id: u64,
+    pub name: String,
+    pub utc_offset: i64,
+}
+
+/// What a request may see: the locations its key may read (the one asked
+/// for, or all), and the access points that have reported.
+pub struct Scope {
+    pub locations: Vec<LocationInfo>,
+    pub access_points: Vec<AccessPointStatus>,
+}
+
+impl Scope {
+    async fn read(config: &Config, store: &Store, r: &ApiRequest) -> Result<Scope, Error> {
+        let aps: Vec<AccessPointStatus> = store
+            .access_points(r.now)
+            .await
+            .map_err(Error::ApiDatabase)?
+            .into_iter()
+            .filter(|a| !a.node_mac.is_empty() && a.network_id != UNKNOWN_NETWORK && a.last_report.is_some())
+            .collect();
+        let known: Vec<i64> = aps.iter().map(|a| a.network_id).collect();
+        Ok(Scope { locations: locations(config, &known, &r.key, r.query.location_id), access_points: aps })
     }
 }
 
-fn database_failure(e: sqlx::Error) -> Response {
-    tracing::error!("api: database: {e}");
-    failure(StatusCode::SERVICE_UNAVAILABLE, 7, "the database is not answering now; try again")
-}
-
-/// A location: (id, name, UTC offset).
-fn locations(config: &Config, known: &[i64], key: &ApiKey, wanted: Option<u64>) -> Vec<(u64, String, i64)> {
+/// Every location: configured or seen in a report (named by its id), that
+/// `key` may read, the one `wanted` or all.
+pub fn locations(config: &Config, known: &[i64], key: &ApiKey, wanted: Option<u64>) -> Vec<LocationInfo> {
     let mut all: BTreeMap<u64, (String, i64)> = BTreeMap::new();
     for n in config.networks.values() {
         all.insert(n.id, (n.name.clone(), n.analytics.utc_offset));
@@ -172,97 +144,233 @@ fn locations(config: &Config, known: &[i64], key: &ApiKey, wanted: Option<u64>) 
     }
     all.into_iter()
         .filter(|(id, _)| key.may_read(*id) && wanted.is_none_or(|w| w == *id))
-        .map(|(id, (name, offset))| (id, name, offset))
+        .map(|(id, (name, utc_offset))| LocationInfo { id, name, utc_offset })
         .collect()
 }
 
-async fn respond(endpoint: Endpoint, config: &Config, store: &Store, key: &ApiKey, q: &ApiQuery, now: i64) -> Result<Vec<Value>, sqlx::Error> {
-    let aps: Vec<_> = store
-        .access_points(now)
-        .await?
+// The answers' items. Their fields are in alphabetical order, the order the
+// API has always written its keys in.
+
+#[derive(Debug, Serialize)]
+pub struct Location {
+    pub id: u64,
+    pub name: String,
+    pub timezone_offset: String,
+    pub version: &'static str,
+}
+
+impl Location {
+    fn of(l: &LocationInfo) -> Location {
+        Location {
+            id: l.id,
+            name: l.name.clone(),
+            timezone_offset: crate::visits::format_utc_offset(l.utc_offset),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Channel {
+    /// 1, or 0 for an access point gone silent.
+    pub active: u8,
+    pub id: String,
+    pub location_id: i64,
+    pub name: String,
+}
+
+/// The access points of the scope's locations, the one asked for or all.
+pub fn channels(scope: &Scope, q: &ApiQuery) -> Vec<Channel> {
+    scope
+        .access_points
+        .iter()
+        .filter(|a| scope.locations.iter().any(|l| l.id as i64 == a.network_id))
+        .filter(|a| q.channel_id.as_ref().is_none_or(|c| *c == a.node_mac))
+        .map(|a| Channel { active: if a.silent { 0 } else { 1 }, id: a.node_mac.clone(), location_id: a.network_id, name: a.node_mac.clone() })
+        .collect()
+}
+
+/// The events of every location in scope, in time order.
+async fn all_events(config: &Config, store: &Store, scope: &Scope, q: &ApiQuery, now: i64) -> Result<Vec<Event>, Error> {
+    let mut all: Vec<Event> = Vec::new();
+    for l in &scope.locations {
+        let rules = config.rules_for(l.id);
+        let visits = store.visits(l.id as i64, q.channel_id.as_deref(), &rules, q.since, q.until).await.map_err(Error::ApiDatabase)?;
+        let pseudonym_key = config.key_for(l.id).unwrap_or_default().to_vec();
+        let object_id = |mac: &str| if rules.raw_macs { mac.to_string() } else { auth::pseudonym(&pseudonym_key, mac) };
+        all.extend(events::events(&visits, l.id, q.since, q.until, now, rules.visits.session_timeout, object_id));
+    }
+    all.sort_by(|a, b| (a.time, a.kind, a.location_id, &a.object_id).cmp(&(b.time, b.kind, b.location_id, &b.object_id)));
+    Ok(all)
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventItem {
+    pub channel_id: String,
+    pub dwell_seconds: Option<i64>,
+    /// UTC, as Camlytics gives event times.
+    pub event_time: String,
+    pub event_type: &'static str,
+    pub id: u64,
+    pub location_id: u64,
+    pub object_id: String,
+    pub origin: &'static str,
+    pub record_id: u64,
+    pub suborigin: &'static str,
+    pub trigger_id: String,
+}
+
+impl EventItem {
+    pub fn of(e: &Event) -> EventItem {
+        EventItem {
+            channel_id: e.channel_id.clone(),
+            dwell_seconds: e.dwell,
+            event_time: format_time(e.time, 0),
+            event_type: e.kind.name(),
+            id: e.id(),
+            location_id: e.location_id,
+            object_id: e.object_id.clone(),
+            origin: if e.visitor { "Visitor" } else { "Passerby" },
+            record_id: e.id(),
+            suborigin: suborigin(e.class),
+            trigger_id: e.channel_id.clone(),
+        }
+    }
+}
+
+/// A total's events by class: `count` is all of them, as Camlytics gives
+/// it; this says how many are universal addresses, raw randomized
+/// addresses and the agent's estimated devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BySuborigin {
+    #[serde(rename = "EstimatedDevice")]
+    pub estimated_device: usize,
+    #[serde(rename = "Randomized")]
+    pub randomized: usize,
+    #[serde(rename = "Universal")]
+    pub universal: usize,
+}
+
+impl BySuborigin {
+    pub fn of(events: &[&Event]) -> BySuborigin {
+        let n = |class| events.iter().filter(|e| e.class == class).count();
+        BySuborigin {
+            estimated_device: n(AddressClass::EstimatedDevice),
+            randomized: n(AddressClass::Randomized),
+            universal: n(AddressClass::Universal),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TypeTotal {
+    pub by_suborigin: BySuborigin,
+    pub channel_id: Option<String>,
+    pub count: usize,
+    pub location_id: Option<u64>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// The joins and the leaves among `all`.
+pub fn type_totals(all: &[Event], q: &ApiQuery) -> Vec<TypeTotal> {
+    [EventType::RegionJoin, EventType::RegionLeave]
+        .iter()
+        .map(|t| {
+            let of_type: Vec<&Event> = all.iter().filter(|e| e.kind == *t).collect();
+            TypeTotal {
+                by_suborigin: BySuborigin::of(&of_type),
+                channel_id: q.channel_id.clone(),
+                count: of_type.len(),
+                location_id: q.location_id,
+                kind: t.name(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct TriggerTotal {
+    pub by_suborigin: BySuborigin,
+    pub channel_id: String,
+    pub count: usize,
+    pub location_id: u64,
+    pub trigger_id: String,
+    pub trigger_name: String,
+}
+
+/// The events among `all` by location and access point.
+pub fn trigger_totals(all: &[Event]) -> Vec<TriggerTotal> {
+    let mut by_trigger: BTreeMap<(u64, &str), Vec<&Event>> = BTreeMap::new();
+    for e in all {
+        by_trigger.entry((e.location_id, e.channel_id.as_str())).or_default().push(e);
+    }
+    by_trigger
         .into_iter()
-        .filter(|a| !a.node_mac.is_empty() && a.network_id != UNKNOWN_NETWORK && a.last_report.is_some())
-        .collect();
-    let known: Vec<i64> = aps.iter().map(|a| a.network_id).collect();
-    let locs = locations(config, &known, key, q.location_id);
-    match endpoint {
-        Endpoint::Locations => Ok(locs
-            .iter()
-            .map(|(id, name, offset)| {
-                json!({"id": id, "name": name, "timezone_offset": crate::visits::format_utc_offset(*offset), "version": env!("CARGO_PKG_VERSION")})
-            })
-            .collect()),
-        Endpoint::Channels => Ok(aps
-            .iter()
-            .filter(|a| locs.iter().any(|(id, _, _)| *id as i64 == a.network_id))
-            .filter(|a| q.channel_id.as_ref().is_none_or(|c| *c == a.node_mac))
-            .map(|a| json!({"id": a.node_mac, "name": a.node_mac, "location_id": a.network_id, "active": if a.silent { 0 } else { 1 }}))
-            .collect()),
-        Endpoint::Events | Endpoint::TotalsTypes | Endpoint::TotalsTriggers => {
-            let mut all: Vec<Event> = Vec::new();
-            for (id, _, _) in &locs {
-                let rules = config.rules_for(*id);
-                let visits = store.visits(*id as i64, q.channel_id.as_deref(), &rules, q.since, q.until).await?;
-                let pseudonym_key = config.key_for(*id).unwrap_or_default().to_vec();
-                let object_id =
-                    |mac: &str| if rules.raw_macs { mac.to_string() } else { auth::pseudonym(&pseudonym_key, mac) };
-                all.extend(events::events(&visits, *id, q.since, q.until, now, rules.visits.session_timeout, object_id));
-            }
-            all.sort_by(|a, b| (a.time, a.kind, a.location_id, &a.object_id).cmp(&(b.time, b.kind, b.location_id, &b.object_id)));
-            Ok(match endpoint {
-                Endpoint::Events => all.iter().map(event_json).collect(),
-                Endpoint::TotalsTypes => [EventType::RegionJoin, EventType::RegionLeave]
-                    .iter()
-                    .map(|t| {
-                        let of_type: Vec<&Event> = all.iter().filter(|e| e.kind == *t).collect();
-                        let mut total = json!({"type": t.name(), "count": of_type.len(), "channel_id": q.channel_id, "location_id": q.location_id});
-                        total["by_suborigin"] = by_suborigin(&of_type);
-                        total
-                    })
-                    .collect(),
-                _ => {
-                    let mut counts: BTreeMap<(u64, &str), Vec<&Event>> = BTreeMap::new();
-                    for e in &all {
-                        counts.entry((e.location_id, e.channel_id.as_str())).or_default().push(e);
-                    }
-                    counts
-                        .into_iter()
-                        .map(|((loc, ch), of_trigger)| {
-                            json!({"trigger_id": ch, "trigger_name": ch, "channel_id": ch, "location_id": loc,
-                                   "count": of_trigger.len(), "by_suborigin": by_suborigin(&of_trigger)})
-                        })
-                        .collect()
-                }
-            })
-        }
-        Endpoint::Histograms => {
-            let mut out = Vec::new();
-            for (id, _, offset) in &locs {
-                let rules = config.rules_for(*id);
-                let range = Range::new(q.since, q.until, Bucket::Hour, *offset).map_err(sqlx::Error::Protocol)?;
-                let m = store.metrics(*id as i64, q.channel_id.as_deref(), &rules, &range, now).await?;
-                for b in m.buckets {
-                    let data = |c: &crate::metrics::Counts| {
-                        (vec![c.visitors, c.passersby, c.unique_clients, c.connected, c.peak_occupancy], c.dwell.to_vec())
-                    };
-                    let (counting, lifetime) = data(&b.counts.universal);
-                    let (r_counting, r_lifetime) = data(&b.counts.randomized);
-                    let (e_counting, e_lifetime) = data(&b.counts.estimated_devices);
-                    let time = format_time(b.start, *offset).replacen(".000", "", 1);
-                    out.push(json!({
-                        "id": events::short_id(&format!("{id}|{:?}|{}", q.channel_id, b.start)),
-                        "location_id": id,
-                        "channel_id": q.channel_id,
-                        "histogram_time": time,
-                        "counting_data": counting,
-                        "lifetime_data": lifetime,
-                        "randomized": {"counting_data": r_counting, "lifetime_data": r_lifetime},
-                        "estimated_devices": {"counting_data": e_counting, "lifetime_data": e_lifetime},
-                    }));
-                }
-            }
-            Ok(out)
-        }
+        .map(|((location_id, ch), of_trigger)| TriggerTotal {
+            by_suborigin: BySuborigin::of(&of_trigger),
+            channel_id: ch.to_string(),
+            count: of_trigger.len(),
+            location_id,
+            trigger_id: ch.to_string(),
+            trigger_name: ch.to_string(),
+        })
+        .collect()
+}
+
+/// One class's figures of an hour: counting_data is visitors, passersby,
+/// unique clients, connected, peak occupancy; lifetime_data the visitors by
+/// dwell bin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClassData {
+    pub counting_data: [u64; 5],
+    pub lifetime_data: [u64; 4],
+}
+
+impl ClassData {
+    pub fn of(c: &Counts) -> ClassData {
+        ClassData { counting_data: [c.visitors, c.passersby, c.unique_clients, c.connected, c.peak_occupancy], lifetime_data: c.dwell }
+    }
+}
+
+/// An hour: the universal addresses' figures at the top level (Camlytics'
+/// shape), the randomized addresses' and the estimated devices' beside them.
+#[derive(Debug, Serialize)]
+pub struct Histogram {
+    pub channel_id: Option<String>,
+    pub counting_data: [u64; 5],
+    pub estimated_devices: ClassData,
+    pub histogram_time: String,
+    pub id: u64,
+    pub lifetime_data: [u64; 4],
+    pub location_id: u64,
+    pub randomized: ClassData,
+}
+
+/// The hours of every location in scope, each in its location's time.
+async fn histograms(config: &Config, store: &Store, scope: &Scope, q: &ApiQuery, now: i64) -> Result<Vec<Histogram>, Error> {
+    let mut out = Vec::new();
+    for l in &scope.locations {
+        let rules = config.rules_for(l.id);
+        let range = Range::new(q.since, q.until, Bucket::Hour, l.utc_offset).map_err(Error::ApiBadQuery)?;
+        let m = store.metrics(l.id as i64, q.channel_id.as_deref(), &rules, &range, now).await.map_err(Error::ApiDatabase)?;
+        out.extend(m.buckets.iter().map(|b| histogram(l, q.channel_id.as_deref(), b)));
+    }
+    Ok(out)
+}
+
+pub fn histogram(l: &LocationInfo, channel_id: Option<&str>, b: &crate::metrics::BucketMetrics) -> Histogram {
+    let universal = ClassData::of(&b.counts.universal);
+    let channel_id = channel_id.map(str::to_string);
+    Histogram {
+        id: events::short_id(&format!("{}|{:?}|{}", l.id, channel_id, b.start)),
+        channel_id,
+        counting_data: universal.counting_data,
+        estimated_devices: ClassData::of(&b.counts.estimated_devices),
+        histogram_time: format_time(b.start, l.utc_offset).replacen(".000", "", 1),
+        lifetime_data: universal.lifetime_data,
+        location_id: l.id,
+        randomized: ClassData::of(&b.counts.randomized),
     }
 }
 
@@ -275,31 +383,3 @@ fn suborigin(class: AddressClass) -> &'static str {
     }
 }
 
-/// A total's events by class: `count` is all of them, as Camlytics gives
-/// it; this says how many are universal addresses, raw randomized
-/// addresses and the agent's estimated devices.
-fn by_suborigin(events: &[&Event]) -> Value {
-    let n = |class| events.iter().filter(|e| e.class == class).count();
-    json!({
-        "Universal": n(AddressClass::Universal),
-        "Randomized": n(AddressClass::Randomized),
-        "EstimatedDevice": n(AddressClass::EstimatedDevice),
-    })
-}
-
-fn event_json(e: &Event) -> Value {
-    json!({
-        "id": e.id(),
-        "record_id": e.id(),
-        "event_type": e.kind.name(),
-        "trigger_id": e.channel_id,
-        "channel_id": e.channel_id,
-        "location_id": e.location_id,
-        "object_id": e.object_id,
-        "origin": if e.visitor { "Visitor" } else { "Passerby" },
-        "suborigin": suborigin(e.class),
-        "dwell_seconds": e.dwell,
-        // Camlytics gives event times in UTC.
-        "event_time": format_time(e.time, 0),
-    })
-}

@@ -8,12 +8,13 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body::Frame;
 use tokio::sync::mpsc;
 
+use crate::error::Error;
 use crate::filter::RowFilter;
 use crate::store::{Store, StoredRow};
 use crate::AppState;
@@ -41,27 +42,21 @@ pub fn csv_line(r: &StoredRow) -> String {
     )
 }
 
-pub async fn export(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
-    let filter = match RowFilter::from_query(&query) {
-        Ok(f) => f,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
-    };
+pub async fn export(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Response, Error> {
+    let filter = RowFilter::from_query(&query).map_err(|e| Error::BadQuery(e.to_string()))?;
     // The first batch before the status line, so that a database that does
     // not answer gets a 503 rather than a truncated 200.
-    let first = match state.store.rows_before(&filter, None, BATCH).await {
-        Ok(rows) => rows,
-        Err(e) => return super::pages::database_unavailable(e),
-    };
+    let first = state.store.rows_before(&filter, None, BATCH).await.map_err(Error::DatabaseUnavailable)?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(stream_rows(state.store.clone(), filter, first, tx));
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (header::CONTENT_DISPOSITION, "attachment; filename=\"presence.csv\""),
         ],
         Body::new(ChannelBody(rx)),
     )
-        .into_response()
+        .into_response())
 }
 
 async fn stream_rows(

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::web::dashboard::{self, DashboardQuery, DashboardView, CHARTS, FIELDS};
-use crate::http::pages::database_unavailable;
+use crate::error::Error;
 use crate::store::UNKNOWN_NETWORK;
 use crate::{unix_now, AppState};
 
@@ -30,14 +30,11 @@ async fn known(state: &AppState, now: i64) -> Result<(Vec<(u64, String)>, BTreeM
     Ok((networks.into_iter().collect(), aps))
 }
 
-pub async fn page(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub async fn page(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Response, Error> {
     let now = unix_now();
     let values: BTreeMap<&'static str, String> =
         FIELDS.iter().filter_map(|f| query.get(*f).map(|v| (*f, v.trim().to_string()))).collect();
-    let (networks, aps) = match known(&state, now).await {
-        Ok(k) => k,
-        Err(e) => return database_unavailable(e),
-    };
+    let (networks, aps) = known(&state, now).await.map_err(Error::DatabaseUnavailable)?;
     let parsed = DashboardQuery::parse(&query, networks.first().map(|n| n.0), |id| state.config.rules_for(id).utc_offset, now);
     let no_aps = Vec::new();
     let (q, error, status) = match parsed {
@@ -49,47 +46,35 @@ pub async fn page(State(state): State<AppState>, Query(query): Query<HashMap<Str
     let metrics = match &q {
         Some(q) => {
             let rules = state.config.rules_for(q.network_id);
-            match state.store.metrics(q.network_id as i64, q.node_mac.as_deref(), &rules, &q.range, now).await {
-                Ok(m) => Some(m),
-                Err(e) => return database_unavailable(e),
-            }
+            Some(state.store.metrics(q.network_id as i64, q.node_mac.as_deref(), &rules, &q.range, now).await.map_err(Error::DatabaseUnavailable)?)
         }
         None => None,
     };
     let view = DashboardView { values: &values, networks: &networks, access_points, query: q.as_ref(), error, metrics: metrics.as_ref() };
-    (status, Html(dashboard::page(&view))).into_response()
+    Ok((status, Html(dashboard::page(&view))).into_response())
 }
 
-pub async fn csv(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub async fn csv(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Response, Error> {
     let now = unix_now();
-    let bad = |message: String| (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response();
     let chart = match query.get("chart").map(String::as_str) {
         Some(c) if CHARTS.contains(&c) => c.to_string(),
-        other => return bad(format!("chart: {:?} is not one of {}", other.unwrap_or(""), CHARTS.join(", "))),
+        other => return Err(Error::BadQuery(format!("chart: {:?} is not one of {}", other.unwrap_or(""), CHARTS.join(", ")))),
     };
-    let (networks, _) = match known(&state, now).await {
-        Ok(k) => k,
-        Err(e) => return database_unavailable(e),
-    };
-    let q = match DashboardQuery::parse(&query, networks.first().map(|n| n.0), |id| state.config.rules_for(id).utc_offset, now) {
-        Ok(q) => q,
-        Err(e) => return bad(e),
-    };
+    let (networks, _) = known(&state, now).await.map_err(Error::DatabaseUnavailable)?;
+    let q = DashboardQuery::parse(&query, networks.first().map(|n| n.0), |id| state.config.rules_for(id).utc_offset, now)
+        .map_err(Error::BadQuery)?;
     let rules = state.config.rules_for(q.network_id);
-    let m = match state.store.metrics(q.network_id as i64, q.node_mac.as_deref(), &rules, &q.range, now).await {
-        Ok(m) => m,
-        Err(e) => return database_unavailable(e),
-    };
+    let m = state.store.metrics(q.network_id as i64, q.node_mac.as_deref(), &rules, &q.range, now).await.map_err(Error::DatabaseUnavailable)?;
     let tables = dashboard::tables(&m, q.range.utc_offset, q.range.bucket == crate::metrics::Bucket::Hour);
     let Some(table) = tables.iter().find(|t| t.id == chart) else {
-        return bad(format!("chart: {chart:?} is not drawn"));
+        return Err(Error::BadQuery(format!("chart: {chart:?} is not drawn")));
     };
     let name = format!("{}-{}{}.csv", chart, q.network_id, q.node_mac.as_deref().map(|m| format!("-{}", m.replace(':', ""))).unwrap_or_default());
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))],
         dashboard::csv(table),
     )
-        .into_response()
+        .into_response())
 }
 
 /// The webhooks' counters: delivered, failed attempts, dropped.

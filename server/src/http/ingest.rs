@@ -9,70 +9,62 @@ use presenced_report::{is_colon_mac, verify_signature, Report};
 use serde::Deserialize;
 
 use crate::config::Config;
+use crate::error::Error;
 use crate::store::{FailureSource, Store};
 use crate::{unix_now, AppState};
 
-/// What became of one POST: its status and a line for the sender's log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub message: String,
+/// A report stored, or one stored before: the answer to the sender (for
+/// its log) when nothing was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Rows(u64),
+    Duplicate,
 }
 
-impl Answer {
-    fn new(status: StatusCode, message: impl Into<String>) -> Answer {
-        Answer { status, message: message.into() }
+impl std::fmt::Display for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stored::Rows(n) => write!(f, "stored {n} rows"),
+            Stored::Duplicate => write!(f, "duplicate report (its Signature was stored before): no rows added, counted as a sign of life"),
+        }
     }
 }
 
-impl IntoResponse for Answer {
+impl IntoResponse for Stored {
     fn into_response(self) -> Response {
-        (self.status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", self.message))
-            .into_response()
+        (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{self}\n")).into_response()
     }
 }
 
-pub async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Answer {
+pub async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Stored, Error> {
     let limits = &state.config.limits;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.body_bytes as u64) {
-        return too_large(limits.body_bytes);
+        return Err(Error::ReportTooLarge(limits.body_bytes));
     }
     let signatures: Vec<&str> = headers.get_all("signature").iter().filter_map(|v| v.to_str().ok()).collect();
     if headers.get_all("signature").iter().count() > 1 {
-        return Answer::new(StatusCode::BAD_REQUEST, "more than one Signature header");
+        return Err(Error::TwoSignatures);
     }
     // Wait for a share of the body budget as long as a body may take.
     let permit = match tokio::time::timeout(limits.body_timeout, state.body_budget.acquire()).await {
         Ok(Ok(p)) => p,
-        _ => return Answer::new(StatusCode::SERVICE_UNAVAILABLE, "too many reports arriving at once; try again"),
+        _ => return Err(Error::TooManyReports),
     };
     let limited = http_body_util::Limited::new(body, limits.body_bytes);
     let bytes = match tokio::time::timeout(limits.body_timeout, http_body_util::BodyExt::collect(limited)).await {
-        Err(_) => {
-            return Answer::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!("the body did not arrive within {} s", limits.body_timeout.as_secs()),
-            )
-        }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(limits.body_bytes),
-        Ok(Err(e)) => return Answer::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}")),
+        Err(_) => return Err(Error::ReportTimedOut(limits.body_timeout.as_secs())),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(Error::ReportTooLarge(limits.body_bytes)),
+        Ok(Err(e)) => return Err(Error::UnreadableBody(e.to_string())),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     let answer =
         accept_report(&state.config, &state.store, signatures.first().copied(), &bytes, unix_now()).await;
     drop(permit);
     answer
-}
-
-fn too_large(limit: usize) -> Answer {
-    Answer::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("the body is larger than {limit} bytes (a 10,000-client report is about 1.8 MB)"),
-    )
 }
 
 /// The part of a body read before its signature is checked: only which
@@ -92,7 +84,7 @@ pub async fn accept_report(
     signature: Option<&str>,
     body: &[u8],
     now: i64,
-) -> Answer {
+) -> Result<Stored, Error> {
     // With per-network keys the key depends on the network_id; reading it
     // stores nothing and trusts nothing else in the body.
     let sender: Option<Sender> = serde_json::from_slice(body).ok();
@@ -121,26 +113,20 @@ pub async fn accept_report(
         if let Err(e) = store.record_signature_failure(&source, now).await {
             tracing::error!("cannot count a signature failure: {e}");
         }
-        return Answer::new(StatusCode::FORBIDDEN, reason);
+        return Err(Error::SignatureRefused(reason));
     }
-    let report = match Report::from_body(body) {
-        Ok(r) => r,
-        Err(e) => return Answer::new(StatusCode::BAD_REQUEST, e.to_string()),
-    };
+    let report = Report::from_body(body).map_err(|e| Error::BadReport(e.to_string()))?;
     if i64::try_from(report.network_id).is_err() {
-        return Answer::new(StatusCode::BAD_REQUEST, format!("network_id {} is too large", report.network_id));
+        return Err(Error::BadReport(format!("network_id {} is too large", report.network_id)));
     }
     // Checked above: a signature is present.
     let signature = signature.unwrap_or_default();
     match store.ingest(&report, signature, now).await {
-        Ok(o) if o.duplicate => Answer::new(
-            StatusCode::OK,
-            "duplicate report (its Signature was stored before): no rows added, counted as a sign of life",
-        ),
-        Ok(o) => Answer::new(StatusCode::OK, format!("stored {} rows", o.rows_added)),
+        Ok(o) if o.duplicate => Ok(Stored::Duplicate),
+        Ok(o) => Ok(Stored::Rows(o.rows_added)),
         Err(e) => {
             tracing::error!("cannot store a report from {}: {e}", report.node_mac);
-            Answer::new(StatusCode::SERVICE_UNAVAILABLE, "the database cannot store the report now; send it again")
+            Err(Error::CannotStore(e))
         }
     }
 }

@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::error::Error;
 use crate::filter::{Page, RowFilter};
 use crate::web::{self, RowsView, FILTER_FIELDS};
 use crate::{unix_now, AppState};
@@ -36,7 +37,7 @@ pub async fn rows_page(State(state): State<AppState>, Query(query): Query<HashMa
         let total = state.store.count_rows(&filter).await?;
         Ok::<_, sqlx::Error>((rows, more, total))
     };
-    match found.await {
+    match found.await.map_err(Error::DatabaseUnavailable) {
         Ok((rows, more, total)) => {
             let view = RowsView {
                 values: &values,
@@ -50,29 +51,22 @@ pub async fn rows_page(State(state): State<AppState>, Query(query): Query<HashMa
             };
             Html(web::rows_page(&view)).into_response()
         }
-        Err(e) => database_unavailable(e),
+        Err(e) => e.into_response(),
     }
 }
 
-pub async fn access_points_page(State(state): State<AppState>) -> Response {
+pub async fn access_points_page(State(state): State<AppState>) -> Result<Html<String>, Error> {
     let now = unix_now();
-    match state.store.access_points(now).await {
-        Ok(aps) => Html(web::access_points_page(&aps, &state.config.networks, now)).into_response(),
-        Err(e) => database_unavailable(e),
-    }
-}
-
-pub fn database_unavailable(e: sqlx::Error) -> Response {
-    tracing::error!("database: {e}");
-    (StatusCode::SERVICE_UNAVAILABLE, "the database is not answering now; try again\n").into_response()
+    let aps = state.store.access_points(now).await.map_err(Error::DatabaseUnavailable)?;
+    Ok(Html(web::access_points_page(&aps, &state.config.networks, now)))
 }
 
 pub async fn style_css() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], web::STYLE_CSS).into_response()
 }
 
-pub async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "not found: the pages are /, /access-points and /dashboard; reports are POSTed\n").into_response()
+pub async fn not_found() -> Error {
+    Error::NoSuchPage
 }
 
 /// The README the server was built with: the dashboard's notes point into it,
