@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use support::{get, post_signed, report_body, row, synthetic_days, RowSpec, Server, TempDir, AP2};
+use support::{get, post_signed, report_body, row, synthetic_days, RowSpec, Server, TempDir, AP1, AP2};
 
 const KEY: &[u8] = b"browser-key";
 
@@ -236,11 +236,28 @@ async fn dashboard_session(client: &Client, server: &Server) {
     ] {
         assert_eq!((cell(id, 2).await, cell(id, 3).await), (universal.to_string(), randomized.to_string()), "{id}");
     }
+    // The estimated devices, counted apart: two, one visitor, one passerby.
+    assert_eq!((cell("unique-clients", 4).await, cell("visitors", 4).await, cell("passersby", 4).await), ("2".into(), "1".into(), "1".into()));
     for chart in ["occupancy", "visitors", "capture", "dwell", "new_repeat", "randomized"] {
         assert!(client.find(Locator::Id(&format!("chart-{chart}"))).await.is_ok(), "chart {chart}");
     }
-    // Monday: visitors and passersby; Tuesday and Wednesday: visitors only.
-    assert_eq!(client.find_all(Locator::Css("#chart-visitors rect")).await.unwrap().len(), 4);
+    // Monday: visitors and passersby; Tuesday and Wednesday: visitors only;
+    // beside Tuesday's, the estimated devices' visitor and passerby.
+    assert_eq!(client.find_all(Locator::Css("#chart-visitors rect")).await.unwrap().len(), 6);
+    assert_eq!(client.find_all(Locator::Css("#chart-visitors rect.est0")).await.unwrap().len(), 1);
+    assert_eq!(client.find_all(Locator::Css("#chart-visitors rect.est1")).await.unwrap().len(), 1);
+    let tip = client.find(Locator::Css("#chart-visitors rect.est0 title")).await.unwrap().html(true).await.unwrap();
+    assert_eq!(tip, "2026-12-01: 1 estimated-device visitors");
+    // Each series is named in its chart's legend, and drawn.
+    let legend = client.find(Locator::Css("#box-occupancy .legend")).await.unwrap().text().await.unwrap();
+    assert_eq!(legend, "visitors present estimated devices present");
+    assert_eq!(client.find_all(Locator::Css("#chart-occupancy path.est0")).await.unwrap().len(), 1);
+    assert_eq!(client.find_all(Locator::Css("#chart-occupancy circle.est0")).await.unwrap().len(), 3);
+    assert_eq!(client.find_all(Locator::Css("#chart-capture circle.est0")).await.unwrap().len(), 1, "a rate only where there are visits");
+    assert_eq!(client.find_all(Locator::Css("#chart-dwell rect.est0")).await.unwrap().len(), 4);
+    // The page says what an estimated device is and how far off it is.
+    let note = client.find(Locator::Id("estimated-devices-note")).await.unwrap().text().await.unwrap();
+    assert!(note.contains("0.9 to 2.0 %") && note.contains("+12.5 %"), "{note}");
     shot(client, "06-dashboard-days").await;
 
     // Each chart's CSV link gives the chart's figures.
@@ -250,11 +267,22 @@ async fn dashboard_session(client: &Client, server: &Server) {
         assert_eq!(r.status, 200, "{href}");
         r.text()
     };
-    assert_eq!(csv_of("visitors").await, "bucket,visitors,passersby\n2026-11-30,3,2\n2026-12-01,2,0\n2026-12-02,3,0\n");
-    assert_eq!(csv_of("dwell").await, "dwell,visitors\n5–20 min,3\n20–60 min,2\n1–6 h,1\n6 h and more,1\n");
-    assert_eq!(csv_of("capture").await, "bucket,capture rate %\n2026-11-30,60\n2026-12-01,100\n2026-12-02,100\n");
-    assert_eq!(csv_of("new_repeat").await, "bucket,new,repeat\n2026-11-30,3,0\n2026-12-01,2,0\n2026-12-02,2,1\n");
-    assert_eq!(csv_of("occupancy").await, "bucket,visitors present\n2026-11-30,1\n2026-12-01,1\n2026-12-02,3\n");
+    assert_eq!(
+        csv_of("visitors").await,
+        "bucket,visitors,passersby,estimated-device visitors,estimated-device passersby\n2026-11-30,3,2,0,0\n2026-12-01,2,0,1,1\n2026-12-02,3,0,0,0\n"
+    );
+    assert_eq!(csv_of("dwell").await, "dwell,visitors,estimated-device visitors\n5–20 min,3,0\n20–60 min,2,1\n1–6 h,1,0\n6 h and more,1,0\n");
+    // The estimated devices' capture rate: 1 visitor of 2 on Tuesday; none
+    // (an empty cell) without visits.
+    assert_eq!(
+        csv_of("capture").await,
+        "bucket,capture rate %,estimated devices' capture rate %\n2026-11-30,60,\n2026-12-01,100,50\n2026-12-02,100,\n"
+    );
+    assert_eq!(
+        csv_of("new_repeat").await,
+        "bucket,new,repeat,estimated-device new,estimated-device repeat\n2026-11-30,3,0,0,0\n2026-12-01,2,0,1,0\n2026-12-02,2,1,0,0\n"
+    );
+    assert_eq!(csv_of("occupancy").await, "bucket,visitors present,estimated devices present\n2026-11-30,1,0\n2026-12-01,1,1\n2026-12-02,3,0\n");
     assert_eq!(csv_of("randomized").await, "bucket,visitors,passersby\n2026-11-30,1,0\n2026-12-01,0,0\n2026-12-02,0,0\n");
 
     // One access point through the form: at AP2 only B's Tuesday part.
@@ -278,10 +306,10 @@ async fn dashboard_session(client: &Client, server: &Server) {
     }
     client.find(Locator::Css("#d-bucket option[value='hour']")).await.unwrap().click().await.unwrap();
     click_to_navigate(client, Locator::Id("d-apply")).await;
-    assert_eq!(client.find_all(Locator::Css("#chart-visitors rect")).await.unwrap().len(), 3);
+    assert_eq!(client.find_all(Locator::Css("#chart-visitors rect")).await.unwrap().len(), 5);
     let hourly = csv_of("visitors").await;
     assert_eq!(hourly.lines().count(), 25, "{hourly}");
-    assert!(hourly.contains("\n2026-12-01 11:00,1,0\n2026-12-01 12:00,1,0\n"), "{hourly}");
+    assert!(hourly.contains("\n2026-12-01 10:00,0,0,1,1\n2026-12-01 11:00,1,0,0,0\n2026-12-01 12:00,1,0,0,0\n"), "{hourly}");
     shot(client, "08-dashboard-hours").await;
 
     // A bad value: the message names it.
@@ -300,6 +328,18 @@ async fn dashboard() {
     for (node, mac, first, last, signal, associated) in synthetic_days() {
         let spec = RowSpec { mac: mac.into(), count: 2, min: signal - 10, max: signal, avg: signal - 5, last: signal - 3, first_seen: first, last_seen: last, associated };
         let r = post_signed(server.addr, "/presence", KEY, report_body(42, node, &[spec]).as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // Two estimated devices (rows an agent sent with `--randomized-macs
+    // merge`) on Tuesday 2026-12-01 (`date -u -d 2026-12-01T10:00:00Z +%s`
+    // is 1796119200): one from 10:00 to 10:30 at -55 dBm, a visitor of
+    // 30 min (the 20-60 min bin); one from 10:10 to 10:12, a passerby.
+    let tuesday_10 = 1_796_119_200;
+    for (mac, first, last, signal) in [("da:a1:19:5e:00:07", tuesday_10, tuesday_10 + 1800, -55), ("da:a1:19:5e:00:08", tuesday_10 + 600, tuesday_10 + 720, -60)] {
+        let spec = RowSpec { mac: mac.into(), count: 6, min: signal - 10, max: signal, avg: signal - 5, last: signal - 3, first_seen: first, last_seen: last, associated: false };
+        let body = report_body(42, AP1, &[spec]).replace(r#""associated":false}"#, r#""associated":false,"estimated_device":true}"#);
+        assert!(body.contains("estimated_device"));
+        let r = post_signed(server.addr, "/presence", KEY, body.as_bytes());
         assert_eq!(r.status, 200, "{}", r.text());
     }
     let (_driver, client, _profile) = open_browser().await;

@@ -203,6 +203,18 @@ pub enum Param {
     Bool(bool),
 }
 
+/// The migrations, compiled in: (version, description, SQL), the version
+/// and description being what the file name `NNNN_description.sql` says, as
+/// `sqlx::migrate!` would read them; sqlx stores each one's checksum (of the
+/// SQL) in `_sqlx_migrations`, so an existing database sees the same rows
+/// either way. Kept as a list rather than `sqlx::migrate!("migrations/...")`:
+/// the macro needs sqlx's `macros` feature, which builds sqlx-macros-core
+/// with its own host copies of sqlx-core, sqlx-sqlite and sqlx-postgres
+/// (libsqlite3-sys's C included, once more in release builds, where build
+/// dependencies are compiled apart) for 16 more crates; and it reads the
+/// directory only when the crate is recompiled, so a new file needs a
+/// build.rs watching the directory as well. `every_migration_file_is_listed`
+/// fails when a file is added to a directory and not here.
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
@@ -222,6 +234,35 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (20, "webhook_outbox", include_str!("../../migrations/postgres/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/postgres/0030_estimated_device.sql")),
 ]);
+
+#[cfg(test)]
+mod migration_list_tests {
+    use super::*;
+
+    /// (version, description) of every .sql file in `dir`, by its name.
+    fn files(dir: &str) -> Vec<(i64, String)> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+        let mut out: Vec<(i64, String)> = std::fs::read_dir(&path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter_map(|name| {
+                let stem = name.strip_suffix(".sql")?;
+                let (version, description) = stem.split_once('_')?;
+                Some((version.parse().unwrap(), description.to_string()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn every_migration_file_is_listed() {
+        for (dir, list) in [("sqlite", &SQLITE_MIGRATIONS), ("postgres", &POSTGRES_MIGRATIONS)] {
+            let listed: Vec<(i64, String)> = list.0.iter().map(|(v, d, _)| (*v, d.to_string())).collect();
+            assert_eq!(listed, files(dir), "server/migrations/{dir} and its list in store/mod.rs");
+        }
+    }
+}
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(

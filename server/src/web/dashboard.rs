@@ -7,7 +7,7 @@
 //! without any code in the browser, nothing to vendor or keep up to date,
 //! and the page works with scripts off.
 
-use crate::metrics::{Bucket, Counts, Metrics, Range, DWELL_LABELS};
+use crate::metrics::{Bucket, Counts, Metrics, Range, Split, DWELL_LABELS};
 use maud::{html, Markup};
 
 use super::{encode_query, layout, Tab};
@@ -27,8 +27,11 @@ pub struct Table {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartKind {
-    /// The columns stacked in one bar per row.
-    Stacked,
+    /// The columns stacked in bars; with `stacks` above one the columns are
+    /// split evenly into that many stacks drawn side by side per row (the
+    /// universal addresses' beside the estimated devices', so that a bar
+    /// never adds the two).
+    Stacked { stacks: usize },
     /// One line per column; a missing cell breaks it.
     Lines,
     /// Side by side bars per row, one per column.
@@ -54,54 +57,87 @@ pub fn tables(m: &Metrics, utc_offset: i64, hourly: bool) -> Vec<Table> {
             crate::time::format_utc_day(t + utc_offset)
         }
     };
-    let per_bucket = |f: &dyn Fn(&Counts, &Counts) -> Vec<Cell>| -> Vec<(String, Vec<Cell>)> {
-        m.buckets.iter().map(|b| (label(b.start), f(&b.counts.universal, &b.counts.randomized))).collect()
+    let per_bucket = |f: &dyn Fn(&Split<Counts>) -> Vec<Cell>| -> Vec<(String, Vec<Cell>)> {
+        m.buckets.iter().map(|b| (label(b.start), f(&b.counts))).collect()
     };
     let percent = |c: &Counts| c.capture_rate.map(|r| (r * 1000.0).round() / 10.0);
+    // Estimated devices are series of their own, labelled so: never added
+    // to the universal addresses' figures.
     vec![
         Table {
             id: "occupancy",
             title: "Occupancy (most visitors present at once)",
-            columns: vec!["bucket", "visitors present"],
-            rows: per_bucket(&|u, _| vec![count(u.peak_occupancy)]),
+            columns: vec!["bucket", "visitors present", "estimated devices present"],
+            rows: per_bucket(&|c| vec![count(c.universal.peak_occupancy), count(c.estimated_devices.peak_occupancy)]),
             kind: ChartKind::Lines,
         },
         Table {
             id: "visitors",
-            title: "Visitors and passersby",
-            columns: vec!["bucket", "visitors", "passersby"],
-            rows: per_bucket(&|u, _| vec![count(u.visitors), count(u.passersby)]),
-            kind: ChartKind::Stacked,
+            title: "Visitors and passersby (estimated devices beside them)",
+            columns: vec!["bucket", "visitors", "passersby", "estimated-device visitors", "estimated-device passersby"],
+            rows: per_bucket(&|c| {
+                let (u, e) = (&c.universal, &c.estimated_devices);
+                vec![count(u.visitors), count(u.passersby), count(e.visitors), count(e.passersby)]
+            }),
+            kind: ChartKind::Stacked { stacks: 2 },
         },
         Table {
             id: "capture",
             title: "Capture rate (%)",
-            columns: vec!["bucket", "capture rate %"],
-            rows: per_bucket(&|u, _| vec![percent(u)]),
+            columns: vec!["bucket", "capture rate %", "estimated devices' capture rate %"],
+            rows: per_bucket(&|c| vec![percent(&c.universal), percent(&c.estimated_devices)]),
             kind: ChartKind::Lines,
         },
         Table {
             id: "dwell",
             title: "Dwell time of visitors (whole range)",
-            columns: vec!["dwell", "visitors"],
-            rows: DWELL_LABELS.iter().zip(m.total.universal.dwell).map(|(l, n)| (l.to_string(), vec![count(n)])).collect(),
+            columns: vec!["dwell", "visitors", "estimated-device visitors"],
+            rows: DWELL_LABELS
+                .iter()
+                .zip(m.total.universal.dwell.iter().zip(m.total.estimated_devices.dwell))
+                .map(|(l, (n, e))| (l.to_string(), vec![count(*n), count(e)]))
+                .collect(),
             kind: ChartKind::Grouped,
         },
         Table {
             id: "new_repeat",
-            title: "New and repeat visitors",
-            columns: vec!["bucket", "new", "repeat"],
-            rows: per_bucket(&|u, _| vec![count(u.new_visitors), count(u.repeat_visitors)]),
-            kind: ChartKind::Stacked,
+            title: "New and repeat visitors (estimated devices beside them)",
+            columns: vec!["bucket", "new", "repeat", "estimated-device new", "estimated-device repeat"],
+            rows: per_bucket(&|c| {
+                let (u, e) = (&c.universal, &c.estimated_devices);
+                vec![count(u.new_visitors), count(u.repeat_visitors), count(e.new_visitors), count(e.repeat_visitors)]
+            }),
+            kind: ChartKind::Stacked { stacks: 2 },
         },
         Table {
             id: "randomized",
             title: "Randomized addresses, apart (visitors and passersby)",
             columns: vec!["bucket", "visitors", "passersby"],
-            rows: per_bucket(&|_, r| vec![count(r.visitors), count(r.passersby)]),
-            kind: ChartKind::Stacked,
+            rows: per_bucket(&|c| vec![count(c.randomized.visitors), count(c.randomized.passersby)]),
+            kind: ChartKind::Stacked { stacks: 1 },
         },
     ]
+}
+
+/// The CSS classes of series `k`: its position (`s0`, `s1`, ...) and, for
+/// an estimated devices' series, `est0`, `est1`, ... so that estimated
+/// devices have the same colours in every chart.
+fn series_class(t: &Table, k: usize) -> String {
+    let estimated = |c: &str| c.starts_with("estimated");
+    if estimated(t.columns[k + 1]) {
+        let j = t.columns[1..=k + 1].iter().filter(|c| estimated(c)).count() - 1;
+        format!("s{k} est{j}")
+    } else {
+        format!("s{k}")
+    }
+}
+
+/// The stack of series `k` of `series` split into `stacks`, and the series
+/// of that stack.
+fn stack_of(k: usize, series: usize, stacks: usize) -> (usize, std::ops::Range<usize>) {
+    let per = series.div_ceil(stacks.max(1)).max(1);
+    let stack = k / per;
+    (stack, stack * per..((stack + 1) * per).min(series))
 }
 
 fn cell_text(c: Cell) -> String {
@@ -169,7 +205,9 @@ pub fn svg(t: &Table) -> Markup {
         .rows
         .iter()
         .map(|(_, cells)| match t.kind {
-            ChartKind::Stacked => cells.iter().flatten().sum::<f64>(),
+            ChartKind::Stacked { stacks } => (0..series)
+                .map(|k| cells[stack_of(k, series, stacks).1].iter().flatten().sum::<f64>())
+                .fold(0.0, f64::max),
             _ => cells.iter().flatten().cloned().fold(0.0, f64::max),
         })
         .fold(0.0, f64::max);
@@ -214,12 +252,14 @@ pub fn svg(t: &Table) -> Markup {
                     }
                 }
                 @match t.kind {
-                    ChartKind::Stacked => {
+                    ChartKind::Stacked { stacks } => {
                         @for (k, c) in cells.iter().enumerate() {
-                            @let base: f64 = cells[..k].iter().map(|c| c.unwrap_or(0.0)).sum();
+                            @let (stack, members) = stack_of(k, series, stacks);
+                            @let base: f64 = cells[members.start..k].iter().map(|c| c.unwrap_or(0.0)).sum();
                             @let v = c.unwrap_or(0.0);
+                            @let bar = slot * 0.8 / stacks.max(1) as f64;
                             @if v > 0.0 {
-                                rect class=(format!("s{k}")) x=(f1(x0 + slot * 0.1)) y=(f1(y(base + v))) width=(f1(slot * 0.8)) height=(f1(y(base) - y(base + v))) {
+                                rect class=(series_class(t, k)) x=(f1(x0 + slot * 0.1 + bar * stack as f64)) y=(f1(y(base + v))) width=(f1(bar)) height=(f1(y(base) - y(base + v))) {
                                     title { (label) ": " (cell_text(*c)) " " (t.columns[k + 1]) }
                                 }
                             }
@@ -228,7 +268,7 @@ pub fn svg(t: &Table) -> Markup {
                     ChartKind::Grouped => {
                         @for (k, c) in cells.iter().enumerate() {
                             @let v = c.unwrap_or(0.0);
-                            rect class=(format!("s{k}")) x=(f1(x0 + slot * 0.1 + w * k as f64)) y=(f1(y(v))) width=(f1(w)) height=(f1(y(0.0) - y(v))) {
+                            rect class=(series_class(t, k)) x=(f1(x0 + slot * 0.1 + w * k as f64)) y=(f1(y(v))) width=(f1(w)) height=(f1(y(0.0) - y(v))) {
                                 title { (label) ": " (cell_text(*c)) " " (t.columns[k + 1]) }
                             }
                         }
@@ -236,7 +276,7 @@ pub fn svg(t: &Table) -> Markup {
                     ChartKind::Lines => {
                         @for (k, c) in cells.iter().enumerate() {
                             @if let Some(v) = c {
-                                circle class=(format!("s{k}")) cx=(f1(LEFT + slot * (i as f64 + 0.5))) cy=(f1(y(*v))) r="2.5" {
+                                circle class=(series_class(t, k)) cx=(f1(LEFT + slot * (i as f64 + 0.5))) cy=(f1(y(*v))) r="2.5" {
                                     title { (label) ": " (cell_text(Some(*v))) }
                                 }
                             }
@@ -248,7 +288,7 @@ pub fn svg(t: &Table) -> Markup {
                 @for k in 0..series {
                     @let d = line_path(k);
                     @if !d.is_empty() {
-                        path class=(format!("line s{k}")) d=(d) {}
+                        path class=(format!("line {}", series_class(t, k))) d=(d) {}
                     }
                 }
             }
@@ -267,7 +307,7 @@ pub fn chart_box(t: &Table, csv_href: &str) -> Markup {
             div class="legend" {
                 @for (k, c) in t.columns[1..].iter().enumerate() {
                     @if k > 0 { " " }
-                    span class=(format!("key s{k}")) {} (c)
+                    span class=(format!("key {}", series_class(t, k))) {} (c)
                 }
             }
             (svg(t))
@@ -497,14 +537,14 @@ mod tests {
 
     #[test]
     fn csv_is_the_table() {
-        let t = table(ChartKind::Stacked, vec![("10:00".into(), vec![Some(2.0), Some(0.5)]), ("11:00".into(), vec![None, Some(3.0)])]);
+        let t = table(ChartKind::Stacked { stacks: 1 }, vec![("10:00".into(), vec![Some(2.0), Some(0.5)]), ("11:00".into(), vec![None, Some(3.0)])]);
         assert_eq!(csv(&t), "bucket,a,b\n10:00,2,0.5\n11:00,,3\n");
     }
 
     #[test]
     fn stacked_bars_scale_to_a_round_top() {
         // Sums 3 and 7: the top is 10, so 7 fills 70 % of the plot height.
-        let t = table(ChartKind::Stacked, vec![("x".into(), vec![Some(1.0), Some(2.0)]), ("y".into(), vec![Some(3.0), Some(4.0)])]);
+        let t = table(ChartKind::Stacked { stacks: 1 }, vec![("x".into(), vec![Some(1.0), Some(2.0)]), ("y".into(), vec![Some(3.0), Some(4.0)])]);
         let s = svg(&t).into_string();
         let plot_h = H - TOP - BOTTOM;
         assert!(s.contains(&format!(r#"height="{:.1}""#, plot_h * 0.4)), "the 4 of y: {s}");
@@ -513,6 +553,44 @@ mod tests {
         assert_eq!([0.3, 1.0, 1.5, 7.0, 10.0, 11.0, 240.0].map(nice_ceiling), [1.0, 1.0, 2.0, 10.0, 10.0, 20.0, 500.0]);
         // Whole-number steps: 1 for 1, 2 and 5; 2 for 10; 5 for 20; 20 for 100.
         assert_eq!([1.0, 2.0, 5.0, 10.0, 20.0, 100.0].map(tick_count), [1, 2, 5, 5, 4, 5]);
+    }
+
+    #[test]
+    fn two_stacks_side_by_side_are_never_added() {
+        // Universal 1 + 2 beside estimated 4 + 4: the top is the larger
+        // stack's 8 rounded to 10, not the 11 of all four.
+        let t = Table {
+            id: "t",
+            title: "T",
+            columns: vec!["bucket", "a", "b", "c", "d"],
+            rows: vec![("x".into(), vec![Some(1.0), Some(2.0), Some(4.0), Some(4.0)])],
+            kind: ChartKind::Stacked { stacks: 2 },
+        };
+        let s = svg(&t).into_string();
+        let plot_h = H - TOP - BOTTOM;
+        let plot_w = W - LEFT - RIGHT;
+        // One row: the slot is the plot's width, each stack 40 % of it.
+        let rects: Vec<(String, String, String)> = s
+            .split("<rect ")
+            .skip(1)
+            .map(|r| {
+                let attr = |name: &str| r.split(&format!(" {name}=\"")).nth(1).unwrap().split('"').next().unwrap().to_string();
+                (attr("x"), attr("y"), attr("height"))
+            })
+            .collect();
+        let (left, right) = (LEFT + plot_w * 0.1, LEFT + plot_w * 0.1 + plot_w * 0.4);
+        let y_of = |v: f64| TOP + plot_h - v / 10.0 * plot_h;
+        assert_eq!(
+            rects,
+            [
+                (f1(left), f1(y_of(1.0)), f1(plot_h * 0.1)),
+                (f1(left), f1(y_of(3.0)), f1(plot_h * 0.2)),
+                (f1(right), f1(y_of(4.0)), f1(plot_h * 0.4)),
+                (f1(right), f1(y_of(8.0)), f1(plot_h * 0.4)),
+            ]
+        );
+        assert_eq!([0, 1, 2, 3].map(|k| stack_of(k, 4, 2).0), [0, 0, 1, 1]);
+        assert_eq!([0, 1].map(|k| stack_of(k, 2, 1).0), [0, 0]);
     }
 
     #[test]
