@@ -8,12 +8,37 @@
 //! in full and answered with a message that says what to do, never with the
 //! driver's text (a report that cannot be stored is logged where it is
 //! known whose it was).
+//!
+//! It imports no other module of the crate, so that every layer can answer
+//! with it.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::api::auth::Refusal;
+/// Why a query API request was refused before it was answered (the
+/// signature, the nonce, the rate: `api::auth`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("missing X-Key header (the API's public key)")]
+    MissingKey,
+    #[error("unknown X-Key")]
+    UnknownKey,
+    #[error("missing X-Sign header (hex HMAC-SHA512 of the request URI, keyed with the secret)")]
+    MissingSign,
+    #[error(
+        "X-Sign does not match: it must be the hex HMAC-SHA512, keyed with the secret, of the request URI exactly as sent (path and query, e.g. /service/api/v1/events?location_id=1&nonce=2)"
+    )]
+    BadSign,
+    #[error("missing nonce query parameter (a number larger than the last one, e.g. the Unix time)")]
+    MissingNonce,
+    #[error("nonce {0:?} is not a whole number from 1 to 18446744073709551615")]
+    BadNonce(String),
+    #[error("stale nonce {given}: it must be larger than this key's last nonce, {last}")]
+    StaleNonce { given: u64, last: u64 },
+    #[error("too many requests: one a second per key")]
+    RateLimited,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -52,8 +77,9 @@ pub enum Error {
     ApiBadQuery(String),
     #[error("location_id {0}: this key may not read it")]
     ApiForbidden(u64),
-    #[error("no such endpoint; they are {prefix}/ + {names}", prefix = crate::api::PREFIX, names = crate::api::ENDPOINT_NAMES.join(", "))]
-    ApiNoSuchEndpoint,
+    /// The endpoints there are, named.
+    #[error("no such endpoint; they are {0}")]
+    ApiNoSuchEndpoint(String),
     #[error("the database is not answering now; try again")]
     ApiDatabase(#[source] sqlx::Error),
 }
@@ -65,7 +91,7 @@ impl Error {
             Error::DatabaseUnavailable(_) | Error::TooManyReports | Error::CannotStore(_) | Error::ApiDatabase(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Error::NoSuchPage | Error::ApiNoSuchEndpoint => StatusCode::NOT_FOUND,
+            Error::NoSuchPage | Error::ApiNoSuchEndpoint(_) => StatusCode::NOT_FOUND,
             Error::ReportTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::ReportTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Error::SignatureRefused(_) => StatusCode::FORBIDDEN,
@@ -93,7 +119,7 @@ impl Error {
                 Refusal::RateLimited => 6,
             },
             Error::ApiForbidden(_) => 4,
-            Error::ApiNoSuchEndpoint => 5,
+            Error::ApiNoSuchEndpoint(_) => 5,
             Error::ApiDatabase(_) => 7,
             _ => return None,
         })

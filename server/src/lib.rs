@@ -12,7 +12,8 @@
 //! query API; `webhook_delivery` sends webhooks.
 //!
 //! Layers, each importing only those below it: `analytics`, `time`,
-//! `filter` (pure) < `store` < `config` < the rest.
+//! `filter` (pure) and `error` (no other module) < `store` < `config` <
+//! `api`, `web` < `http`.
 
 pub mod analytics;
 pub mod api;

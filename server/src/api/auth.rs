@@ -8,28 +8,9 @@
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};
 
-/// Why a request was refused before it was answered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("missing X-Key header (the API's public key)")]
-    MissingKey,
-    #[error("unknown X-Key")]
-    UnknownKey,
-    #[error("missing X-Sign header (hex HMAC-SHA512 of the request URI, keyed with the secret)")]
-    MissingSign,
-    #[error(
-        "X-Sign does not match: it must be the hex HMAC-SHA512, keyed with the secret, of the request URI exactly as sent (path and query, e.g. /service/api/v1/events?location_id=1&nonce=2)"
-    )]
-    BadSign,
-    #[error("missing nonce query parameter (a number larger than the last one, e.g. the Unix time)")]
-    MissingNonce,
-    #[error("nonce {0:?} is not a whole number from 1 to 18446744073709551615")]
-    BadNonce(String),
-    #[error("stale nonce {given}: it must be larger than this key's last nonce, {last}")]
-    StaleNonce { given: u64, last: u64 },
-    #[error("too many requests: one a second per key")]
-    RateLimited,
-}
+/// Why a request was refused before it was answered: with the other
+/// refusals of the HTTP side, which give each its status and code.
+pub use crate::error::Refusal;
 
 /// Whether `sign` (hex, either case) is the HMAC-SHA512 of `uri` under
 /// `secret`; compared in constant time.

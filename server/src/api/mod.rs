@@ -1,10 +1,13 @@
 //! The query API in Camlytics' shape (`/service/api/v1/...`), over visits:
-//! thin handlers over `auth` (signing, nonce, rate), `params` (the query),
-//! `events` (visits as RegionJoin / RegionLeave) and the store.
+//! one handler per endpoint, each taking an `ApiRequest` (`request`: the
+//! signed key, admitted by `auth` and `admission`, and the query checked by
+//! `params`) and answering a list of `Serialize` items; what the items hold
+//! is worked out by plain functions (`locations`, `channels`, `type_totals`,
+//! `trigger_totals`, `histogram`, `events::events`) over the store's reads.
 //!
-//! Every answer is the envelope `{"msg":"success","result":[...],"code":0}`;
-//! a refusal is `{"msg":"<what is wrong>","result":[],"code":N}` with the
-//! HTTP status (README, "Query API", lists the codes).
+//! Every answer is the envelope `{"code":0,"msg":"success","result":[...]}`;
+//! a refusal is `{"code":N,"msg":"<what is wrong>","result":[]}` with the
+//! HTTP status (`crate::error`; README, "Query API", lists the codes).
 
 pub mod admission;
 pub mod auth;
@@ -49,7 +52,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn unknown_endpoint() -> Error {
-    Error::ApiNoSuchEndpoint
+    Error::ApiNoSuchEndpoint(format!("{PREFIX}/ + {}", ENDPOINT_NAMES.join(", ")))
 }
 
 /// A success: the envelope around the page of `items` the query asks for
