@@ -174,7 +174,7 @@ pub struct Pruned {
     pub signatures: u64,
 }
 
-/// Rows per INSERT: 13 parameters each stays far below SQLite's 32766 and
+/// Rows per INSERT: 15 parameters each stays far below SQLite's 32766 and
 /// PostgreSQL's 65535 bound parameters.
 const INSERT_CHUNK: usize = 1000;
 /// Reports per transaction at most.
@@ -182,7 +182,7 @@ const WRITE_BATCH_MAX: usize = 64;
 /// PostgreSQL writers per process, each with its own networks (and so its
 /// own network locks): as many connections of the pool ingest at most.
 const POSTGRES_WRITERS: usize = 4;
-/// The longest a report waits for the SQLite writer.
+/// The longest a report waits for its writer.
 const WRITE_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
@@ -251,7 +251,7 @@ impl<'s> MigrationSource<'s> for Embedded {
 /// The statements that store one report, inside the caller's transaction
 /// `$tx`; evaluates to its `IngestOutcome`. Its rows join `$pending`, for
 /// the caller to merge into the stored visits before it commits
-/// (`sessionize_pending!`). A macro, like `on_pool!`, so that the same text
+/// (`stored_visits::PendingRows`). A macro, like `on_pool!`, so that the same text
 /// is checked against each database's driver.
 macro_rules! ingest_in_tx {
     ($tx:ident, $numbered:expr, $values:expr, $pending:expr, $report:expr, $network_id:expr, $node_upper:expr, $signature:expr, $received_at:expr, $rules:expr, $hooked:expr) => {{
@@ -336,9 +336,9 @@ macro_rules! ingest_in_tx {
 const ROW_COLUMNS: usize = 15;
 
 /// A MAC as raw rows keep it: the 48-bit integer, and the text as sent
-/// only when it is not `usual` (its spelling in lower case for clients, in
-/// upper case for access points, as presenced sends them), so that a row
-/// reads back as it came.
+/// only when it is not in the usual case (lower for clients, upper for
+/// access points, as presenced sends them), so that a row reads back as it
+/// came.
 fn compact_mac(sent: &str, upper: bool) -> Result<(i64, Option<&str>), StoreError> {
     let n = stored_visits::mac_to_int(sent).ok_or_else(|| sqlx::Error::Protocol(format!("{sent:?} is not a MAC address")))?;
     let usual = if upper { !sent.bytes().any(|b| b.is_ascii_lowercase()) } else { !sent.bytes().any(|b| b.is_ascii_uppercase()) };

@@ -3,10 +3,11 @@
 //! this writes), inside the report's own transaction, so that a report
 //! answered 200 has its visits stored with it and one refused has neither.
 //!
-//! Per report: one SELECT of the visits its clients may join (per network
-//! and per access point), then the upserts of the visits that changed, the
-//! deletes of those merged away (late rows bridging two visits) and the new
-//! per-client days. A repeated row changes no visit and writes nothing.
+//! Per batch of reports (`PendingRows`, a network at a time): one SELECT of
+//! the visits their clients may join (per network and per access point),
+//! then the upserts of the visits that changed, the deletes of those merged
+//! away (late rows bridging two visits) and the new per-client days. A
+//! repeated row changes no visit and writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
