@@ -257,14 +257,25 @@ fn files_size(base: &Path) -> u64 {
         .sum()
 }
 
-async fn sqlite_rows(path: &Path, table: &str) -> i64 {
+/// The rows of `table`, and the bytes of its pages and its indexes' (the
+/// raw rows alone, without what the server builds from them).
+async fn sqlite_rows(path: &Path, table: &str) -> (i64, u64) {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
     let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&pool).await.unwrap();
+    let bytes: i64 = sqlx::query_scalar(
+        "SELECT SUM(pgsize) FROM dbstat WHERE name = $1 OR name IN (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1)",
+    )
+    .bind(table)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     pool.close().await;
-    n
+    (n, bytes as u64)
 }
 
-async fn run_target(name: &str, url: &str, pid: u32, size: impl AsyncFnOnce() -> (i64, u64)) {
+/// `size` answers the rows stored, the database's bytes and the raw rows'
+/// own bytes (their table and its indexes).
+async fn run_target(name: &str, url: &str, pid: u32, size: impl AsyncFnOnce() -> (i64, u64, u64)) {
     let aps = env_num("BENCH_APS", 10_000);
     let rate = env_num("BENCH_RATE", 30);
     let seconds = env_num("BENCH_SECONDS", 30);
@@ -282,14 +293,16 @@ async fn run_target(name: &str, url: &str, pid: u32, size: impl AsyncFnOnce() ->
     }
     burst(&client, url, env_num("BENCH_BURST_CONNECTIONS", 64), env_num("BENCH_BURST_SECONDS", 10), 1_000_000).await.print("burst");
     let (rss, hwm) = rss_kib(pid);
-    let (rows, bytes) = size().await;
+    let (rows, bytes, raw_bytes) = size().await;
+    let per_million = |b: u64| if rows > 0 { b as f64 / 1048576.0 / rows as f64 * 1e6 } else { f64::NAN };
     println!(
-        "  server RSS {:.1} MiB (peak {:.1} MiB); {} rows, database {:.1} MiB = {:.0} MiB per million rows",
+        "  server RSS {:.1} MiB (peak {:.1} MiB); {} rows, database {:.1} MiB = {:.0} MiB per million rows, of which the raw rows and their indexes {:.0} MiB",
         rss as f64 / 1024.0,
         hwm as f64 / 1024.0,
         rows,
         bytes as f64 / 1048576.0,
-        if rows > 0 { bytes as f64 / 1048576.0 / rows as f64 * 1e6 } else { f64::NAN }
+        per_million(bytes),
+        per_million(raw_bytes)
     );
 }
 
@@ -322,7 +335,8 @@ async fn main() {
         let server = Server::start(&["--database", db.to_str().unwrap(), "--key-file", key.to_str().unwrap()], None);
         let pid = server.pid();
         run_target("presenced-server, SQLite", &server.url("/presence"), pid, async || {
-            (sqlite_rows(&db, "probe_rows").await, files_size(&db))
+            let (rows, raw) = sqlite_rows(&db, "probe_rows").await;
+            (rows, files_size(&db), raw)
         })
         .await;
     }
@@ -337,8 +351,9 @@ async fn main() {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
             let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM probe_rows").fetch_one(&pool).await.unwrap();
             let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(&pool).await.unwrap();
+            let raw: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('probe_rows')").fetch_one(&pool).await.unwrap();
             pool.close().await;
-            (rows, bytes as u64)
+            (rows, bytes as u64, raw as u64)
         })
         .await;
         println!("  (PostgreSQL runs with fsync=off here, the test cluster's settings; its own RSS is not counted)");
@@ -367,7 +382,8 @@ async fn main() {
             }
             let pid = flask.0.id();
             run_target("Flask + SQLite (NCompass's shape, no signature check)", &format!("http://127.0.0.1:{port}/receive"), pid, async || {
-                (sqlite_rows(&db, "probe_request").await, files_size(&db))
+                let (rows, raw) = sqlite_rows(&db, "probe_request").await;
+                (rows, files_size(&db), raw)
             })
             .await;
         }

@@ -59,6 +59,9 @@ pub struct Store {
     /// Networks with a webhook: their reports also feed the stored
     /// detector (`webhook_outbox`, set from the config, `use_webhooks`).
     hooked: Arc<RwLock<std::collections::HashSet<i64>>>,
+    /// PostgreSQL: the queues of `postgres_writer`s, a network's reports
+    /// always to the same one (`network_id` modulo their number).
+    postgres_queues: Vec<mpsc::Sender<IngestJob>>,
 }
 
 #[derive(Clone, Debug)]
@@ -72,6 +75,8 @@ pub enum Db {
     /// `WRITE_BATCH_MAX` reports) and stores it in one transaction, so that
     /// a commit and the driver's round trips are shared by many reports.
     Sqlite { reader: SqlitePool, writer: SqlitePool, queue: mpsc::Sender<IngestJob> },
+    /// Reports go to `Store::postgres_queues`, batched as on SQLite (see
+    /// `postgres_writer`); everything else takes a connection of the pool.
     Postgres(PgPool),
 }
 
@@ -169,12 +174,15 @@ pub struct Pruned {
     pub signatures: u64,
 }
 
-/// Rows per INSERT: 13 parameters each stays far below SQLite's 32766 and
+/// Rows per INSERT: 15 parameters each stays far below SQLite's 32766 and
 /// PostgreSQL's 65535 bound parameters.
 const INSERT_CHUNK: usize = 1000;
-/// Reports per SQLite transaction at most.
+/// Reports per transaction at most.
 const WRITE_BATCH_MAX: usize = 64;
-/// The longest a report waits for the SQLite writer.
+/// PostgreSQL writers per process, each with its own networks (and so its
+/// own network locks): as many connections of the pool ingest at most.
+const POSTGRES_WRITERS: usize = 4;
+/// The longest a report waits for its writer.
 const WRITE_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
@@ -192,7 +200,7 @@ pub struct IngestJob {
 /// Rows per DELETE while pruning, so that ingest waits at most for one batch.
 const PRUNE_BATCH: i64 = 5000;
 
-const COLUMNS: &str = "network_id, node_mac, mac, count, min_signal, max_signal, avg_signal, \
+const COLUMNS: &str = "network_id, node_mac, node_mac_sent, mac, mac_sent, count, min_signal, max_signal, avg_signal, \
                        last_seen_signal, first_seen, last_seen, associated, received_at, id";
 
 /// A bound value of a statement built at run time.
@@ -225,6 +233,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (10, "api_key_state", include_str!("../../migrations/sqlite/0010_api_key_state.sql")),
     (20, "webhook_outbox", include_str!("../../migrations/sqlite/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/sqlite/0030_estimated_device.sql")),
+    (50, "compact_probe_rows", include_str!("../../migrations/sqlite/0050_compact_probe_rows.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
@@ -233,6 +242,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (10, "api_key_state", include_str!("../../migrations/postgres/0010_api_key_state.sql")),
     (20, "webhook_outbox", include_str!("../../migrations/postgres/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/postgres/0030_estimated_device.sql")),
+    (50, "compact_probe_rows", include_str!("../../migrations/postgres/0050_compact_probe_rows.sql")),
 ]);
 
 #[cfg(test)]
@@ -280,10 +290,12 @@ impl<'s> MigrationSource<'s> for Embedded {
 }
 
 /// The statements that store one report, inside the caller's transaction
-/// `$tx`; evaluates to its `IngestOutcome`. A macro, like `on_pool!`, so
-/// that the same text is checked against each database's driver.
+/// `$tx`; evaluates to its `IngestOutcome`. Its rows join `$pending`, for
+/// the caller to merge into the stored visits before it commits
+/// (`stored_visits::PendingRows`). A macro, like `on_pool!`, so that the same text
+/// is checked against each database's driver.
 macro_rules! ingest_in_tx {
-    ($tx:ident, $numbered:expr, $values:expr, $report:expr, $network_id:expr, $node_upper:expr, $signature:expr, $received_at:expr, $rules:expr, $hooked:expr) => {{
+    ($tx:ident, $numbered:expr, $values:expr, $pending:expr, $report:expr, $network_id:expr, $node_upper:expr, $signature:expr, $received_at:expr, $rules:expr, $hooked:expr) => {{
             let fresh = sqlx::query(
                 "INSERT INTO report_signatures (signature, received_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
             )
@@ -295,18 +307,22 @@ macro_rules! ingest_in_tx {
                 == 1;
             let mut rows_added = 0;
             if fresh {
+                let (node_mac, node_mac_sent) = compact_mac(&$report.node_mac, true)?;
                 for chunk in $report.probe_requests.chunks(INSERT_CHUNK) {
                     let sql = format!(
-                        "INSERT INTO probe_rows (network_id, node_mac, mac, count, min_signal, max_signal, avg_signal, \
-                         last_seen_signal, first_seen, last_seen, associated, received_at, estimated_device) VALUES {}",
+                        "INSERT INTO probe_rows (network_id, node_mac, node_mac_sent, mac, mac_sent, count, min_signal, max_signal, \
+                         avg_signal, last_seen_signal, first_seen, last_seen, associated, received_at, estimated_device) VALUES {}",
                         $values(chunk.len())
                     );
                     let mut q = sqlx::query(&sql);
                     for row in chunk {
+                        let (mac, mac_sent) = compact_mac(&row.mac, false)?;
                         q = q
                             .bind($network_id)
-                            .bind(&$report.node_mac)
-                            .bind(&row.mac)
+                            .bind(node_mac)
+                            .bind(node_mac_sent)
+                            .bind(mac)
+                            .bind(mac_sent)
                             .bind(i64::from(row.count))
                             .bind(row.min_signal)
                             .bind(row.max_signal)
@@ -323,7 +339,7 @@ macro_rules! ingest_in_tx {
                 let sightings: Vec<(Sighting, bool)> = $report.probe_requests.iter()
                     .map(|p| (Sighting::of_row(&p.mac, &$node_upper, p.first_seen, p.last_seen, p.max_signal, p.associated), p.is_estimated_device()))
                     .collect();
-                sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules);
+                $pending.add($network_id, &$rules, &sightings);
                 if $hooked {
                     // The webhooks' detector knows no estimated devices yet (README: webhooks).
                     let plain: Vec<Sighting> = sightings.iter().map(|(s, _)| s.clone()).collect();
@@ -358,7 +374,39 @@ macro_rules! ingest_in_tx {
 }
 
 /// Columns of a probe_rows INSERT, the placeholders of one row.
-const ROW_COLUMNS: usize = 13;
+const ROW_COLUMNS: usize = 15;
+
+/// A MAC as raw rows keep it: the 48-bit integer, and the text as sent
+/// only when it is not in the usual case (lower for clients, upper for
+/// access points, as presenced sends them), so that a row reads back as it
+/// came.
+fn compact_mac(sent: &str, upper: bool) -> Result<(i64, Option<&str>), StoreError> {
+    let n = stored_visits::mac_to_int(sent).ok_or_else(|| sqlx::Error::Protocol(format!("{sent:?} is not a MAC address")))?;
+    let usual = if upper { !sent.bytes().any(|b| b.is_ascii_lowercase()) } else { !sent.bytes().any(|b| b.is_ascii_uppercase()) };
+    Ok((n, (!usual).then_some(sent)))
+}
+
+/// The text a raw row's MAC was sent as: `sent` if kept, else the integer
+/// in the usual case.
+fn mac_text(n: i64, sent: Option<String>, upper: bool) -> String {
+    sent.unwrap_or_else(|| {
+        let text = stored_visits::int_to_mac(n);
+        if upper {
+            text.to_ascii_uppercase()
+        } else {
+            text
+        }
+    })
+}
+
+/// The integers [lo, hi) whose MACs begin with `prefix` (hex digits and
+/// colons, as `RowFilter` checked; either case).
+fn mac_prefix_range(prefix: &str) -> (i64, i64) {
+    let digits: Vec<i64> = prefix.chars().filter_map(|c| c.to_digit(16)).map(i64::from).take(12).collect();
+    let value = digits.iter().fold(0i64, |n, d| n << 4 | d);
+    let shift = 4 * (12 - digits.len() as u32);
+    (value << shift, (value + 1) << shift)
+}
 
 /// `($1,...,$13),($14,...)`: PostgreSQL's placeholders.
 fn numbered_values(rows: usize) -> String {
@@ -390,6 +438,7 @@ impl Store {
     /// Connects (creating an SQLite file if missing) and brings the schema up
     /// to date.
     pub async fn open(database: &Database) -> Result<Store, StoreError> {
+        let mut postgres_queues = Vec::new();
         let store = match database {
             Database::Sqlite(path) => {
                 let options = SqliteConnectOptions::new()
@@ -423,10 +472,15 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?;
+                for _ in 0..POSTGRES_WRITERS {
+                    let (queue, jobs) = mpsc::channel(1024);
+                    tokio::spawn(postgres_writer(pool.clone(), jobs));
+                    postgres_queues.push(queue);
+                }
                 Db::Postgres(pool)
             }
         };
-        let store = Store { db: store, rules: Arc::default(), hooked: Arc::default() };
+        let store = Store { db: store, rules: Arc::default(), hooked: Arc::default(), postgres_queues };
         store.migrate().await?;
         Ok(store)
     }
@@ -464,8 +518,9 @@ impl Store {
 
     /// Stores an authenticated report: its rows unless its signature was
     /// stored before, and in every case a sign of life of its access point.
-    /// One transaction: all of it or nothing. On SQLite the report joins
-    /// the writer's next batch (see `sqlite_writer`).
+    /// One transaction: all of it or nothing, committed before this
+    /// answers. The report joins its writer's next batch (`sqlite_writer`,
+    /// `postgres_writer`).
     pub async fn ingest(&self, report: &Report, signature: &str, received_at: i64) -> Result<IngestOutcome, StoreError> {
         let network_id = i64::try_from(report.network_id)
             .map_err(|_| sqlx::Error::Protocol(format!("network_id {} is out of range", report.network_id)))?;
@@ -473,26 +528,17 @@ impl Store {
         let signature = signature.trim().to_ascii_lowercase();
         let rules = self.rules_for(network_id);
         let hooked = self.is_hooked(network_id);
-        match &self.db {
-            Db::Sqlite { queue, .. } => {
-                let (reply, answer) = oneshot::channel();
-                let job = IngestJob { report: report.clone(), network_id, node_upper, signature, received_at, rules, hooked, reply };
-                let queued = async {
-                    queue.send(job).await.map_err(|_| sqlx::Error::PoolClosed)?;
-                    answer.await.map_err(|_| sqlx::Error::PoolClosed)?
-                };
-                tokio::time::timeout(WRITE_WAIT, queued).await.map_err(|_| sqlx::Error::PoolTimedOut)?
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                // One writer of a network's visits at a time, across every
-                // process on this database: the merge reads, then writes.
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(network_id).execute(&mut *tx).await?;
-                let outcome = ingest_in_tx!(tx, true, numbered_values, report, network_id, node_upper, signature, received_at, rules, hooked)?;
-                tx.commit().await?;
-                Ok(outcome)
-            }
-        }
+        let queue = match &self.db {
+            Db::Sqlite { queue, .. } => queue,
+            Db::Postgres(_) => &self.postgres_queues[network_id.rem_euclid(self.postgres_queues.len() as i64) as usize],
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = IngestJob { report: report.clone(), network_id, node_upper, signature, received_at, rules, hooked, reply };
+        let queued = async {
+            queue.send(job).await.map_err(|_| sqlx::Error::PoolClosed)?;
+            answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        };
+        tokio::time::timeout(WRITE_WAIT, queued).await.map_err(|_| sqlx::Error::PoolTimedOut)?
     }
 
     /// Counts a report refused for its signature, on the access point it
@@ -609,8 +655,8 @@ impl Store {
                 .map(|r| {
                     Ok(StoredRow {
                         network_id: r.try_get("network_id")?,
-                        node_mac: r.try_get("node_mac")?,
-                        mac: r.try_get("mac")?,
+                        node_mac: mac_text(r.try_get("node_mac")?, r.try_get("node_mac_sent")?, true),
+                        mac: mac_text(r.try_get("mac")?, r.try_get("mac_sent")?, false),
                         count: r.try_get("count")?,
                         min_signal: r.try_get("min_signal")?,
                         max_signal: r.try_get("max_signal")?,
@@ -734,15 +780,15 @@ fn where_clause(filter: &RowFilter) -> (String, Vec<Param>) {
         params.push(p);
         format!("${}", params.len())
     };
-    // The prefixes hold only hex digits and colons (RowFilter checks), so
-    // LIKE sees no wildcard but the one added here.
-    if let Some(m) = &filter.mac_prefix {
-        let ph = next(&mut params, Param::Text(format!("{m}%")));
-        conditions.push(format!("lower(mac) LIKE {ph}"));
-    }
-    if let Some(m) = &filter.node_mac_prefix {
-        let ph = next(&mut params, Param::Text(format!("{m}%")));
-        conditions.push(format!("lower(node_mac) LIKE {ph}"));
+    // A MAC prefix is a range of the integers the rows keep, whatever the
+    // case the MAC was sent in.
+    for (column, prefix) in [("mac", &filter.mac_prefix), ("node_mac", &filter.node_mac_prefix)] {
+        if let Some(m) = prefix {
+            let (lo, hi) = mac_prefix_range(m);
+            let lo = next(&mut params, Param::Int(lo));
+            let hi = next(&mut params, Param::Int(hi));
+            conditions.push(format!("{column} >= {lo} AND {column} < {hi}"));
+        }
     }
     if let Some(id) = filter.network_id {
         let ph = next(&mut params, Param::Int(id));
@@ -767,38 +813,95 @@ fn where_clause(filter: &RowFilter) -> (String, Vec<Param>) {
     }
 }
 
+/// Takes what has arrived (up to `WRITE_BATCH_MAX` reports) and stores it
+/// in one transaction, so that a commit, the driver's round trips and the
+/// visits' writes are shared by many reports; each is answered after the
+/// commit.
 async fn sqlite_writer(writer: SqlitePool, mut queue: mpsc::Receiver<IngestJob>) {
-    while let Some(first) = queue.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < WRITE_BATCH_MAX {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
+    while let Some(jobs) = next_batch(&mut queue).await {
+        let outcomes = write_batch(&writer, &jobs).await;
+        for job in answer(jobs, outcomes) {
+            let alone = write_batch(&writer, std::slice::from_ref(&job)).await;
+            let _ = job.reply.send(alone.map(|mut o| o.remove(0)));
         }
-        match write_batch(&writer, &jobs).await {
-            Ok(outcomes) => {
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                // The transaction rolled back: none of these reports is
-                // stored, and each sender hears so.
-                let message = e.to_string();
-                for job in jobs {
-                    let _ = job.reply.send(Err(sqlx::Error::Protocol(message.clone())));
-                }
-            }
+    }
+}
+
+/// As `sqlite_writer`, for the networks whose reports come to `queue`. The
+/// batch first takes each of its networks' locks, in ascending order (so
+/// that two processes' batches never wait for each other in a circle): one
+/// writer of a network's visits at a time, across every process on this
+/// database, since the merge reads, then writes.
+async fn postgres_writer(pool: PgPool, mut queue: mpsc::Receiver<IngestJob>) {
+    while let Some(jobs) = next_batch(&mut queue).await {
+        let outcomes = write_batch_postgres(&pool, &jobs).await;
+        for job in answer(jobs, outcomes) {
+            let alone = write_batch_postgres(&pool, std::slice::from_ref(&job)).await;
+            let _ = job.reply.send(alone.map(|mut o| o.remove(0)));
         }
+    }
+}
+
+async fn next_batch(queue: &mut mpsc::Receiver<IngestJob>) -> Option<Vec<IngestJob>> {
+    let mut jobs = vec![queue.recv().await?];
+    while jobs.len() < WRITE_BATCH_MAX {
+        match queue.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(jobs)
+}
+
+/// Answers each report of a stored batch; answers the reports to try
+/// again one by one when the batch failed. Its transaction rolled back:
+/// none of them is stored, and one report the database refuses must not
+/// refuse the others.
+fn answer(jobs: Vec<IngestJob>, outcomes: Result<Vec<IngestOutcome>, StoreError>) -> Vec<IngestJob> {
+    match outcomes {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+            Vec::new()
+        }
+        Err(e) if jobs.len() == 1 => {
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.reply.send(Err(e));
+            }
+            Vec::new()
+        }
+        Err(_) => jobs,
     }
 }
 
 async fn write_batch(pool: &SqlitePool, jobs: &[IngestJob]) -> Result<Vec<IngestOutcome>, StoreError> {
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut pending = stored_visits::PendingRows::default();
     for j in jobs {
-        outcomes.push(ingest_in_tx!(tx, false, anonymous_values, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules, j.hooked)?);
+        outcomes.push(ingest_in_tx!(tx, false, anonymous_values, pending, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules, j.hooked)?);
+    }
+    for (network_id, rules, sightings) in pending.into_networks() {
+        sessionize_in_tx!(tx, false, network_id, &sightings, &rules);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn write_batch_postgres(pool: &PgPool, jobs: &[IngestJob]) -> Result<Vec<IngestOutcome>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let networks: std::collections::BTreeSet<i64> = jobs.iter().map(|j| j.network_id).collect();
+    for network_id in networks {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(network_id).execute(&mut *tx).await?;
+    }
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut pending = stored_visits::PendingRows::default();
+    for j in jobs {
+        outcomes.push(ingest_in_tx!(tx, true, numbered_values, pending, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules, j.hooked)?);
+    }
+    for (network_id, rules, sightings) in pending.into_networks() {
+        sessionize_in_tx!(tx, true, network_id, &sightings, &rules);
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -812,9 +915,29 @@ mod tests {
     fn placeholders_for_two_rows_by_hand() {
         assert_eq!(
             numbered_values(2),
-            "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13),($14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)"
+            "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15),($16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30)"
         );
-        assert_eq!(anonymous_values(2), "(?,?,?,?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        assert_eq!(anonymous_values(2), "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         assert_eq!(anonymous_values(1).matches('?').count(), ROW_COLUMNS);
+    }
+
+    #[test]
+    fn mac_prefixes_as_ranges_by_hand() {
+        // 00:9a:cd is 0x009acd000000 to 0x009acdffffff.
+        assert_eq!(mac_prefix_range("00:9a:cd"), (0x009a_cd00_0000, 0x009a_ce00_0000));
+        assert_eq!(mac_prefix_range("00:9A:C"), (0x009a_c000_0000, 0x009a_d000_0000));
+        assert_eq!(mac_prefix_range("ff:ff:ff:ff:ff:ff"), ((1 << 48) - 1, 1 << 48));
+        assert_eq!(mac_prefix_range("0"), (0, 0x1000_0000_0000));
+    }
+
+    #[test]
+    fn a_mac_reads_back_as_sent() {
+        for (sent, upper) in [("00:9a:cd:e3:15:49", false), ("5C:DC:96:66:24:E3", false), ("ac:86:74:82:9A:30", true), ("AC:86:74:82:9A:30", true)] {
+            let usual = if upper { sent.to_ascii_uppercase() } else { sent.to_ascii_lowercase() };
+            let (n, kept) = compact_mac(sent, upper).unwrap();
+            assert_eq!(kept.is_some(), sent != usual, "{sent}");
+            assert_eq!(mac_text(n, kept.map(str::to_string), upper), sent);
+        }
+        assert!(compact_mac("00:9a:cd:e3:15", false).is_err());
     }
 }

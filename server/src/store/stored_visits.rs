@@ -3,10 +3,11 @@
 //! this writes), inside the report's own transaction, so that a report
 //! answered 200 has its visits stored with it and one refused has neither.
 //!
-//! Per report: one SELECT of the visits its clients may join (per network
-//! and per access point), then the upserts of the visits that changed, the
-//! deletes of those merged away (late rows bridging two visits) and the new
-//! per-client days. A repeated row changes no visit and writes nothing.
+//! Per batch of reports (`PendingRows`, a network at a time): one SELECT of
+//! the visits their clients may join (per network and per access point),
+//! then the upserts of the visits that changed, the deletes of those merged
+//! away (late rows bridging two visits) and the new per-client days. A
+//! repeated row changes no visit and writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -127,15 +128,16 @@ macro_rules! fold_of_row {
 }
 
 /// A raw row's sighting and its `estimated_device` mark, from a row with
-/// its mac, node_mac, first_seen, last_seen, max_signal, associated and
-/// estimated_device.
+/// its mac, node_mac (both integers: a sighting's MACs are in one case
+/// whatever the text sent), first_seen, last_seen, max_signal, associated
+/// and estimated_device.
 macro_rules! sighting_of_row {
     ($r:expr) => {{
         let r = $r;
         Ok::<_, sqlx::Error>((
             $crate::analytics::visits::Sighting::of_row(
-                &r.try_get::<String, _>("mac")?,
-                &r.try_get::<String, _>("node_mac")?,
+                &$crate::store::stored_visits::int_to_mac(r.try_get("mac")?),
+                &$crate::store::stored_visits::int_to_mac(r.try_get("node_mac")?),
                 r.try_get("first_seen")?,
                 r.try_get("last_seen")?,
                 r.try_get("max_signal")?,
@@ -162,6 +164,25 @@ macro_rules! sessionize_in_tx {
             }
         }
     }};
+}
+
+/// The rows of a batch of reports (those stored, not the retries), per
+/// network, to merge into the stored visits once, before the batch
+/// commits: a client heard in several of the batch's reports has its
+/// visits read and written once, not once a report. The merge's result
+/// does not depend on how the rows are grouped or ordered
+/// (`analytics::sessionize`), so this equals merging report by report.
+#[derive(Default)]
+pub struct PendingRows(BTreeMap<i64, (NetworkRules, Vec<(Sighting, bool)>)>);
+
+impl PendingRows {
+    pub fn add(&mut self, network_id: i64, rules: &NetworkRules, sightings: &[(Sighting, bool)]) {
+        self.0.entry(network_id).or_insert_with(|| (rules.clone(), Vec::new())).1.extend_from_slice(sightings);
+    }
+
+    pub fn into_networks(self) -> impl Iterator<Item = (i64, NetworkRules, Vec<(Sighting, bool)>)> {
+        self.0.into_iter().map(|(network_id, (rules, sightings))| (network_id, rules, sightings))
+    }
 }
 
 /// What one report's rows do, before the stored visits are read.

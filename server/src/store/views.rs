@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
-use super::stored_visits::{int_to_mac, Sql, VISIT_COLUMNS};
+use super::stored_visits::{int_to_mac, mac_to_int, Sql, VISIT_COLUMNS};
 use super::{Db, Param, Store, StoreError};
 use crate::analytics::metrics::{metrics, metrics_with, Metrics, Range, REPEAT_WINDOW_DAYS};
 use crate::analytics::visits::{is_randomized, visits_marked, NetworkRules, Sighting, Visit};
@@ -47,11 +47,19 @@ impl Store {
         }
         sql.push_str(" ORDER BY first_seen, id LIMIT ");
         sql.push_str(&(SIGHTINGS_MAX + 1).to_string());
-        let node = node_mac.map(str::to_ascii_uppercase);
+        // Raw rows hold the access point's MAC as an integer: text that is
+        // no MAC names no access point's rows.
+        let node = match node_mac {
+            Some(text) => match mac_to_int(text) {
+                Some(n) => Some(n),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
         macro_rules! run {
             ($pool:expr) => {{
                 let mut q = sqlx::query(&sql).bind(network_id).bind(from).bind(until);
-                if let Some(n) = &node {
+                if let Some(n) = node {
                     q = q.bind(n);
                 }
                 q.fetch_all($pool).await?
