@@ -8,10 +8,14 @@
 #[allow(dead_code)]
 mod support;
 
-use support::scenes::{combinations, run, run_heard, Figures, Heard, DEVICES};
+use support::scenes::{combinations, replay_merge, run, run_heard, write_scene, Figures, Heard, DEVICES, RATE_SECS};
 use support::TempDir;
 
 fn main() {
+    if let Ok(list) = std::env::var("DEVICES_BENCH_SCENE") {
+        let chosen: Vec<usize> = list.split(',').filter_map(|i| i.trim().parse().ok()).filter(|i| *i < DEVICES.len()).collect();
+        return windows_of_one_scene(&chosen);
+    }
     figures_of_every_scene();
     figures_of_each_device_alone();
 }
@@ -115,6 +119,19 @@ fn figures_of_every_scene() {
         100.0 * pair.twins_counted as f64 / pair.both_twins.max(1) as f64,
         pair.distinct_estimated,
     );
+}
+
+/// `DEVICES_BENCH_SCENE=0,1 make bench-devices`: one scene's windows, the
+/// truth beside the estimate, to see where a change helps or hurts.
+fn windows_of_one_scene(chosen: &[usize]) {
+    let dir = TempDir::new("devices-scene");
+    let path = dir.path().join("scene.pcap");
+    let scene = write_scene(chosen, &path);
+    let reported = replay_merge(&path);
+    for (i, (w, r)) in scene.windows.iter().zip(&reported).enumerate() {
+        let estimates: Vec<String> = r.estimated.iter().map(|(mac, count)| format!("{}x{count}", &mac[12..])).collect();
+        println!("{:>4} s truth {:?} ({} frames) estimate {}", i as i64 * RATE_SECS, w.devices, w.randomized_frames, estimates.join(" "));
+    }
 }
 
 /// `make bench-devices`: each device alone, a scene of one.
