@@ -40,6 +40,28 @@ pub struct Cluster {
     pub signal: Option<i8>,
     pub first_seq: Option<u16>,
     pub last_seq: Option<u16>,
+    /// Its bursts' first and last frame (microseconds), in time order: one
+    /// radio scans one channel at a time, so a device's bursts never
+    /// overlap, and two parts whose bursts do are two devices.
+    pub spans: Vec<(i64, i64)>,
+}
+
+/// Whether a burst of one overlaps in time a burst of the other (both in
+/// time order).
+pub fn overlap(one: &[(i64, i64)], other: &[(i64, i64)]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < one.len() && j < other.len() {
+        let (a, b) = (one[i], other[j]);
+        if a.0 <= b.1 && b.0 <= a.1 {
+            return true;
+        }
+        if a.1 < b.1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    false
 }
 
 /// Whether `next` continues the counter `previous` ended with.
@@ -151,12 +173,16 @@ fn device(bursts: &[Burst], signals: &[i8], mut members: Vec<usize>) -> Cluster 
         row.merge(&bursts[i].row);
     }
     let latest = members.iter().max_by_key(|&&i| bursts[i].row.last_seen).map(|&i| &bursts[i]);
+    let mut spans: Vec<(i64, i64)> =
+        members.iter().map(|&i| (micros(bursts[i].row.first_seen), micros(bursts[i].row.last_seen))).collect();
+    spans.sort_unstable();
     Cluster {
         class: first.class,
         row,
         signal: signals.get(signals.len() / 2).copied(),
         first_seq: first.first_seq.map(|(_, s)| s),
         last_seq: latest.and_then(|b| b.last_seq).map(|(_, s)| s),
+        spans,
     }
 }
 
