@@ -74,8 +74,18 @@ impl FakeHostapd {
             std::thread::spawn(move || {
                 let mut received = Vec::new();
                 let mut buf = [0u8; 4096];
-                while !stop.load(Ordering::Relaxed) {
+                loop {
+                    let stopping = stop.load(Ordering::Relaxed);
+                    if stopping {
+                        // What was sent before `stop` is queued here: take it
+                        // too, so that the commands returned do not depend on
+                        // whether this thread got the CPU in time.
+                        socket.set_nonblocking(true).unwrap();
+                    }
                     let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                        if stopping {
+                            break;
+                        }
                         continue;
                     };
                     let command = String::from_utf8_lossy(&buf[..n]).into_owned();
