@@ -56,8 +56,8 @@ pub enum Database {
 pub struct Store {
     pub db: Db,
     rules: Arc<RwLock<HashMap<i64, NetworkRules>>>,
-    /// Networks with a webhook: their reports also feed the stored
-    /// detector (`webhook_outbox`, set from the config, `use_webhooks`).
+    /// Networks with a webhook: their reports' visit changes are also told
+    /// (`webhook_outbox`, set from the config, `use_webhooks`).
     hooked: Arc<RwLock<std::collections::HashSet<i64>>>,
 }
 
@@ -213,6 +213,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (10, "api_key_state", include_str!("../../migrations/sqlite/0010_api_key_state.sql")),
     (20, "webhook_outbox", include_str!("../../migrations/sqlite/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/sqlite/0030_estimated_device.sql")),
+    (60, "webhook_state", include_str!("../../migrations/sqlite/0060_webhook_state.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
@@ -221,6 +222,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (10, "api_key_state", include_str!("../../migrations/postgres/0010_api_key_state.sql")),
     (20, "webhook_outbox", include_str!("../../migrations/postgres/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/postgres/0030_estimated_device.sql")),
+    (60, "webhook_state", include_str!("../../migrations/postgres/0060_webhook_state.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {
@@ -253,6 +255,7 @@ macro_rules! ingest_in_tx {
             .rows_affected()
                 == 1;
             let mut rows_added = 0;
+            let mut changes = Vec::new();
             if fresh {
                 for chunk in $report.probe_requests.chunks(INSERT_CHUNK) {
                     let sql = format!(
@@ -282,12 +285,7 @@ macro_rules! ingest_in_tx {
                 let sightings: Vec<(Sighting, bool)> = $report.probe_requests.iter()
                     .map(|p| (Sighting::of_row(&p.mac, &$node_upper, p.first_seen, p.last_seen, p.max_signal, p.associated), p.is_estimated_device()))
                     .collect();
-                sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules);
-                if $hooked {
-                    // The webhooks' detector knows no estimated devices yet (README: webhooks).
-                    let plain: Vec<Sighting> = sightings.iter().map(|(s, _)| s.clone()).collect();
-                    detect_in_tx!($tx, $network_id, $rules.visits, $received_at, true, |d| d.on_report(&$node_upper, &plain, $received_at));
-                }
+                changes = sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules);
             }
             sqlx::query(
                 "INSERT INTO reports (network_id, node_mac, received_at, row_count, duplicate) VALUES ($1, $2, $3, $4, $5)",
@@ -312,6 +310,11 @@ macro_rules! ingest_in_tx {
             .bind($received_at)
             .execute(&mut *$tx)
             .await?;
+            if $hooked {
+                // What this report did to the stored visits, as webhooks' events.
+                let stream = $crate::webhooks::detect::stream_time($report.probe_requests.iter().map(|p| p.first_seen.max(p.last_seen)), $received_at);
+                hooks_in_tx!($tx, $network_id, &$rules.visits, $received_at, $crate::store::webhook_outbox::Step::Report { node: &$node_upper, changes: &changes, stream });
+            }
             Ok::<IngestOutcome, StoreError>(IngestOutcome { rows_added, duplicate: !fresh })
     }};
 }
