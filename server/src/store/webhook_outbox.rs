@@ -88,7 +88,13 @@ macro_rules! hooks_in_tx {
                     beyond_horizon = told.beyond_horizon as i64;
                     after_leave = told.after_leave as i64;
                 }
-                let new_lag = stream.map_or(lag, |s| (now - s).max(0));
+                // Only a report at the head of the stream says how far the
+                // stream is behind: a late one would hold the clock back.
+                let new_lag = match (*stream, clock) {
+                    (Some(s), Some(c)) if s < c => lag,
+                    (Some(s), _) => (now - s).max(0),
+                    (None, _) => lag,
+                };
                 (before, detect::clock_after_report(clock, *stream), new_lag, !changes.is_empty())
             }
             Step::Tick => (clock, detect::clock_at(clock, lag, now), lag, false),
