@@ -6,10 +6,10 @@
 //! is every refusal the HTTP side answers, with its status and body; `store`
 //! is one interface over SQLite and PostgreSQL, the raw rows, the stored
 //! analytics (visits, built at ingest) and the query API's per-key state; `analytics` (visits, metrics, the
-//! incremental sessionizer), `filter`, `webhooks` and `time` are pure; `web`
+//! incremental sessionizer), `filter`, `webhooks::detect` and `time` are pure; `web`
 //! renders the pages (maud templates, escaping by default; the dashboard's
 //! charts and CSV tables in `web::dashboard`); `api` is the signed
-//! query API; `webhook_delivery` sends webhooks.
+//! query API; `webhooks::delivery` sends webhooks.
 //!
 //! Layers, each importing only those below it: `analytics`, `time`,
 //! `filter` (pure) and `error` (no other module) < `store` < `config` <
@@ -24,7 +24,6 @@ pub mod http;
 pub mod store;
 pub mod time;
 pub mod web;
-pub mod webhook_delivery;
 pub mod webhooks;
 
 pub use analytics::{metrics, visits};
@@ -42,13 +41,13 @@ pub struct AppState {
     /// yet authenticated can make the server hold (bodies_in_flight times
     /// body_bytes).
     pub body_budget: Arc<Semaphore>,
-    pub webhooks: Arc<webhook_delivery::Webhooks>,
+    pub webhooks: Arc<webhooks::delivery::Webhooks>,
 }
 
 impl AppState {
     pub fn new(config: config::Config, store: store::Store) -> AppState {
         let permits = config.limits.bodies_in_flight;
-        let webhooks = Arc::new(webhook_delivery::Webhooks::start(&config, &store));
+        let webhooks = Arc::new(webhooks::delivery::Webhooks::start(&config, &store));
         AppState {
             store,
             body_budget: Arc::new(Semaphore::new(permits)),

@@ -9,6 +9,8 @@ const DATE: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day
 const MINUTES: &[BorrowedFormatItem<'_>] = format_description!("[hour]:[minute]");
 const SECONDS: &[BorrowedFormatItem<'_>] = format_description!("[hour]:[minute]:[second]");
 const DATE_TIME: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+const DATE_TIME_MILLIS: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]");
 const DATE_MINUTES: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day] [hour]:[minute]");
 const ISO_MILLIS: &[BorrowedFormatItem<'_>] = format_description!(
     "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
@@ -24,6 +26,11 @@ fn utc(secs: i64) -> Option<OffsetDateTime> {
 /// one, a hand-made row could) shows as its Unix seconds.
 pub fn format_utc(secs: i64) -> String {
     utc(secs).and_then(|t| t.format(DATE_TIME).ok()).unwrap_or_else(|| secs.to_string())
+}
+
+/// `2016-10-07 17:18:15.000`, UTC: Camlytics' webhooks' `event_time`.
+pub fn format_utc_millis(secs: i64) -> String {
+    utc(secs).and_then(|t| t.format(DATE_TIME_MILLIS).ok()).unwrap_or_else(|| secs.to_string())
 }
 
 /// `2016-10-07 17:18`, UTC (an hour's label).
@@ -110,6 +117,8 @@ mod tests {
         assert_eq!(parse_utc("1475860695"), Some(1475860695));
         assert_eq!(format_utc_minutes(1475860695), "2016-10-07 17:18");
         assert_eq!(format_utc_day(1475860695), "2016-10-07");
+        assert_eq!(format_utc_millis(1475860695), "2016-10-07 17:18:15.000");
+        assert_eq!(format_utc_millis(i64::MAX), i64::MAX.to_string());
         // Past the year 9999: the seconds, not a panic.
         assert_eq!(format_utc(i64::MAX), i64::MAX.to_string());
         // `date -d @1602565920 +%FT%T.000%:z` with TZ=Etc/GMT-1.

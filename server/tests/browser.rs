@@ -257,7 +257,7 @@ async fn dashboard_session(client: &Client, server: &Server) {
     assert_eq!(client.find_all(Locator::Css("#chart-dwell rect.est0")).await.unwrap().len(), 4);
     // The page says what an estimated device is and how far off it is.
     let note = client.find(Locator::Id("estimated-devices-note")).await.unwrap().text().await.unwrap();
-    assert!(note.contains("0.9 to 2.0 %") && note.contains("+12.5 %"), "{note}");
+    assert!(note.contains("0.4 to 2.6 %") && note.contains("all 247 scenes"), "{note}");
     shot(client, "06-dashboard-days").await;
 
     // Each chart's CSV link gives the chart's figures.

@@ -102,14 +102,14 @@ fn suite(database: &str, dir: &TempDir) {
         // The note states README's measured error and points into it.
         let note = &page[page.find("id=\"estimated-devices-note\"").expect("the note")..];
         let note = &note[..note.find("</p>").unwrap()];
-        for figure in ["0.9 to 2.0 %", "+12.5 %", "/README.md#counting-devices-not-addresses---randomized-macs-merge"] {
+        for figure in ["0.4 to 2.6 %", "all 247 scenes", "/README.md#counting-devices-not-addresses---randomized-macs-merge"] {
             assert!(note.contains(figure), "{figure} in {note}");
         }
         let readme = get(server.addr, "/README.md");
         assert_eq!(readme.status, 200);
         let readme = readme.text();
         assert!(readme.contains("## Counting devices, not addresses: `--randomized-macs merge`"));
-        for figure in ["| 2 | 28 | 944 | 0.9 %", "| 8 | 1 | 30 | 2.0 %", "(+12.5 %)"] {
+        for figure in ["| 2 | 28 | 944 | 0.4 %", "| 8 | 1 | 30 | 2.6 %", "All 247 scenes are exactly k"] {
             assert!(readme.contains(figure), "README no longer says {figure}: update the dashboard's note");
         }
 

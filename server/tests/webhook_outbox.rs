@@ -4,6 +4,11 @@
 //! visits afresh; two processes on one PostgreSQL taking reports round
 //! robin send each event once, in order, to one endpoint.
 //!
+//! And a backfill (reports of 2020 sent in order) killed half way: its
+//! visits are closed by the network's own clock (the rows' times, kept in
+//! the database), not by the server's, so the restarted process tells the
+//! leaves when the next old report passes them, once.
+//!
 //! The expected events are worked out by hand below from the rows (the
 //! analytics' rules: 15 min timeout, a visitor after 5 min at -75 dBm or
 //! better; occupancy per network and per access point where the client was
@@ -85,6 +90,10 @@ fn summary(events: &[Value]) -> Vec<Summary> {
 
 fn join(seq: u64, node: &str, mac: &str, origin: &str) -> Summary {
     (seq, "RegionJoin".into(), Value::from(node), Value::from(python_pseudonym(NET_KEY, mac)), Value::from(origin), Value::Null)
+}
+
+fn leave(seq: u64, node: &str, mac: &str, origin: &str) -> Summary {
+    (seq, "RegionLeave".into(), Value::from(node), Value::from(python_pseudonym(NET_KEY, mac)), Value::from(origin), Value::Null)
 }
 
 fn occupancy(seq: u64, node: Option<&str>, n: u64) -> Summary {
@@ -205,4 +214,66 @@ fn two_processes_on_one_postgresql_send_each_event_once_in_order() {
     assert_eq!(servers.iter().map(|s| delivered(s.addr)).sum::<u64>(), 11);
     assert_eq!(summary(&sink.events()), expected);
     drop(servers);
+}
+
+#[test]
+fn a_backfill_killed_half_way_closes_its_visits_on_its_own_clock_sqlite() {
+    let dir = TempDir::new("outbox-backfill");
+    let db = dir.path().join("rows.sqlite");
+    backfill_killed_half_way(db.to_str().unwrap(), &dir);
+}
+
+#[test]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
+fn a_backfill_killed_half_way_closes_its_visits_on_its_own_clock_postgres() {
+    let dir = TempDir::new("outbox-backfill-pg");
+    let pg = Postgres::start("outbox-backfill");
+    backfill_killed_half_way(&pg.url, &dir);
+}
+
+fn backfill_killed_half_way(database: &str, dir: &TempDir) {
+    // 2020-10-12T14:00:00Z: years before the server's clock, which would
+    // close every visit at its first tick.
+    const T: i64 = 1_602_511_200;
+    let sink = HookSink::start();
+    let config = config(dir.path(), &sink.url());
+    let args = ["--database", database, "--config", config.as_str()];
+    let (a, b, c) = ("00:1c:00:00:02:01", "00:1c:00:00:02:02", "00:1c:00:00:02:03");
+
+    let server = Server::start(&args, None);
+    // A 800 s at -50: a visitor; the network's clock is T + 800.
+    send(server.addr, &ap(1), &[row(a, T, T + 800, -50)]);
+    // B 10 s: a passerby; the clock T + 1010 passes no visit's end by the
+    // 900 s timeout (A's closes at T + 1700).
+    send(server.addr, &ap(1), &[row(b, T + 1_000, T + 1_010, -50)]);
+    wait_until("the first two reports' four events", || sink.events().len() >= 4);
+    wait_until("four delivered", || delivered(server.addr) >= 4);
+    let status = std::process::Command::new("kill").args(["-KILL", &server.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    drop(server);
+
+    let server = Server::start(&args, None);
+    // C 10 s: the clock T + 2010 passes A's end (T + 800) and B's (T + 1010)
+    // by more than the timeout: both leave, in the order they ended, before
+    // C's join; then no visitor is present.
+    send(server.addr, &ap(1), &[row(c, T + 2_000, T + 2_010, -50)]);
+    wait_until("nine events", || sink.events().len() >= 9);
+    wait_until("five delivered by the restarted process", || delivered(server.addr) >= 5);
+    assert_eq!(delivered(server.addr), 5);
+    let expected = [
+        join(1, &ap(1), a, "Visitor"),
+        occupancy(2, None, 1),
+        occupancy(3, Some(&ap(1)), 1),
+        join(4, &ap(1), b, "Passerby"),
+        leave(5, &ap(1), a, "Visitor"),
+        leave(6, &ap(1), b, "Passerby"),
+        join(7, &ap(1), c, "Passerby"),
+        occupancy(8, None, 0),
+        occupancy(9, Some(&ap(1)), 0),
+    ];
+    let events = sink.events();
+    assert_eq!(summary(&events), expected);
+    assert_eq!((&events[4]["dwell_seconds"], &events[5]["dwell_seconds"]), (&Value::from(800), &Value::from(10)));
+    assert_eq!(events[4]["event_time"], "2020-10-12 14:13:20.000");
+    drop(server);
 }

@@ -1,6 +1,6 @@
 //! The dashboard page, its charts' CSV and the webhooks' counters: thin
 //! handlers over `web::dashboard` (rendering, pure), the store's metrics and
-//! `webhook_delivery`.
+//! `webhooks::delivery`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -79,5 +79,5 @@ pub async fn csv(State(state): State<AppState>, Query(query): Query<HashMap<Stri
 
 /// The webhooks' counters: delivered, failed attempts, dropped.
 pub async fn webhooks_status(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], state.webhooks.status().to_string()).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], state.webhooks.status(&state.store).await.to_string()).into_response()
 }

@@ -75,8 +75,8 @@ struct Sender {
     node_mac: Option<String>,
 }
 
-/// Checks, parses and stores one report body received at `now`.
-/// A stored report feeds its network's webhook detector in its own
+/// Checks, parses and stores one report body received at `now`; a stored
+/// report's visit changes are told to its network's webhooks in its own
 /// transaction (`store::webhook_outbox`).
 pub async fn accept_report(
     config: &Config,

@@ -56,8 +56,8 @@ pub enum Database {
 pub struct Store {
     pub db: Db,
     rules: Arc<RwLock<HashMap<i64, NetworkRules>>>,
-    /// Networks with a webhook: their reports also feed the stored
-    /// detector (`webhook_outbox`, set from the config, `use_webhooks`).
+    /// Networks with a webhook: their reports' visit changes are also told
+    /// (`webhook_outbox`, set from the config, `use_webhooks`).
     hooked: Arc<RwLock<std::collections::HashSet<i64>>>,
     /// PostgreSQL: the queues of `postgres_writer`s, a network's reports
     /// always to the same one (`network_id` modulo their number).
@@ -234,6 +234,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (20, "webhook_outbox", include_str!("../../migrations/sqlite/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/sqlite/0030_estimated_device.sql")),
     (50, "compact_probe_rows", include_str!("../../migrations/sqlite/0050_compact_probe_rows.sql")),
+    (60, "webhook_state", include_str!("../../migrations/sqlite/0060_webhook_state.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
@@ -243,6 +244,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (20, "webhook_outbox", include_str!("../../migrations/postgres/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/postgres/0030_estimated_device.sql")),
     (50, "compact_probe_rows", include_str!("../../migrations/postgres/0050_compact_probe_rows.sql")),
+    (60, "webhook_state", include_str!("../../migrations/postgres/0060_webhook_state.sql")),
 ]);
 
 #[cfg(test)]
@@ -306,6 +308,7 @@ macro_rules! ingest_in_tx {
             .rows_affected()
                 == 1;
             let mut rows_added = 0;
+            let mut changes = Vec::new();
             if fresh {
                 let (node_mac, node_mac_sent) = compact_mac(&$report.node_mac, true)?;
                 for chunk in $report.probe_requests.chunks(INSERT_CHUNK) {
@@ -339,11 +342,14 @@ macro_rules! ingest_in_tx {
                 let sightings: Vec<(Sighting, bool)> = $report.probe_requests.iter()
                     .map(|p| (Sighting::of_row(&p.mac, &$node_upper, p.first_seen, p.last_seen, p.max_signal, p.associated), p.is_estimated_device()))
                     .collect();
-                $pending.add($network_id, &$rules, &sightings);
                 if $hooked {
-                    // The webhooks' detector knows no estimated devices yet (README: webhooks).
-                    let plain: Vec<Sighting> = sightings.iter().map(|(s, _)| s.clone()).collect();
-                    detect_in_tx!($tx, $network_id, $rules.visits, $received_at, true, |d| d.on_report(&$node_upper, &plain, $received_at));
+                    // Webhooks' events are each report's own changes to the
+                    // visits, in the order reports are stored: a hooked
+                    // network's rows are merged report by report, not
+                    // deferred to the batch's one merge.
+                    changes = sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules);
+                } else {
+                    $pending.add($network_id, &$rules, &sightings);
                 }
             }
             sqlx::query(
@@ -369,6 +375,11 @@ macro_rules! ingest_in_tx {
             .bind($received_at)
             .execute(&mut *$tx)
             .await?;
+            if $hooked {
+                // What this report did to the stored visits, as webhooks' events.
+                let stream = $crate::webhooks::detect::stream_time($report.probe_requests.iter().map(|p| p.first_seen.max(p.last_seen)), $received_at);
+                hooks_in_tx!($tx, $network_id, &$rules.visits, $received_at, $crate::store::webhook_outbox::Step::Report { node: &$node_upper, changes: &changes, stream });
+            }
             Ok::<IngestOutcome, StoreError>(IngestOutcome { rows_added, duplicate: !fresh })
     }};
 }
@@ -883,7 +894,7 @@ async fn write_batch(pool: &SqlitePool, jobs: &[IngestJob]) -> Result<Vec<Ingest
         outcomes.push(ingest_in_tx!(tx, false, anonymous_values, pending, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules, j.hooked)?);
     }
     for (network_id, rules, sightings) in pending.into_networks() {
-        sessionize_in_tx!(tx, false, network_id, &sightings, &rules);
+        let _ = sessionize_in_tx!(tx, false, network_id, &sightings, &rules);
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -901,7 +912,7 @@ async fn write_batch_postgres(pool: &PgPool, jobs: &[IngestJob]) -> Result<Vec<I
         outcomes.push(ingest_in_tx!(tx, true, numbered_values, pending, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules, j.hooked)?);
     }
     for (network_id, rules, sightings) in pending.into_networks() {
-        sessionize_in_tx!(tx, true, network_id, &sightings, &rules);
+        let _ = sessionize_in_tx!(tx, true, network_id, &sightings, &rules);
     }
     tx.commit().await?;
     Ok(outcomes)

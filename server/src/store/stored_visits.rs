@@ -17,6 +17,7 @@ use super::{Db, Param, Store, StoreError};
 use crate::analytics::metrics::local_day;
 use crate::analytics::sessionize::{merge, new_days, Fold};
 use crate::analytics::visits::{NetworkRules, Sighting};
+use crate::webhooks::detect::VisitChange;
 
 /// Rows per visits upsert: 13 parameters each.
 const UPSERT_CHUNK: usize = 400;
@@ -149,20 +150,24 @@ macro_rules! sighting_of_row {
 }
 
 /// Merges `$sightings` (rows just stored, each with its estimate mark, of any access points of
-/// `$network_id`) into the stored visits, in the transaction `$tx`.
+/// `$network_id`) into the stored visits, in the transaction `$tx`; evaluates
+/// to the network-wide visits it wrote (`Plan::network_changes`).
 macro_rules! sessionize_in_tx {
     ($tx:ident, $numbered:expr, $network_id:expr, $sightings:expr, $rules:expr) => {{
         let plan = $crate::store::stored_visits::Plan::new($sightings, $rules)?;
+        let mut changes = Vec::new();
         if let Some(lookup) = plan.lookup($numbered, $network_id) {
             let found = bound!(lookup).fetch_all(&mut *$tx).await?;
             let mut stored = Vec::with_capacity(found.len());
             for r in &found {
                 stored.push(fold_of_row!(r)?);
             }
+            changes = plan.network_changes(&stored);
             for statement in plan.statements(stored, $numbered, $network_id) {
                 bound!(statement).execute(&mut *$tx).await?;
             }
         }
+        changes
     }};
 }
 
@@ -231,6 +236,23 @@ impl Plan {
         q.push(" AND +end_time > ").bind(Param::Int(self.lo - timeout));
         q.push(" AND start_time < ").bind(Param::Int(self.hi + timeout));
         Some(q)
+    }
+
+    /// The network-wide visits that `statements` writes given the same
+    /// stored visits, each with the stored ones it replaces (by the same
+    /// `merge`): what webhooks tell.
+    pub fn network_changes(&self, stored: &[(String, Fold)]) -> Vec<VisitChange> {
+        let mut by_client: BTreeMap<&str, Vec<Fold>> = BTreeMap::new();
+        for (_, f) in stored.iter().filter(|(scope, _)| scope.is_empty()) {
+            by_client.entry(f.mac.as_str()).or_default().push(f.clone());
+        }
+        let mut out = Vec::new();
+        for ((_, mac), rows) in self.groups.iter().filter(|((scope, _), _)| scope.is_empty()) {
+            let of_client = by_client.get(mac.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let change = merge(of_client, rows, self.rules.visits.session_timeout);
+            out.extend(change.write.into_iter().zip(change.replaced).map(|(visit, replaced)| VisitChange { visit, replaced }));
+        }
+        out
     }
 
     /// The writes, given the stored visits `lookup` found.
@@ -419,7 +441,7 @@ impl Store {
                     if numbered {
                         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(network_id).execute(&mut *tx).await?;
                     }
-                    sessionize_in_tx!(tx, numbered, network_id, &sightings, &rules);
+                    let _ = sessionize_in_tx!(tx, numbered, network_id, &sightings, &rules);
                     tx.commit().await?;
                     done.rows += rows.len() as u64;
                 }

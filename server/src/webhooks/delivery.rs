@@ -1,9 +1,8 @@
-//! Webhook delivery: the I/O around the stored detectors and outbox
-//! (`store::webhook_outbox`).
+//! Webhook delivery: the I/O around the outbox (`store::webhook_outbox`).
 //!
-//! Ingest feeds each stored report to its network's detector inside the
-//! report's transaction, which writes the events to the outbox; here a task
-//! gives each network's detector a clock tick each second (leaves, silent
+//! Ingest writes the events of a report's visit changes to the outbox inside
+//! the report's transaction; here a task gives each hooked network a clock
+//! tick each second (leaves as the network's clock passes them, silent
 //! access points), again in a transaction, and each endpoint has one worker
 //! that claims its next event from the outbox, POSTs it, and only then (a
 //! 2xx, or its retries run out: dropped and counted) moves the endpoint's
@@ -29,7 +28,7 @@ use crate::config::{Config, Webhook};
 use crate::store::Store;
 use crate::unix_now;
 use crate::visits::NetworkRules;
-use crate::webhooks::HookEvent;
+use crate::webhooks::detect::{suborigin, HookEvent};
 
 /// How often an idle endpoint's worker looks for a new event, and how long
 /// it waits after the database failed it.
@@ -92,8 +91,10 @@ impl Webhooks {
         Webhooks { endpoints }
     }
 
-    /// The counters, for `/webhooks.json`: this process's deliveries.
-    pub fn status(&self) -> Value {
+    /// The counters, for `/webhooks.json`: this process's deliveries, and
+    /// per network (from the database: every process's) the late visit
+    /// changes not told.
+    pub async fn status(&self, store: &Store) -> Value {
         let endpoints: Vec<Value> = self
             .endpoints
             .iter()
@@ -108,13 +109,26 @@ impl Webhooks {
                 })
             })
             .collect();
-        // Reports reach the detectors inside their own transaction: none is
+        let mut networks: Vec<u64> = self.endpoints.iter().map(|(n, _, _)| *n).collect();
+        networks.dedup();
+        let mut late = Vec::new();
+        for n in networks {
+            match store.webhook_late_counts(n as i64).await {
+                Ok((beyond_horizon, after_leave)) => late.push(json!({
+                    "network_id": n,
+                    "late_beyond_horizon": beyond_horizon,
+                    "late_after_leave": after_leave,
+                })),
+                Err(e) => tracing::error!("webhooks: the late counts of network {n}: {e}"),
+            }
+        }
+        // Reports reach the outbox inside their own transaction: none is
         // left unseen any more; the field stays for its readers.
-        json!({"endpoints": endpoints, "reports_not_seen_queue_full": 0})
+        json!({"endpoints": endpoints, "networks": late, "reports_not_seen_queue_full": 0})
     }
 }
 
-/// Each second, every hooked network's detector hears the clock.
+/// Each second, every hooked network hears the clock.
 async fn tick(store: Store, networks: Vec<i64>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -133,7 +147,7 @@ async fn tick(store: Store, networks: Vec<i64>) {
 /// with the time in UTC as they write it.
 pub fn payload(e: &HookEvent, rules: &NetworkRules, network_key: &[u8]) -> String {
     let object_id = e.mac.as_deref().map(|m| if rules.raw_macs { m.to_string() } else { pseudonym(network_key, m) });
-    let time = crate::time::format_utc(e.time) + ".000";
+    let time = crate::time::format_utc_millis(e.time);
     json!([{
         "event_type": e.kind.name(),
         "sequence": e.sequence,
@@ -141,7 +155,7 @@ pub fn payload(e: &HookEvent, rules: &NetworkRules, network_key: &[u8]) -> Strin
         "channel_id": e.channel_id,
         "object_id": object_id,
         "origin": e.visitor.map(|v| if v { "Visitor" } else { "Passerby" }),
-        "suborigin": e.randomized.map(|r| if r { "Randomized" } else { "Universal" }),
+        "suborigin": e.class().map(suborigin),
         "dwell_seconds": e.dwell,
         "occupancy": e.occupancy,
         "event_time": time,
