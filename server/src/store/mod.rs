@@ -95,6 +95,7 @@ pub mod stored_visits;
 #[macro_use]
 pub mod webhook_outbox;
 mod views;
+mod figures;
 
 pub use views::SIGHTINGS_MAX;
 
@@ -213,6 +214,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (10, "api_key_state", include_str!("../../migrations/sqlite/0010_api_key_state.sql")),
     (20, "webhook_outbox", include_str!("../../migrations/sqlite/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/sqlite/0030_estimated_device.sql")),
+    (40, "stored_figures", include_str!("../../migrations/sqlite/0040_stored_figures.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
@@ -221,6 +223,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (10, "api_key_state", include_str!("../../migrations/postgres/0010_api_key_state.sql")),
     (20, "webhook_outbox", include_str!("../../migrations/postgres/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/postgres/0030_estimated_device.sql")),
+    (40, "stored_figures", include_str!("../../migrations/postgres/0040_stored_figures.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {
@@ -668,6 +671,7 @@ impl Store {
             sqlx::query("DELETE FROM client_days WHERE day < $1").bind(day).execute(pool).await?;
             visits
         });
+        self.prune_figures(cutoff).await?;
         // The webhooks' outbox keeps what the visits keep.
         self.prune_webhook_events(cutoff).await?;
         Ok(visits)
