@@ -469,7 +469,7 @@ async fn empty(store: &Store) {
     let Db::Postgres(pool) = &store.db else { panic!("PostgreSQL expected") };
     sqlx::query(
         "TRUNCATE probe_rows, reports, report_signatures, access_points, visits, client_days, analytics_rules, \
-         hourly_figures, figure_dirty, figure_dirty_days, class_days, daily_unique, figures_built",
+         hourly_figures, figure_dirty, figure_dirty_days, class_days, class_day_gaps, figures_built",
     )
         .execute(pool)
         .await
@@ -608,14 +608,16 @@ async fn query_plans_use_the_indexes() {
     let raw = "SELECT id FROM probe_rows WHERE network_id = 1 AND last_seen >= 100 AND first_seen < 200";
     // The stored figures' (store/figures.rs): a view's dirty hours, its
     // hours' figures, its days' marks and unique clients, a day's clients
-    // (recomputed and counted), a range's distinct clients; ingest's probe
+    // and the next day of a client (when a day's clients change), a
+    // range's distinct clients; ingest's probe
     // for the visits whose repeat flag a late day changes.
     let dirty = "SELECT hour, generation FROM figure_dirty WHERE network_id = 1 AND scope = '' AND hour >= 100 AND hour < 200";
     let hours = "SELECT hour, class, visitors FROM hourly_figures WHERE network_id = 1 AND scope = '' AND hour >= 100 AND hour < 200";
     let day_marks = "SELECT day FROM figure_dirty_days WHERE network_id = 1 AND scope = '' AND day >= 1 AND day <= 5";
-    let day_unique = "SELECT day, class, unique_clients FROM daily_unique WHERE network_id = 1 AND scope = '' AND day >= 1 AND day <= 5";
+    let day_unique = "SELECT day, class, SUM(n) FROM class_day_gaps WHERE network_id = 1 AND scope = '' AND day >= 1 AND day <= 5 GROUP BY day, class";
+    let next_day = "SELECT MIN(day) FROM class_days WHERE network_id = 1 AND scope = '' AND class = 0 AND mac = 5 AND day > 3";
     let day_clients = "SELECT class, COUNT(*) FROM class_days WHERE network_id = 1 AND scope = '' AND day = 3 GROUP BY class";
-    let range_clients = "SELECT class, COUNT(DISTINCT mac) FROM class_days WHERE network_id = 1 AND scope = '' AND day >= 1 AND day < 5 GROUP BY class";
+    let range_clients = "SELECT class, SUM(n) FROM class_day_gaps WHERE network_id = 1 AND scope = '' AND day >= 1 AND day < 5 AND prev < 1 GROUP BY class";
     let late_days = "WITH late(scope, mac, lo, hi) AS (VALUES ('', 5, 100, 200)) SELECT v.start_time, v.end_time FROM late JOIN visits v \
                      ON v.network_id = 1 AND v.scope = late.scope AND v.mac = late.mac AND v.start_time >= late.lo AND v.start_time < late.hi";
     let expected = [
@@ -627,10 +629,11 @@ async fn query_plans_use_the_indexes() {
         (dirty, "figure_dirty USING PRIMARY KEY"),
         (hours, "hourly_figures USING PRIMARY KEY"),
         (day_marks, "figure_dirty_days USING PRIMARY KEY"),
-        (day_unique, "daily_unique USING PRIMARY KEY"),
+        (day_unique, "class_day_gaps USING PRIMARY KEY"),
+        (next_day, "class_days USING PRIMARY KEY"),
         (day_clients, "class_days_by_day"),
-        (range_clients, "class_days"),
-        (late_days, "visits USING PRIMARY KEY"),
+        (range_clients, "class_day_gaps USING PRIMARY KEY"),
+        (late_days, "v USING PRIMARY KEY (network_id=? AND scope=? AND mac=?"),
     ];
 
     let dir = TempDir::new("analytics-plans");

@@ -53,26 +53,33 @@ CREATE TABLE figure_dirty_days (
 ) WITHOUT ROWID;
 
 -- Every client present on a local day, by the class of its visits there
--- (a client may be in two): a day's unique clients, and a range's by
--- COUNT(DISTINCT), in mac order, so that DISTINCT needs no sort.
+-- (a client may be in two, as the views count by a visit's class), with
+-- the previous day the same client was present in that class (prev; far in
+-- the past when none).
 CREATE TABLE class_days (
     network_id INTEGER NOT NULL,
     scope      TEXT    NOT NULL,
     class      INTEGER NOT NULL,
     mac        INTEGER NOT NULL,
     day        INTEGER NOT NULL,
+    prev       INTEGER NOT NULL,
     PRIMARY KEY (network_id, scope, class, mac, day)
 ) WITHOUT ROWID;
 CREATE INDEX class_days_by_day ON class_days (network_id, scope, day);
 
--- Each day's unique clients per class, stored with its class_days.
-CREATE TABLE daily_unique (
-    network_id     INTEGER NOT NULL,
-    scope          TEXT    NOT NULL,
-    day            INTEGER NOT NULL,
-    class          INTEGER NOT NULL,
-    unique_clients INTEGER NOT NULL,
-    PRIMARY KEY (network_id, scope, day, class)
+-- class_days counted per (day, class, prev): a day's unique clients are
+-- the sum over prev, and the distinct clients of days [d1, d2) are the
+-- rows of those days whose prev is before d1 (each client's first day
+-- there), so a range's unique clients read O(days x distinct prevs), not
+-- its clients.
+CREATE TABLE class_day_gaps (
+    network_id INTEGER NOT NULL,
+    scope      TEXT    NOT NULL,
+    day        INTEGER NOT NULL,
+    class      INTEGER NOT NULL,
+    prev       INTEGER NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (network_id, scope, day, class, prev)
 ) WITHOUT ROWID;
 
 -- The offset a network's figures are built in: none, or another, means

@@ -21,12 +21,18 @@
 //!   were read, so a report stored meanwhile leaves its hour dirty.
 //! - Unique clients are not additive. `class_days` lists the clients of
 //!   each local day by class (a client may be in two, as `counts_in`
-//!   counts by the visit's class), recomputed in SQL from the day's visits
-//!   when the day is dirty (one of its hours was recomputed) and a view
-//!   needs it; `daily_unique` keeps each day's count. A range's total is a
-//!   COUNT(DISTINCT) over `class_days` for its whole days, with the visits
-//!   of its partial days: O(clients of the range), the one part of a view
-//!   that is not O(buckets). `client_days` cannot serve: it has no class.
+//!   counts by the visit's class; `client_days` has no class), each row
+//!   with the previous day that client was there (`prev`), and
+//!   `class_day_gaps` counts them per (day, class, prev). A day's unique
+//!   clients are its sum; the distinct clients of whole days [d1, d2) are
+//!   the rows there with prev before d1 (each client once, on its first
+//!   day there): O(days x distinct prevs), not O(clients). The clients of
+//!   a range's partial days come from their visits (those not already in
+//!   its whole days). A day's rows are brought up to its visits in SQL when
+//!   it is dirty (one of its hours was recomputed) and a view needs it: the
+//!   clients gone and come, and the prev of each one's next day. Only the
+//!   days inside a range must be clean for its count: a stale prev from an
+//!   earlier day is before d1 either way.
 //! - `figures_built` records the offset the hours are cut in: none (a
 //!   database from before these tables, or after a rebuild) or another
 //!   resets the network's figures, every hour of its visits marked.
@@ -34,7 +40,7 @@
 //! On PostgreSQL the writes take the network's advisory lock, as ingest
 //! does; on SQLite they go through the one writer connection.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use sqlx::Row;
 
@@ -46,17 +52,25 @@ use crate::analytics::metrics::{counts_in, local_day, BucketMetrics, Bucket, Cou
 use crate::analytics::visits::{AddressClass, NetworkRules, Visit};
 
 /// The tables a network's figures live in (a rebuild empties them).
-pub const TABLES: &[&str] = &["hourly_figures", "figure_dirty", "figure_dirty_days", "class_days", "daily_unique", "figures_built"];
+pub const TABLES: &[&str] = &["hourly_figures", "figure_dirty", "figure_dirty_days", "class_days", "class_day_gaps", "figures_built"];
 
 const DAY: i64 = 86_400;
 /// Hours recomputed from one read of their visits.
 const HOURS_PER_READ: usize = 6;
+/// (class, mac) pairs per statement, as literals (integers the store made).
+const VALUES_CHUNK: usize = 2000;
+/// A class_days prev for "never before": far before any day.
+const NO_PREV: i64 = -(1 << 40);
 /// Rows per dirty-marks upsert: 4 parameters each.
 const MARK_CHUNK: usize = 1000;
 
 /// A visit's class as stored in the figures, in SQL (`is_randomized`: the
 /// locally administered bit, 2^41 of the 48-bit MAC).
 const CLASS_SQL: &str = "CAST(CASE WHEN estimated_device THEN 2 WHEN (mac / 2199023255552) % 2 = 1 THEN 1 ELSE 0 END AS BIGINT)";
+
+fn values_list(pairs: &[(i64, i64)]) -> String {
+    pairs.iter().map(|(c, m)| format!("({c}, {m})")).collect::<Vec<_>>().join(", ")
+}
 
 fn class_code(class: AddressClass) -> i64 {
     match class {
@@ -295,35 +309,48 @@ impl Store {
         Ok(split_compose(&started, &peak, &unique))
     }
 
-    /// Unique clients of [since, until) per class: the whole days' clients
-    /// from `class_days`, the partial days' from their visits.
+    /// Unique clients of [since, until) per class: those of its whole days
+    /// from `class_day_gaps` (each client counted on its first day there),
+    /// plus the clients of its partial days not in those whole days, from
+    /// their visits.
     async fn range_unique(&self, network_id: i64, scope: &str, offset: i64, range: &Range, (wd_lo, wd_hi): (i64, i64)) -> Result<Split<u64>, StoreError> {
-        let (day_lo, day_hi) = (wd_lo * DAY - offset, wd_hi * DAY - offset);
-        let visits_part = |lo: &str, hi: &str| {
+        let (wd_lo, wd_hi) = if wd_lo < wd_hi { (wd_lo, wd_hi) } else { (wd_lo, wd_lo) };
+        let (day_lo, day_hi) = if wd_lo < wd_hi { (wd_lo * DAY - offset, wd_hi * DAY - offset) } else { (range.until, range.until) };
+        let whole = "SELECT class, CAST(SUM(n) AS BIGINT) AS n FROM class_day_gaps WHERE network_id = $1 AND scope = $2 AND day >= $3 AND day < $4 AND prev < $3 GROUP BY class";
+        let part = |lo: &str, hi: &str| {
             format!("SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND start_time >= {lo} AND start_time < {hi}")
         };
-        let reaching = format!("SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $3 AND start_time < $3");
-        let sql = if wd_lo < wd_hi {
-            format!(
-                "SELECT class, COUNT(DISTINCT mac) AS n FROM (SELECT class, mac FROM class_days WHERE network_id = $1 AND scope = $2 AND day >= $5 AND day < $6 \
-                 UNION ALL {} UNION ALL {reaching} UNION ALL {}) t GROUP BY class",
-                visits_part("$3", "$7"),
-                visits_part("$8", "$4")
-            )
-        } else {
-            format!("SELECT class, COUNT(DISTINCT mac) AS n FROM ({} UNION ALL {reaching}) t GROUP BY class", visits_part("$3", "$4"))
-        };
+        // Left: starts in [since, first whole day) and visits reaching
+        // since; right: starts in [end of the whole days, until). A visit
+        // starting in the whole days is in their class_days.
+        let partial = format!(
+            "SELECT class, COUNT(*) AS n FROM (SELECT DISTINCT class, mac FROM ({} UNION ALL \
+             SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $5 AND start_time < $5 UNION ALL {}) u) t \
+             WHERE NOT EXISTS (SELECT 1 FROM class_days c WHERE c.network_id = $1 AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac \
+             AND c.day >= $3 AND c.day < $4) GROUP BY class",
+            part("$5", "$7"),
+            part("$8", "$6")
+        );
         let rows: Vec<(i64, i64)> = on_pool!(self, pool => {
-            let mut q = sqlx::query(&sql).bind(network_id).bind(scope).bind(range.since).bind(range.until);
+            let mut rows: Vec<(i64, i64)> = Vec::new();
             if wd_lo < wd_hi {
-                q = q.bind(wd_lo).bind(wd_hi).bind(day_lo).bind(day_hi);
+                for r in sqlx::query(whole).bind(network_id).bind(scope).bind(wd_lo).bind(wd_hi).fetch_all(pool).await? {
+                    rows.push((r.try_get(0)?, r.try_get(1)?));
+                }
             }
-            q.fetch_all(pool).await?.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?
+            for r in sqlx::query(&partial)
+                .bind(network_id).bind(scope).bind(wd_lo).bind(wd_hi)
+                .bind(range.since).bind(range.until).bind(day_lo).bind(day_hi)
+                .fetch_all(pool).await?
+            {
+                rows.push((r.try_get(0)?, r.try_get(1)?));
+            }
+            rows
         });
         let mut out: Split<u64> = Split::default();
         for (code, n) in rows {
             if let Some(class) = class_of_code(code) {
-                *out.get(class) = n as u64;
+                *out.get(class) += n.max(0) as u64;
             }
         }
         Ok(out)
@@ -433,7 +460,7 @@ impl Store {
     }
 
     /// Each of `needed` days' unique clients per class; a dirty one (marked,
-    /// or in `dirty`) has its `class_days` recomputed first.
+    /// or in `dirty`) has its `class_days` brought up to date first.
     async fn daily_unique(&self, network_id: i64, scope: &str, offset: i64, needed: &BTreeSet<i64>, dirty: &BTreeSet<i64>) -> Result<HashMap<i64, Split<u64>>, StoreError> {
         let (Some(&first), Some(&last)) = (needed.first(), needed.last()) else { return Ok(HashMap::new()) };
         let marked: Vec<i64> = on_pool!(self, pool => {
@@ -443,29 +470,12 @@ impl Store {
                 .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
         });
         let redo: BTreeSet<i64> = marked.into_iter().chain(dirty.iter().copied()).filter(|d| needed.contains(d)).collect();
+        // In day order: a day's prev is then already right when it is read.
         for day in redo {
-            let (lo, hi) = (day * DAY - offset, (day + 1) * DAY - offset);
-            let fill = format!(
-                "INSERT INTO class_days (network_id, scope, class, mac, day) SELECT DISTINCT $1, $2, class, mac, $3 FROM (\
-                 SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND start_time >= $4 AND start_time < $5 \
-                 UNION ALL SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $4 AND start_time < $4) t"
-            );
-            locked_tx!(self, network_id, tx => {
-                // Under the lock: no report changes the day's visits meanwhile.
-                for table in ["figure_dirty_days", "class_days", "daily_unique"] {
-                    sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1 AND scope = $2 AND day = $3"))
-                        .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
-                }
-                sqlx::query(&fill).bind(network_id).bind(scope).bind(day).bind(lo).bind(hi).execute(&mut *tx).await?;
-                sqlx::query(
-                    "INSERT INTO daily_unique (network_id, scope, day, class, unique_clients) SELECT $1, $2, $3, class, COUNT(*) FROM class_days \
-                     WHERE network_id = $1 AND scope = $2 AND day = $3 GROUP BY class",
-                )
-                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
-            });
+            self.recompute_class_day(network_id, scope, offset, day).await?;
         }
         let rows: Vec<(i64, i64, i64)> = on_pool!(self, pool => {
-            sqlx::query("SELECT day, class, unique_clients FROM daily_unique WHERE network_id = $1 AND scope = $2 AND day >= $3 AND day <= $4")
+            sqlx::query("SELECT day, class, CAST(SUM(n) AS BIGINT) FROM class_day_gaps WHERE network_id = $1 AND scope = $2 AND day >= $3 AND day <= $4 GROUP BY day, class")
                 .bind(network_id).bind(scope).bind(first).bind(last)
                 .fetch_all(pool).await?
                 .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<Result<_, StoreError>>()?
@@ -473,10 +483,91 @@ impl Store {
         let mut out: HashMap<i64, Split<u64>> = HashMap::new();
         for (day, code, n) in rows {
             if let Some(class) = class_of_code(code) {
-                *out.entry(day).or_default().get(class) = n as u64;
+                *out.entry(day).or_default().get(class) = n.max(0) as u64;
             }
         }
         Ok(out)
+    }
+
+    /// Brings one day's `class_days` to its visits, under the network's
+    /// lock (no report changes them meanwhile): the clients gone and come
+    /// are deleted and inserted with their prev; each one's next day (if
+    /// any) gets its prev again; the gap counts of the days whose rows
+    /// changed are counted again.
+    async fn recompute_class_day(&self, network_id: i64, scope: &str, offset: i64, day: i64) -> Result<(), StoreError> {
+        let (lo, hi) = (day * DAY - offset, (day + 1) * DAY - offset);
+        let present = format!(
+            "SELECT DISTINCT class, mac FROM (\
+             SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND start_time >= $3 AND start_time < $4 \
+             UNION ALL SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $3 AND start_time < $3) t"
+        );
+        let prev_of = |day_sql: &str| {
+            format!(
+                "COALESCE((SELECT MAX(c.day) FROM class_days c WHERE c.network_id = $1 AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac AND c.day < {day_sql}), {NO_PREV})"
+            )
+        };
+        locked_tx!(self, network_id, tx => {
+            sqlx::query("DELETE FROM figure_dirty_days WHERE network_id = $1 AND scope = $2 AND day = $3")
+                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
+            let old: HashSet<(i64, i64)> = sqlx::query("SELECT class, mac FROM class_days WHERE network_id = $1 AND scope = $2 AND day = $3")
+                .bind(network_id).bind(scope).bind(day).fetch_all(&mut *tx).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
+            let new: HashSet<(i64, i64)> = sqlx::query(&present)
+                .bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(&mut *tx).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
+            let gone: Vec<(i64, i64)> = old.difference(&new).copied().collect();
+            let came: Vec<(i64, i64)> = new.difference(&old).copied().collect();
+            for chunk in gone.chunks(VALUES_CHUNK) {
+                sqlx::query(&format!(
+                    "DELETE FROM class_days WHERE network_id = $1 AND scope = $2 AND day = $3 AND (class, mac) IN (VALUES {})",
+                    values_list(chunk)
+                ))
+                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
+            }
+            for chunk in came.chunks(VALUES_CHUNK) {
+                sqlx::query(&format!(
+                    "WITH t(class, mac) AS (VALUES {}) INSERT INTO class_days (network_id, scope, class, mac, day, prev) \
+                     SELECT $1, $2, t.class, t.mac, $3, {} FROM t WHERE TRUE ON CONFLICT (network_id, scope, class, mac, day) DO NOTHING",
+                    values_list(chunk),
+                    prev_of("$3")
+                ))
+                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
+            }
+            let mut recount: BTreeSet<i64> = BTreeSet::from([day]);
+            let changed: Vec<(i64, i64)> = gone.into_iter().chain(came).collect();
+            for chunk in changed.chunks(VALUES_CHUNK) {
+                let next: Vec<(i64, i64, i64)> = sqlx::query(&format!(
+                    "WITH t(class, mac) AS (VALUES {}) SELECT CAST(t.class AS BIGINT), CAST(t.mac AS BIGINT), (SELECT MIN(c.day) FROM class_days c WHERE c.network_id = $1 \
+                     AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac AND c.day > $3) AS next FROM t",
+                    values_list(chunk)
+                ))
+                .bind(network_id).bind(scope).bind(day).fetch_all(&mut *tx).await?
+                .iter().filter_map(|r| match r.try_get::<Option<i64>, _>(2) {
+                    Ok(Some(n)) => Some(Ok((r.try_get(0).ok()?, r.try_get(1).ok()?, n))),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(e)),
+                }).collect::<Result<_, StoreError>>()?;
+                for (class, mac, next_day) in next {
+                    sqlx::query(&format!(
+                        "UPDATE class_days SET prev = (SELECT {} FROM (SELECT $3 AS class, $4 AS mac) t) \
+                         WHERE network_id = $1 AND scope = $2 AND class = $3 AND mac = $4 AND day = $5",
+                        prev_of("$5")
+                    ))
+                    .bind(network_id).bind(scope).bind(class).bind(mac).bind(next_day).execute(&mut *tx).await?;
+                    recount.insert(next_day);
+                }
+            }
+            for d in recount {
+                sqlx::query("DELETE FROM class_day_gaps WHERE network_id = $1 AND scope = $2 AND day = $3")
+                    .bind(network_id).bind(scope).bind(d).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO class_day_gaps (network_id, scope, day, class, prev, n) SELECT $1, $2, $3, class, prev, COUNT(*) FROM class_days \
+                     WHERE network_id = $1 AND scope = $2 AND day = $3 GROUP BY class, prev",
+                )
+                .bind(network_id).bind(scope).bind(d).execute(&mut *tx).await?;
+            }
+        });
+        Ok(())
     }
 
     /// Resets a network's figures when they are not built in `offset`:
@@ -526,12 +617,12 @@ impl Store {
                      WHERE network_id = $1 AND hour = $2 ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1",
                 )
                 .bind(network_id).bind(hour).execute(&mut *tx).await?;
-                for (table, column, bound) in [("hourly_figures", "hour", hour), ("figure_dirty", "hour", hour), ("figure_dirty_days", "day", day), ("class_days", "day", day), ("daily_unique", "day", day)] {
+                for (table, column, bound) in [("hourly_figures", "hour", hour), ("figure_dirty", "hour", hour), ("figure_dirty_days", "day", day), ("class_days", "day", day), ("class_day_gaps", "day", day)] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1 AND {column} < $2")).bind(network_id).bind(bound).execute(&mut *tx).await?;
                 }
                 sqlx::query(&mark_kept).bind(network_id).bind(cutoff).execute(&mut *tx).await?;
                 // The cutoff's day lost clients: recompute it when asked.
-                sqlx::query("INSERT INTO figure_dirty_days (network_id, scope, day) SELECT DISTINCT network_id, scope, $2 FROM daily_unique \
+                sqlx::query("INSERT INTO figure_dirty_days (network_id, scope, day) SELECT DISTINCT network_id, scope, $2 FROM class_day_gaps \
                              WHERE network_id = $1 AND day = $2 ON CONFLICT (network_id, scope, day) DO NOTHING")
                     .bind(network_id).bind(day).execute(&mut *tx).await?;
             });
