@@ -258,9 +258,7 @@ impl Store {
                 },
                 Bucket::Day => {
                     let (mut started, peak) = sum_hours(&hours, start, end);
-                    for (v, r) in self.visits_reaching(network_id, node_mac, rules, start).await? {
-                        started.get(v.class()).add_visit(&v, r);
-                    }
+                    add_reaching(&mut started, &hours, start);
                     let day_unique = unique.get(&day_of(start)).cloned().unwrap_or_default();
                     split_compose(&started, &peak, &day_unique)
                 }
@@ -285,7 +283,14 @@ impl Store {
             return Ok(counts_in(&v, &r, range.since, range.until));
         }
         let (mut started, mut peak) = sum_hours(hours, wh_lo, wh_hi);
-        let left = self.stored_visits(network_id, node_mac, rules, range.since, wh_lo, super::views::Columns::Figures).await?;
+        let left = if range.since == wh_lo {
+            // Begun before and reaching in: the first hour's own counts
+            // less its started ones, no visit read.
+            add_reaching(&mut started, hours, wh_lo);
+            Vec::new()
+        } else {
+            self.stored_visits(network_id, node_mac, rules, range.since, wh_lo, super::views::Columns::Figures).await?
+        };
         let (lv, lr): (Vec<Visit>, Vec<bool>) = left.into_iter().unzip();
         for (v, r) in lv.iter().zip(&lr) {
             started.get(v.class()).add_visit(v, *r);
@@ -323,9 +328,15 @@ impl Store {
         // Left: starts in [since, first whole day) and visits reaching
         // since; right: starts in [end of the whole days, until). A visit
         // starting in the whole days is in their class_days.
+        // Visits reaching since are in the first whole day's clients when
+        // it starts at since: not read then.
+        let reaching = if wd_lo < wd_hi && range.since == day_lo {
+            String::new()
+        } else {
+            format!("SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $5 AND start_time < $5 UNION ALL ")
+        };
         let partial = format!(
-            "SELECT class, COUNT(*) AS n FROM (SELECT DISTINCT class, mac FROM ({} UNION ALL \
-             SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $5 AND start_time < $5 UNION ALL {}) u) t \
+            "SELECT class, COUNT(*) AS n FROM (SELECT DISTINCT class, mac FROM ({} UNION ALL {reaching}{}) u) t \
              WHERE NOT EXISTS (SELECT 1 FROM class_days c WHERE c.network_id = $1 AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac \
              AND c.day >= $3 AND c.day < $4) GROUP BY class",
             part("$5", "$7"),
@@ -354,11 +365,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Visits begun before `at` that reach it, with their repeat flags.
-    async fn visits_reaching(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, at: i64) -> Result<Vec<(Visit, bool)>, StoreError> {
-        self.stored_visits(network_id, node_mac, rules, at, at, super::views::Columns::Figures).await
     }
 
     async fn occupancy_now(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, now: i64) -> Result<Split<u64>, StoreError> {
@@ -647,6 +653,24 @@ fn sum_hours(hours: &BTreeMap<i64, Split<HourFigures>>, lo: i64, hi: i64) -> (Sp
         }
     }
     (started, peak)
+}
+
+/// Adds the visits begun before `hour` that reach it: its own counts less
+/// those of the visits that start in it.
+fn add_reaching(started: &mut Split<Started>, hours: &BTreeMap<i64, Split<HourFigures>>, hour: i64) {
+    let Some(f) = hours.get(&hour) else { return };
+    for class in AddressClass::ALL {
+        let (o, s) = (&f.of(class).overlap, &f.of(class).started);
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        started.get(class).add(&Started {
+            visitors: d(o.visitors, s.visitors),
+            passersby: d(o.passersby, s.passersby),
+            connected: d(o.connected, s.connected),
+            dwell: [d(o.dwell[0], s.dwell[0]), d(o.dwell[1], s.dwell[1]), d(o.dwell[2], s.dwell[2]), d(o.dwell[3], s.dwell[3])],
+            new_visitors: d(o.new_visitors, s.new_visitors),
+            repeat_visitors: d(o.repeat_visitors, s.repeat_visitors),
+        });
+    }
 }
 
 fn split_compose(started: &Split<Started>, peak: &Split<u64>, unique: &Split<u64>) -> Split<Counts> {
