@@ -110,11 +110,19 @@ pub struct Split<T> {
 }
 
 impl<T> Split<T> {
-    fn get(&mut self, class: AddressClass) -> &mut T {
+    pub fn get(&mut self, class: AddressClass) -> &mut T {
         match class {
             AddressClass::Universal => &mut self.universal,
             AddressClass::Randomized => &mut self.randomized,
             AddressClass::EstimatedDevice => &mut self.estimated_devices,
+        }
+    }
+
+    pub fn of(&self, class: AddressClass) -> &T {
+        match class {
+            AddressClass::Universal => &self.universal,
+            AddressClass::Randomized => &self.randomized,
+            AddressClass::EstimatedDevice => &self.estimated_devices,
         }
     }
 }
@@ -202,7 +210,7 @@ pub fn metrics_with(visits: &[Visit], repeat: &[bool], range: &Range, rules: &Vi
 }
 
 /// Counts of the visits that overlap [start, end).
-fn counts_in(visits: &[Visit], repeat: &[bool], start: i64, end: i64) -> Split<Counts> {
+pub(crate) fn counts_in(visits: &[Visit], repeat: &[bool], start: i64, end: i64) -> Split<Counts> {
     let mut counts: Split<Counts> = Split::default();
     let mut clients: Split<HashSet<&str>> = Split::default();
     // Visitor presence changes inside the bucket: (instant, +1 or -1).

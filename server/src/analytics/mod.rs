@@ -8,12 +8,15 @@
 //!   new rows in, the visits to write out; equal to `visits` over the same
 //!   rows whatever the order they arrive in (its module doc says why).
 //! - `metrics`: visits to the figures per bucket in the venue's local time.
+//! - `figures`: what a stored local hour keeps, and how days and ranges
+//!   are put together from hours (equal to `metrics` of the bigger bucket).
 //! - `intervals`: what the access points page concludes from report times.
 //!
 //! Contract: nothing here reads the database; `store` reads and writes the
 //! state these functions compute, and every view shows what `metrics` makes
 //! of the stored visits.
 
+pub mod figures;
 pub mod intervals;
 pub mod metrics;
 pub mod sessionize;

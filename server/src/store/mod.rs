@@ -100,6 +100,7 @@ pub mod stored_visits;
 #[macro_use]
 pub mod webhook_outbox;
 mod views;
+mod figures;
 
 pub use views::SIGHTINGS_MAX;
 
@@ -233,6 +234,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (10, "api_key_state", include_str!("../../migrations/sqlite/0010_api_key_state.sql")),
     (20, "webhook_outbox", include_str!("../../migrations/sqlite/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/sqlite/0030_estimated_device.sql")),
+    (40, "stored_figures", include_str!("../../migrations/sqlite/0040_stored_figures.sql")),
     (50, "compact_probe_rows", include_str!("../../migrations/sqlite/0050_compact_probe_rows.sql")),
     (60, "webhook_state", include_str!("../../migrations/sqlite/0060_webhook_state.sql")),
 ]);
@@ -243,6 +245,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (10, "api_key_state", include_str!("../../migrations/postgres/0010_api_key_state.sql")),
     (20, "webhook_outbox", include_str!("../../migrations/postgres/0020_webhook_outbox.sql")),
     (30, "estimated_device", include_str!("../../migrations/postgres/0030_estimated_device.sql")),
+    (40, "stored_figures", include_str!("../../migrations/postgres/0040_stored_figures.sql")),
     (50, "compact_probe_rows", include_str!("../../migrations/postgres/0050_compact_probe_rows.sql")),
     (60, "webhook_state", include_str!("../../migrations/postgres/0060_webhook_state.sql")),
 ]);
@@ -766,6 +769,7 @@ impl Store {
             sqlx::query("DELETE FROM client_days WHERE day < $1").bind(day).execute(pool).await?;
             visits
         });
+        self.prune_figures(cutoff).await?;
         // The webhooks' outbox keeps what the visits keep.
         self.prune_webhook_events(cutoff).await?;
         Ok(visits)

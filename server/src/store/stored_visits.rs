@@ -265,12 +265,14 @@ impl Plan {
         let mut deletes: Vec<(String, String, i64)> = Vec::new();
         let mut writes: Vec<(String, Fold)> = Vec::new();
         let mut days: Vec<(String, String, i64)> = Vec::new();
+        let mut touched: Vec<(String, i64, i64)> = Vec::new();
         for ((scope, mac), rows) in &self.groups {
             let stored = by_group.get(&(scope.clone(), mac.clone())).map(Vec::as_slice).unwrap_or(&[]);
             let change = merge(stored, rows, self.rules.visits.session_timeout);
             deletes.extend(change.delete.iter().map(|start| (scope.clone(), mac.clone(), *start)));
             for (fold, replaced) in change.write.into_iter().zip(&change.replaced) {
                 days.extend(new_days(fold.start, fold.end, replaced, offset).into_iter().map(|d| (scope.clone(), mac.clone(), d)));
+                touched.extend(std::iter::once((fold.start, fold.end)).chain(replaced.iter().copied()).map(|(s, e)| (scope.clone(), s, e)));
                 writes.push((scope.clone(), fold));
             }
         }
@@ -332,6 +334,7 @@ impl Plan {
             q.push(" ON CONFLICT (network_id, scope, mac, day) DO NOTHING");
             out.push(q);
         }
+        out.extend(super::figures::mark_dirty(numbered, network_id, offset, &touched, &days));
         out
     }
 }
@@ -417,7 +420,7 @@ impl Store {
             let rules = self.rules_for(network_id);
             on_pool!(self, writer, pool => {
                 let mut tx = pool.begin().await?;
-                for table in ["visits", "client_days", "analytics_rules"] {
+                for table in ["visits", "client_days", "analytics_rules"].iter().chain(super::figures::TABLES) {
                     sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1")).bind(network_id).execute(&mut *tx).await?;
                 }
                 sqlx::query("INSERT INTO analytics_rules (network_id, rules) VALUES ($1, $2)")

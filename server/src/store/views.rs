@@ -1,8 +1,10 @@
-//! What the views read: the stored visits of a range, with each one's new
-//! vs repeat from the per-client days, made into figures by the pure
-//! `metrics_with`; a view costs O(buckets + visits in the range). The raw
-//! rows' path (`sightings`, `metrics_from_rows`) stays as the reference and
-//! the baseline that the benchmark compares with.
+//! What the views read. `metrics` (dashboard, its CSV, `histograms`) reads
+//! the stored hourly and daily figures (`figures`): O(buckets, plus the
+//! visits at the range's edges and the clients of its days for the total's
+//! unique clients). `visits` (`events`, `totals/*`) reads the stored visits
+//! of its range. The stored visits' path (`metrics_from_visits`, O(visits in
+//! the range)) and the raw rows' (`sightings`, `metrics_from_rows`) stay as
+//! references and as the benchmark's baselines.
 
 use std::collections::HashSet;
 
@@ -118,6 +120,21 @@ impl Store {
                 range.utc_offset, rules.utc_offset
             )));
         }
+        self.figures_metrics(network_id, node_mac, rules, range, now).await
+    }
+
+    /// The metrics straight from the stored visits of the range (O(visits
+    /// in it)): what the figures replace, kept as a second reference and
+    /// for the benchmark.
+    pub async fn metrics_from_visits(
+        &self,
+        network_id: i64,
+        node_mac: Option<&str>,
+        rules: &NetworkRules,
+        range: &Range,
+        now: i64,
+    ) -> Result<Metrics, StoreError> {
+        self.check_rules(network_id, rules)?;
         let buckets = range.buckets();
         let from = buckets.first().map_or(range.since, |b| b.0).min(range.since);
         let until = buckets.last().map_or(range.until, |b| b.1).max(range.until);
@@ -168,7 +185,7 @@ impl Store {
     /// Visits meeting [from, until) with their repeat flags: those that
     /// start in it (by start) and those begun before that reach into it (by
     /// end), so that neither index walk leaves the range's own visits.
-    async fn stored_visits(
+    pub(super) async fn stored_visits(
         &self,
         network_id: i64,
         node_mac: Option<&str>,
@@ -197,7 +214,7 @@ impl Store {
         Ok(out)
     }
 
-    async fn fetch_visits(&self, q: &Sql, rules: &NetworkRules, columns: Columns) -> Result<Vec<(Visit, bool)>, StoreError> {
+    pub(super) async fn fetch_visits(&self, q: &Sql, rules: &NetworkRules, columns: Columns) -> Result<Vec<(Visit, bool)>, StoreError> {
         on_pool!(self, pool => {
             let rows = bound!(q).fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());
@@ -232,14 +249,14 @@ impl Store {
 
 /// What a view reads of each visit.
 #[derive(Clone, Copy)]
-enum Columns {
+pub(super) enum Columns {
     /// All of it: the events name the access points.
     All,
     /// What the figures need: no access point names to decode.
     Figures,
 }
 
-const FIGURE_COLUMNS: &str = "mac, start_time, end_time, best_signal, connected, estimated_device";
+pub(super) const FIGURE_COLUMNS: &str = "mac, start_time, end_time, best_signal, connected, estimated_device";
 
 /// The stored visits' scope: '' for the network, else the access point.
 pub fn scope_of(node_mac: Option<&str>) -> String {

@@ -1,0 +1,682 @@
+//! Stored hourly and daily figures: what every view reads, kept exactly
+//! equal to `metrics()` over the stored visits, whatever order reports
+//! arrive in, and lazily, so that ingest only notes what changed.
+//!
+//! - `hourly_figures`: per (network, scope, local hour, class) the hour's
+//!   own counts (an hour bucket as shown) and the counts of the visits that
+//!   start in it (`analytics::figures` says why days and ranges are sums of
+//!   those, plus the few visits begun before them, and maxima of peaks).
+//! - Ingest marks dirty (`mark_dirty`, one upsert and one statement for
+//!   late days, appended to the report's own statements) every hour that a
+//!   written or replaced visit meets: a visit is judged as a whole, so a
+//!   longer visit changes every hour it spans. A new per-client day d
+//!   changes the repeat flag of that client's visits that start on days
+//!   d+1 to d+30: their hours are marked by one INSERT ... SELECT over that
+//!   client's visits (an index probe; in-order ingest finds none).
+//! - A view first recomputes the dirty hours of its window from the visits
+//!   that meet them (the pure code, O(visits in those hours): live, the
+//!   current hour or two) and stores them; a mark carries a generation,
+//!   bumped by every ingest that marks it again, and is removed (and the
+//!   figures written) only if it is still the one read before the visits
+//!   were read, so a report stored meanwhile leaves its hour dirty.
+//! - Unique clients are not additive. `class_days` lists the clients of
+//!   each local day by class (a client may be in two, as `counts_in`
+//!   counts by the visit's class; `client_days` has no class), each row
+//!   with the previous day that client was there (`prev`), and
+//!   `class_day_gaps` counts them per (day, class, prev). A day's unique
+//!   clients are its sum; the distinct clients of whole days [d1, d2) are
+//!   the rows there with prev before d1 (each client once, on its first
+//!   day there): O(days x distinct prevs), not O(clients). The clients of
+//!   a range's partial days come from their visits (those not already in
+//!   its whole days). A day's rows are brought up to its visits in SQL when
+//!   it is dirty (one of its hours was recomputed) and a view needs it: the
+//!   clients gone and come, and the prev of each one's next day. Only the
+//!   days inside a range must be clean for its count: a stale prev from an
+//!   earlier day is before d1 either way.
+//! - `figures_built` records the offset the hours are cut in: none (a
+//!   database from before these tables, or after a rebuild) or another
+//!   resets the network's figures, every hour of its visits marked.
+//!
+//! On PostgreSQL the writes take the network's advisory lock, as ingest
+//! does; on SQLite they go through the one writer connection.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use sqlx::Row;
+
+use super::stored_visits::Sql;
+use super::views::scope_of;
+use super::{Db, Param, Store, StoreError};
+use crate::analytics::figures::{compose, hour_figures, hour_floor, hours_of, peak_in, started_in, HourFigures, Started, HOUR};
+use crate::analytics::metrics::{counts_in, local_day, BucketMetrics, Bucket, Counts, Metrics, Range, Split, REPEAT_WINDOW_DAYS};
+use crate::analytics::visits::{AddressClass, NetworkRules, Visit};
+
+/// The tables a network's figures live in (a rebuild empties them).
+pub const TABLES: &[&str] = &["hourly_figures", "figure_dirty", "figure_dirty_days", "class_days", "class_day_gaps", "figures_built"];
+
+const DAY: i64 = 86_400;
+/// Hours recomputed from one read of their visits.
+const HOURS_PER_READ: usize = 6;
+/// (class, mac) pairs per statement, as literals (integers the store made).
+const VALUES_CHUNK: usize = 2000;
+/// A class_days prev for "never before": far before any day.
+const NO_PREV: i64 = -(1 << 40);
+/// Rows per dirty-marks upsert: 4 parameters each.
+const MARK_CHUNK: usize = 1000;
+
+/// A visit's class as stored in the figures, in SQL (`is_randomized`: the
+/// locally administered bit, 2^41 of the 48-bit MAC).
+const CLASS_SQL: &str = "CAST(CASE WHEN estimated_device THEN 2 WHEN (mac / 2199023255552) % 2 = 1 THEN 1 ELSE 0 END AS BIGINT)";
+
+fn values_list(pairs: &[(i64, i64)]) -> String {
+    pairs.iter().map(|(c, m)| format!("({c}, {m})")).collect::<Vec<_>>().join(", ")
+}
+
+fn class_code(class: AddressClass) -> i64 {
+    match class {
+        AddressClass::Universal => 0,
+        AddressClass::Randomized => 1,
+        AddressClass::EstimatedDevice => 2,
+    }
+}
+
+fn class_of_code(code: i64) -> Option<AddressClass> {
+    AddressClass::ALL.into_iter().find(|c| class_code(*c) == code)
+}
+
+/// `hour_floor` in SQL, exact for negative times too.
+fn hour_floor_sql(column: &str, utc_offset: i64) -> String {
+    format!("(({column} + {utc_offset}) - ((({column} + {utc_offset}) % {HOUR}) + {HOUR}) % {HOUR} - {utc_offset})")
+}
+
+/// Every local hour of the visits `source` (aliased v) gives, as the
+/// recursive CTE `touched` (scope, hour, last).
+fn touched_cte(source: &str, utc_offset: i64) -> String {
+    format!(
+        "touched(scope, hour, last) AS (SELECT v.scope, {}, v.end_time FROM {source} \
+         UNION ALL SELECT scope, hour + {HOUR}, last FROM touched WHERE hour + {HOUR} <= last)",
+        hour_floor_sql("v.start_time", utc_offset)
+    )
+}
+
+/// The statements ingest appends to a report's: marks every local hour of
+/// the written and replaced visits `touched` (scope, start, end), and the
+/// hours of the visits whose repeat flag the new per-client `days` (scope,
+/// mac, day) may change.
+pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(String, i64, i64)], days: &[(String, String, i64)]) -> Vec<Sql> {
+    let mut hours: BTreeSet<(&str, i64)> = BTreeSet::new();
+    for (scope, start, end) in touched {
+        hours.extend(hours_of(*start, *end, utc_offset).map(|h| (scope.as_str(), h)));
+    }
+    let hours: Vec<(&str, i64)> = hours.into_iter().collect();
+    let mut out = Vec::new();
+    for chunk in hours.chunks(MARK_CHUNK) {
+        let mut q = Sql::new(numbered, "INSERT INTO figure_dirty (network_id, scope, hour, generation) VALUES ");
+        for (i, (scope, hour)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(",");
+            }
+            q.tuple([Param::Int(network_id), Param::Text(scope.to_string()), Param::Int(*hour), Param::Int(1)]);
+        }
+        q.push(" ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1");
+        out.push(q);
+    }
+    for chunk in days.chunks(MARK_CHUNK) {
+        let mut q = Sql::new(numbered, "WITH RECURSIVE late(scope, mac, lo, hi) AS (VALUES ");
+        for (i, (scope, mac, day)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(",");
+            }
+            // Visits starting on days day+1 to day+30, local.
+            q.tuple([
+                Param::Text(scope.clone()),
+                Param::Int(super::stored_visits::mac_to_int(mac).unwrap_or_default()),
+                Param::Int((day + 1) * DAY - utc_offset),
+                Param::Int((day + 1 + REPEAT_WINDOW_DAYS) * DAY - utc_offset),
+            ]);
+        }
+        q.push(&format!("), touched(scope, hour, last) AS (SELECT v.scope, {}, v.end_time FROM late JOIN visits v ON v.network_id = ", hour_floor_sql("v.start_time", utc_offset)));
+        q.bind(Param::Int(network_id));
+        q.push(&format!(
+            " AND v.scope = late.scope AND v.mac = late.mac AND v.start_time >= late.lo AND v.start_time < late.hi \
+             UNION ALL SELECT scope, hour + {HOUR}, last FROM touched WHERE hour + {HOUR} <= last) \
+             INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT DISTINCT "
+        ));
+        q.bind(Param::Int(network_id));
+        q.push(", scope, hour, 1 FROM touched WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1");
+        out.push(q);
+    }
+    out
+}
+
+/// A dirty hour as read: its start and the generation of its mark.
+struct Mark {
+    hour: i64,
+    generation: i64,
+}
+
+fn figures_of_row(r: &impl RowLike) -> Result<(i64, i64, HourFigures), StoreError> {
+    let n = |name: &str| r.int(name).map(|v| v.max(0) as u64);
+    let started = Started {
+        visitors: n("s_visitors")?,
+        passersby: n("s_passersby")?,
+        connected: n("s_connected")?,
+        dwell: [n("s_dwell0")?, n("s_dwell1")?, n("s_dwell2")?, n("s_dwell3")?],
+        new_visitors: n("s_new_visitors")?,
+        repeat_visitors: n("s_repeat")?,
+    };
+    let own = Started {
+        visitors: n("visitors")?,
+        passersby: n("passersby")?,
+        connected: n("connected")?,
+        dwell: [n("dwell0")?, n("dwell1")?, n("dwell2")?, n("dwell3")?],
+        new_visitors: n("new_visitors")?,
+        repeat_visitors: n("repeat_visitors")?,
+    };
+    let overlap = compose(&own, n("peak")?, n("unique_clients")?);
+    Ok((r.int("hour")?, r.int("class")?, HourFigures { overlap, started }))
+}
+
+/// The one accessor `figures_of_row` needs, over either driver's rows.
+trait RowLike {
+    fn int(&self, name: &str) -> Result<i64, StoreError>;
+}
+
+impl RowLike for sqlx::sqlite::SqliteRow {
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        self.try_get(name)
+    }
+}
+
+impl RowLike for sqlx::postgres::PgRow {
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        self.try_get(name)
+    }
+}
+
+const FIGURE_NAMES: &str = "unique_clients, visitors, passersby, connected, dwell0, dwell1, dwell2, dwell3, new_visitors, repeat_visitors, peak, \
+                            s_visitors, s_passersby, s_connected, s_dwell0, s_dwell1, s_dwell2, s_dwell3, s_new_visitors, s_repeat";
+
+fn figure_values(f: &HourFigures) -> [i64; 20] {
+    let (o, s) = (&f.overlap, &f.started);
+    let i = |v: u64| v as i64;
+    [
+        i(o.unique_clients), i(o.visitors), i(o.passersby), i(o.connected), i(o.dwell[0]), i(o.dwell[1]), i(o.dwell[2]), i(o.dwell[3]),
+        i(o.new_visitors), i(o.repeat_visitors), i(o.peak_occupancy),
+        i(s.visitors), i(s.passersby), i(s.connected), i(s.dwell[0]), i(s.dwell[1]), i(s.dwell[2]), i(s.dwell[3]), i(s.new_visitors), i(s.repeat_visitors),
+    ]
+}
+
+/// Runs `$body` in a write transaction `$tx` that holds the network's
+/// lock: SQLite's one writer, or PostgreSQL's advisory lock that ingest
+/// takes too.
+macro_rules! locked_tx {
+    ($store:expr, $network_id:expr, $tx:ident => $body:expr) => {
+        on_pool!($store, writer, pool => {
+            let mut $tx = pool.begin().await?;
+            if matches!($store.db, Db::Postgres(_)) {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind($network_id).execute(&mut *$tx).await?;
+            }
+            let out = $body;
+            $tx.commit().await?;
+            out
+        })
+    };
+}
+
+impl Store {
+    /// The metrics of `range` from the stored figures (see the module doc);
+    /// equal to `metrics()` over the stored visits.
+    pub(super) async fn figures_metrics(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, range: &Range, now: i64) -> Result<Metrics, StoreError> {
+        let offset = rules.utc_offset;
+        let scope = scope_of(node_mac);
+        self.ensure_figures_built(network_id, offset).await?;
+        let buckets = range.buckets();
+        let span_lo = buckets.first().map_or(range.since, |b| b.0);
+        let span_hi = buckets.last().map_or(range.until, |b| b.1);
+        let mut hours = self.read_hours(network_id, &scope, span_lo, span_hi).await?;
+        let (fresh, dirty_days) = self.refresh_hours(network_id, &scope, rules, span_lo, span_hi).await?;
+        for (hour, f) in fresh {
+            hours.insert(hour, f);
+        }
+        let day_of = |t: i64| local_day(t, offset);
+        // Whole local days inside the range, for the total's unique clients.
+        let (wd_lo, wd_hi) = (day_of(range.since + DAY - 1), day_of(range.until));
+        let mut needed: BTreeSet<i64> = (wd_lo..wd_hi).collect();
+        if range.bucket == Bucket::Day {
+            needed.extend(buckets.iter().map(|b| day_of(b.0)));
+        }
+        let unique = self.daily_unique(network_id, &scope, offset, &needed, &dirty_days).await?;
+
+        let of_hour = |h: i64| hours.get(&h);
+        let mut out = Vec::with_capacity(buckets.len());
+        for (start, end) in buckets {
+            let counts = match range.bucket {
+                Bucket::Hour => match of_hour(start) {
+                    Some(f) => split_map(f, |f| f.overlap.clone()),
+                    None => Split::default(),
+                },
+                Bucket::Day => {
+                    let (mut started, peak) = sum_hours(&hours, start, end);
+                    add_reaching(&mut started, &hours, start);
+                    let day_unique = unique.get(&day_of(start)).cloned().unwrap_or_default();
+                    split_compose(&started, &peak, &day_unique)
+                }
+            };
+            out.push(BucketMetrics { start, end, counts });
+        }
+        let total = self.total(network_id, node_mac, rules, range, &hours, (wd_lo, wd_hi)).await?;
+        let occupancy_now = self.occupancy_now(network_id, node_mac, rules, now).await?;
+        Ok(Metrics { buckets: out, total, occupancy_now })
+    }
+
+    /// The range's total: whole hours from the figures, the partial hours
+    /// at its edges from their visits.
+    async fn total(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, range: &Range, hours: &BTreeMap<i64, Split<HourFigures>>, whole_days: (i64, i64)) -> Result<Split<Counts>, StoreError> {
+        let offset = rules.utc_offset;
+        let wh_lo = hour_floor(range.since + HOUR - 1, offset);
+        let wh_hi = hour_floor(range.until, offset);
+        if wh_lo >= wh_hi {
+            // Less than an hour: its own visits, as the reference counts them.
+            let found = self.stored_visits(network_id, node_mac, rules, range.since, range.until, super::views::Columns::Figures).await?;
+            let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
+            return Ok(counts_in(&v, &r, range.since, range.until));
+        }
+        let (mut started, mut peak) = sum_hours(hours, wh_lo, wh_hi);
+        let left = if range.since == wh_lo {
+            // Begun before and reaching in: the first hour's own counts
+            // less its started ones, no visit read.
+            add_reaching(&mut started, hours, wh_lo);
+            Vec::new()
+        } else {
+            self.stored_visits(network_id, node_mac, rules, range.since, wh_lo, super::views::Columns::Figures).await?
+        };
+        let (lv, lr): (Vec<Visit>, Vec<bool>) = left.into_iter().unzip();
+        for (v, r) in lv.iter().zip(&lr) {
+            started.get(v.class()).add_visit(v, *r);
+        }
+        let right = self.stored_visits(network_id, node_mac, rules, wh_hi, range.until, super::views::Columns::Figures).await?;
+        let (rv, rr): (Vec<Visit>, Vec<bool>) = right.into_iter().unzip();
+        let right_started = started_in(&rv, &rr, wh_hi, range.until);
+        for class in AddressClass::ALL {
+            started.get(class).add(right_started.of(class));
+        }
+        for (lo, hi, v, r) in [(range.since, wh_lo, &lv, &lr), (wh_hi, range.until, &rv, &rr)] {
+            if lo < hi {
+                let p = peak_in(v, r, lo, hi);
+                for class in AddressClass::ALL {
+                    let m = peak.get(class);
+                    *m = (*m).max(*p.of(class));
+                }
+            }
+        }
+        let unique = self.range_unique(network_id, &scope_of(node_mac), offset, range, whole_days).await?;
+        Ok(split_compose(&started, &peak, &unique))
+    }
+
+    /// Unique clients of [since, until) per class: those of its whole days
+    /// from `class_day_gaps` (each client counted on its first day there),
+    /// plus the clients of its partial days not in those whole days, from
+    /// their visits.
+    async fn range_unique(&self, network_id: i64, scope: &str, offset: i64, range: &Range, (wd_lo, wd_hi): (i64, i64)) -> Result<Split<u64>, StoreError> {
+        let (wd_lo, wd_hi) = if wd_lo < wd_hi { (wd_lo, wd_hi) } else { (wd_lo, wd_lo) };
+        let (day_lo, day_hi) = if wd_lo < wd_hi { (wd_lo * DAY - offset, wd_hi * DAY - offset) } else { (range.until, range.until) };
+        let whole = "SELECT class, CAST(SUM(n) AS BIGINT) AS n FROM class_day_gaps WHERE network_id = $1 AND scope = $2 AND day >= $3 AND day < $4 AND prev < $3 GROUP BY class";
+        let part = |lo: &str, hi: &str| {
+            format!("SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND start_time >= {lo} AND start_time < {hi}")
+        };
+        // Left: starts in [since, first whole day) and visits reaching
+        // since; right: starts in [end of the whole days, until). A visit
+        // starting in the whole days is in their class_days.
+        // Visits reaching since are in the first whole day's clients when
+        // it starts at since: not read then.
+        let reaching = if wd_lo < wd_hi && range.since == day_lo {
+            String::new()
+        } else {
+            format!("SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $5 AND start_time < $5 UNION ALL ")
+        };
+        let partial = format!(
+            "SELECT class, COUNT(*) AS n FROM (SELECT DISTINCT class, mac FROM ({} UNION ALL {reaching}{}) u) t \
+             WHERE NOT EXISTS (SELECT 1 FROM class_days c WHERE c.network_id = $1 AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac \
+             AND c.day >= $3 AND c.day < $4) GROUP BY class",
+            part("$5", "$7"),
+            part("$8", "$6")
+        );
+        let rows: Vec<(i64, i64)> = on_pool!(self, pool => {
+            let mut rows: Vec<(i64, i64)> = Vec::new();
+            if wd_lo < wd_hi {
+                for r in sqlx::query(whole).bind(network_id).bind(scope).bind(wd_lo).bind(wd_hi).fetch_all(pool).await? {
+                    rows.push((r.try_get(0)?, r.try_get(1)?));
+                }
+            }
+            for r in sqlx::query(&partial)
+                .bind(network_id).bind(scope).bind(wd_lo).bind(wd_hi)
+                .bind(range.since).bind(range.until).bind(day_lo).bind(day_hi)
+                .fetch_all(pool).await?
+            {
+                rows.push((r.try_get(0)?, r.try_get(1)?));
+            }
+            rows
+        });
+        let mut out: Split<u64> = Split::default();
+        for (code, n) in rows {
+            if let Some(class) = class_of_code(code) {
+                *out.get(class) += n.max(0) as u64;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn occupancy_now(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, now: i64) -> Result<Split<u64>, StoreError> {
+        let mut open = Sql::new(true, &format!("SELECT {}, FALSE AS repeat_seen FROM visits WHERE network_id = ", super::views::FIGURE_COLUMNS));
+        open.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope_of(node_mac)));
+        open.push(" AND end_time > ").bind(Param::Int(now - rules.visits.session_timeout));
+        open.push(" AND start_time <= ").bind(Param::Int(now));
+        let mut out: Split<u64> = Split::default();
+        for (v, _) in self.fetch_visits(&open, rules, super::views::Columns::Figures).await? {
+            if v.visitor && v.start <= now && now - v.end < rules.visits.session_timeout {
+                *out.get(v.class()) += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read_hours(&self, network_id: i64, scope: &str, lo: i64, hi: i64) -> Result<BTreeMap<i64, Split<HourFigures>>, StoreError> {
+        let sql = format!(
+            "SELECT hour, class, {FIGURE_NAMES} FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4"
+        );
+        let rows: Vec<(i64, i64, HourFigures)> = on_pool!(self, pool => {
+            sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
+                .iter().map(figures_of_row).collect::<Result<_, StoreError>>()?
+        });
+        let mut out: BTreeMap<i64, Split<HourFigures>> = BTreeMap::new();
+        for (hour, code, f) in rows {
+            if let Some(class) = class_of_code(code) {
+                *out.entry(hour).or_default().get(class) = f;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Recomputes the dirty hours in [lo, hi) and stores those still as
+    /// read; answers every recomputed hour's figures (stored or not: they
+    /// are of visits at least as new as the mark) and their days.
+    async fn refresh_hours(&self, network_id: i64, scope: &str, rules: &NetworkRules, lo: i64, hi: i64) -> Result<(Vec<(i64, Split<HourFigures>)>, BTreeSet<i64>), StoreError> {
+        let marks: Vec<Mark> = on_pool!(self, pool => {
+            sqlx::query("SELECT hour, generation FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 ORDER BY hour")
+                .bind(network_id).bind(scope).bind(lo).bind(hi)
+                .fetch_all(pool).await?
+                .iter().map(|r| Ok(Mark { hour: r.try_get(0)?, generation: r.try_get(1)? })).collect::<Result<_, StoreError>>()?
+        });
+        let node_mac = (!scope.is_empty()).then_some(scope);
+        let mut fresh = Vec::with_capacity(marks.len());
+        let mut days = BTreeSet::new();
+        // Runs of consecutive hours, a few at a time: one read of visits each.
+        let mut i = 0;
+        while i < marks.len() {
+            let mut j = i + 1;
+            while j < marks.len() && j - i < HOURS_PER_READ && marks[j].hour == marks[j - 1].hour + HOUR {
+                j += 1;
+            }
+            let run = &marks[i..j];
+            i = j;
+            let found = self.stored_visits(network_id, node_mac, rules, run[0].hour, run[run.len() - 1].hour + HOUR, super::views::Columns::Figures).await?;
+            let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
+            let computed: Vec<(&Mark, Split<HourFigures>)> = run.iter().map(|m| (m, hour_figures(&v, &r, m.hour))).collect();
+            locked_tx!(self, network_id, tx => {
+                for (mark, figures) in &computed {
+                    let cleared = sqlx::query("DELETE FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour = $3 AND generation = $4")
+                        .bind(network_id).bind(scope).bind(mark.hour).bind(mark.generation)
+                        .execute(&mut *tx).await?.rows_affected() == 1;
+                    if !cleared {
+                        continue;
+                    }
+                    sqlx::query("DELETE FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour = $3")
+                        .bind(network_id).bind(scope).bind(mark.hour).execute(&mut *tx).await?;
+                    for class in AddressClass::ALL {
+                        let f = figures.of(class);
+                        if f.overlap == Counts::default() {
+                            continue;
+                        }
+                        let placeholders: Vec<String> = (5..25).map(|k| format!("${k}")).collect();
+                        let sql = format!(
+                            "INSERT INTO hourly_figures (network_id, scope, hour, class, {FIGURE_NAMES}) VALUES ($1, $2, $3, $4, {})",
+                            placeholders.join(", ")
+                        );
+                        let mut q = sqlx::query(&sql).bind(network_id).bind(scope).bind(mark.hour).bind(class_code(class));
+                        for value in figure_values(f) {
+                            q = q.bind(value);
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                }
+                let mut run_days = BTreeSet::new();
+                for (mark, _) in &computed {
+                    run_days.insert(local_day(mark.hour, rules.utc_offset));
+                }
+                for day in &run_days {
+                    sqlx::query("INSERT INTO figure_dirty_days (network_id, scope, day) VALUES ($1, $2, $3) ON CONFLICT (network_id, scope, day) DO NOTHING")
+                        .bind(network_id).bind(scope).bind(*day).execute(&mut *tx).await?;
+                }
+                days.extend(run_days);
+            });
+            fresh.extend(computed.into_iter().map(|(m, f)| (m.hour, f)));
+        }
+        Ok((fresh, days))
+    }
+
+    /// Each of `needed` days' unique clients per class; a dirty one (marked,
+    /// or in `dirty`) has its `class_days` brought up to date first.
+    async fn daily_unique(&self, network_id: i64, scope: &str, offset: i64, needed: &BTreeSet<i64>, dirty: &BTreeSet<i64>) -> Result<HashMap<i64, Split<u64>>, StoreError> {
+        let (Some(&first), Some(&last)) = (needed.first(), needed.last()) else { return Ok(HashMap::new()) };
+        let marked: Vec<i64> = on_pool!(self, pool => {
+            sqlx::query("SELECT day FROM figure_dirty_days WHERE network_id = $1 AND scope = $2 AND day >= $3 AND day <= $4")
+                .bind(network_id).bind(scope).bind(first).bind(last)
+                .fetch_all(pool).await?
+                .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
+        });
+        let redo: BTreeSet<i64> = marked.into_iter().chain(dirty.iter().copied()).filter(|d| needed.contains(d)).collect();
+        // In day order: a day's prev is then already right when it is read.
+        for day in redo {
+            self.recompute_class_day(network_id, scope, offset, day).await?;
+        }
+        let rows: Vec<(i64, i64, i64)> = on_pool!(self, pool => {
+            sqlx::query("SELECT day, class, CAST(SUM(n) AS BIGINT) FROM class_day_gaps WHERE network_id = $1 AND scope = $2 AND day >= $3 AND day <= $4 GROUP BY day, class")
+                .bind(network_id).bind(scope).bind(first).bind(last)
+                .fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<Result<_, StoreError>>()?
+        });
+        let mut out: HashMap<i64, Split<u64>> = HashMap::new();
+        for (day, code, n) in rows {
+            if let Some(class) = class_of_code(code) {
+                *out.entry(day).or_default().get(class) = n.max(0) as u64;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Brings one day's `class_days` to its visits, under the network's
+    /// lock (no report changes them meanwhile): the clients gone and come
+    /// are deleted and inserted with their prev; each one's next day (if
+    /// any) gets its prev again; the gap counts of the days whose rows
+    /// changed are counted again.
+    async fn recompute_class_day(&self, network_id: i64, scope: &str, offset: i64, day: i64) -> Result<(), StoreError> {
+        let (lo, hi) = (day * DAY - offset, (day + 1) * DAY - offset);
+        let present = format!(
+            "SELECT DISTINCT class, mac FROM (\
+             SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND start_time >= $3 AND start_time < $4 \
+             UNION ALL SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $3 AND start_time < $3) t"
+        );
+        let prev_of = |day_sql: &str| {
+            format!(
+                "COALESCE((SELECT MAX(c.day) FROM class_days c WHERE c.network_id = $1 AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac AND c.day < {day_sql}), {NO_PREV})"
+            )
+        };
+        locked_tx!(self, network_id, tx => {
+            sqlx::query("DELETE FROM figure_dirty_days WHERE network_id = $1 AND scope = $2 AND day = $3")
+                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
+            let old: HashSet<(i64, i64)> = sqlx::query("SELECT class, mac FROM class_days WHERE network_id = $1 AND scope = $2 AND day = $3")
+                .bind(network_id).bind(scope).bind(day).fetch_all(&mut *tx).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
+            let new: HashSet<(i64, i64)> = sqlx::query(&present)
+                .bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(&mut *tx).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
+            let gone: Vec<(i64, i64)> = old.difference(&new).copied().collect();
+            let came: Vec<(i64, i64)> = new.difference(&old).copied().collect();
+            for chunk in gone.chunks(VALUES_CHUNK) {
+                sqlx::query(&format!(
+                    "DELETE FROM class_days WHERE network_id = $1 AND scope = $2 AND day = $3 AND (class, mac) IN (VALUES {})",
+                    values_list(chunk)
+                ))
+                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
+            }
+            for chunk in came.chunks(VALUES_CHUNK) {
+                sqlx::query(&format!(
+                    "WITH t(class, mac) AS (VALUES {}) INSERT INTO class_days (network_id, scope, class, mac, day, prev) \
+                     SELECT $1, $2, t.class, t.mac, $3, {} FROM t WHERE TRUE ON CONFLICT (network_id, scope, class, mac, day) DO NOTHING",
+                    values_list(chunk),
+                    prev_of("$3")
+                ))
+                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
+            }
+            let mut recount: BTreeSet<i64> = BTreeSet::from([day]);
+            let changed: Vec<(i64, i64)> = gone.into_iter().chain(came).collect();
+            for chunk in changed.chunks(VALUES_CHUNK) {
+                let next: Vec<(i64, i64, i64)> = sqlx::query(&format!(
+                    "WITH t(class, mac) AS (VALUES {}) SELECT CAST(t.class AS BIGINT), CAST(t.mac AS BIGINT), (SELECT MIN(c.day) FROM class_days c WHERE c.network_id = $1 \
+                     AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac AND c.day > $3) AS next FROM t",
+                    values_list(chunk)
+                ))
+                .bind(network_id).bind(scope).bind(day).fetch_all(&mut *tx).await?
+                .iter().filter_map(|r| match r.try_get::<Option<i64>, _>(2) {
+                    Ok(Some(n)) => Some(Ok((r.try_get(0).ok()?, r.try_get(1).ok()?, n))),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(e)),
+                }).collect::<Result<_, StoreError>>()?;
+                for (class, mac, next_day) in next {
+                    sqlx::query(&format!(
+                        "UPDATE class_days SET prev = (SELECT {} FROM (SELECT $3 AS class, $4 AS mac) t) \
+                         WHERE network_id = $1 AND scope = $2 AND class = $3 AND mac = $4 AND day = $5",
+                        prev_of("$5")
+                    ))
+                    .bind(network_id).bind(scope).bind(class).bind(mac).bind(next_day).execute(&mut *tx).await?;
+                    recount.insert(next_day);
+                }
+            }
+            for d in recount {
+                sqlx::query("DELETE FROM class_day_gaps WHERE network_id = $1 AND scope = $2 AND day = $3")
+                    .bind(network_id).bind(scope).bind(d).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO class_day_gaps (network_id, scope, day, class, prev, n) SELECT $1, $2, $3, class, prev, COUNT(*) FROM class_days \
+                     WHERE network_id = $1 AND scope = $2 AND day = $3 GROUP BY class, prev",
+                )
+                .bind(network_id).bind(scope).bind(d).execute(&mut *tx).await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// Resets a network's figures when they are not built in `offset`:
+    /// every hour of its visits marked dirty.
+    async fn ensure_figures_built(&self, network_id: i64, offset: i64) -> Result<(), StoreError> {
+        let built: Option<i64> = on_pool!(self, pool => {
+            sqlx::query("SELECT utc_offset FROM figures_built WHERE network_id = $1").bind(network_id).fetch_optional(pool).await?
+                .map(|r| r.try_get(0)).transpose()?
+        });
+        if built == Some(offset) {
+            return Ok(());
+        }
+        let mark_all = format!(
+            "WITH RECURSIVE {} INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT DISTINCT $1, scope, hour, 1 FROM touched \
+             WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1",
+            touched_cte("visits v WHERE v.network_id = $1", offset)
+        );
+        locked_tx!(self, network_id, tx => {
+            for table in TABLES {
+                sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1")).bind(network_id).execute(&mut *tx).await?;
+            }
+            sqlx::query(&mark_all).bind(network_id).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO figures_built (network_id, utc_offset) VALUES ($1, $2)").bind(network_id).bind(offset).execute(&mut *tx).await?;
+        });
+        Ok(())
+    }
+
+    /// After the visits that ended before `cutoff` are pruned: the figures
+    /// of the hours before it go, and the hours of what is left there (the
+    /// hour of the cutoff, the visits that began before it and go on) are
+    /// marked to be recomputed from the visits kept.
+    pub(super) async fn prune_figures(&self, cutoff: i64) -> Result<(), StoreError> {
+        let built: Vec<(i64, i64)> = on_pool!(self, writer, pool => {
+            sqlx::query("SELECT network_id, utc_offset FROM figures_built").fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?
+        });
+        for (network_id, offset) in built {
+            let (hour, day) = (hour_floor(cutoff, offset), local_day(cutoff, offset));
+            let mark_kept = format!(
+                "WITH RECURSIVE {} INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT DISTINCT $1, scope, hour, 1 FROM touched \
+                 WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1",
+                touched_cte("visits v WHERE v.network_id = $1 AND v.end_time >= $2 AND v.start_time < $2", offset)
+            );
+            locked_tx!(self, network_id, tx => {
+                sqlx::query(
+                    "INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT DISTINCT network_id, scope, hour, 1 FROM hourly_figures \
+                     WHERE network_id = $1 AND hour = $2 ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1",
+                )
+                .bind(network_id).bind(hour).execute(&mut *tx).await?;
+                for (table, column, bound) in [("hourly_figures", "hour", hour), ("figure_dirty", "hour", hour), ("figure_dirty_days", "day", day), ("class_days", "day", day), ("class_day_gaps", "day", day)] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1 AND {column} < $2")).bind(network_id).bind(bound).execute(&mut *tx).await?;
+                }
+                sqlx::query(&mark_kept).bind(network_id).bind(cutoff).execute(&mut *tx).await?;
+                // The cutoff's day lost clients: recompute it when asked.
+                sqlx::query("INSERT INTO figure_dirty_days (network_id, scope, day) SELECT DISTINCT network_id, scope, $2 FROM class_day_gaps \
+                             WHERE network_id = $1 AND day = $2 ON CONFLICT (network_id, scope, day) DO NOTHING")
+                    .bind(network_id).bind(day).execute(&mut *tx).await?;
+            });
+        }
+        Ok(())
+    }
+}
+
+fn split_map<T, U>(s: &Split<T>, f: impl Fn(&T) -> U) -> Split<U> {
+    Split { universal: f(&s.universal), randomized: f(&s.randomized), estimated_devices: f(&s.estimated_devices) }
+}
+
+/// Σ started and max peak over the hours in [lo, hi).
+fn sum_hours(hours: &BTreeMap<i64, Split<HourFigures>>, lo: i64, hi: i64) -> (Split<Started>, Split<u64>) {
+    let mut started: Split<Started> = Split::default();
+    let mut peak: Split<u64> = Split::default();
+    for f in hours.range(lo..hi).map(|(_, f)| f) {
+        for class in AddressClass::ALL {
+            started.get(class).add(&f.of(class).started);
+            let p = peak.get(class);
+            *p = (*p).max(f.of(class).overlap.peak_occupancy);
+        }
+    }
+    (started, peak)
+}
+
+/// Adds the visits begun before `hour` that reach it: its own counts less
+/// those of the visits that start in it.
+fn add_reaching(started: &mut Split<Started>, hours: &BTreeMap<i64, Split<HourFigures>>, hour: i64) {
+    let Some(f) = hours.get(&hour) else { return };
+    for class in AddressClass::ALL {
+        let (o, s) = (&f.of(class).overlap, &f.of(class).started);
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        started.get(class).add(&Started {
+            visitors: d(o.visitors, s.visitors),
+            passersby: d(o.passersby, s.passersby),
+            connected: d(o.connected, s.connected),
+            dwell: [d(o.dwell[0], s.dwell[0]), d(o.dwell[1], s.dwell[1]), d(o.dwell[2], s.dwell[2]), d(o.dwell[3], s.dwell[3])],
+            new_visitors: d(o.new_visitors, s.new_visitors),
+            repeat_visitors: d(o.repeat_visitors, s.repeat_visitors),
+        });
+    }
+}
+
+fn split_compose(started: &Split<Started>, peak: &Split<u64>, unique: &Split<u64>) -> Split<Counts> {
+    let mut out: Split<Counts> = Split::default();
+    for class in AddressClass::ALL {
+        *out.get(class) = compose(started.of(class), *peak.of(class), *unique.of(class));
+    }
+    out
+}
