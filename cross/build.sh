@@ -42,8 +42,15 @@ release)
     # tables, and opt-level z applies to std too. Its features: size-optimized
     # algorithms, and no backtrace symbolizer (gimli, addr2line, demangler:
     # about 55 KiB on MIPS; a panic still prints its message).
+    # -Z location-detail=none: no source file, line or column in panic
+    # locations (the message stays). Each location names its file, so every
+    # folder in a path was bytes in the binary, and std's are
+    # /rustc/<hash>/library/...; with panic=abort a location only ever went
+    # to the log above the abort. Release only: the qemu tests (test mode)
+    # unwind, and their failures should say where.
     cargo-zigbuild zigbuild --release --locked --target "$target" \
         -Z build-std=std,panic_abort -Z build-std-features="$STD_FEATURES" \
+        --config "target.$target.rustflags=['-Zlocation-detail=none']" \
         "${features[@]}" --bins
     mkdir -p "$BUILD/$target/$out"
     for bin in presenced presenced-receiver; do

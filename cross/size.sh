@@ -47,5 +47,6 @@ if [ "${BLOAT:-}" = 1 ]; then
         LIBPCAP_LIBDIR="$BUILD/$target/libpcap/lib" LIBPCAP_VER="$(cat "$BUILD/$target/libpcap/VERSION")" \
         CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR="$BUILD/bloat" \
         cargo bloat --release --target "$target" -Z build-std=std,panic_abort \
-        -Z build-std-features="${STD_FEATURES-optimize_for_size}" --bin presenced --crates -n 20
+        -Z build-std-features="${STD_FEATURES-optimize_for_size}" \
+        --config "target.$target.rustflags=['-Zlocation-detail=none']" --bin presenced --crates -n 20
 fi

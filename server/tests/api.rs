@@ -236,14 +236,9 @@ fn signed_queries() {
     // The rate: two good requests back to back (both signed beforehand), the
     // second refused with 429.
     std::thread::sleep(Duration::from_millis(1100));
-    let uris: Vec<String> = (1..=2).map(|i| format!("{prefix}/locations?nonce={}", api.nonce + 10 + i)).collect();
-    let signs: Vec<String> = uris.iter().map(|u| python_hmac_sha512(SECRET, u)).collect();
-    let statuses: Vec<u16> = uris
-        .iter()
-        .zip(&signs)
-        .map(|(u, s)| request(server.addr, "GET", u, &[("X-Key", "pk_test"), ("X-Sign", s)], b"").status)
-        .collect();
-    assert_eq!(statuses, [200, 429]);
+    let (answers, _) =
+        support::back_to_back(server.addr, server.addr, "pk_test", SECRET, |n| format!("{prefix}/locations?nonce={n}"), api.nonce + 11);
+    assert_eq!(answers.map(|r| r.status), [200, 429]);
 
     // A key limited to network 7.
     let mut seven = Client { addr: server.addr, public: "pk_seven", secret: b"seven-secret", nonce: 1, last: None };

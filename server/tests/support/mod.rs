@@ -339,6 +339,44 @@ pub fn api_get(addr: SocketAddr, public: &str, secret: &[u8], uri: &str) -> Resp
     request(addr, "GET", uri, &[("X-Key", public), ("X-Sign", &sign)], b"")
 }
 
+/// How many pairs `back_to_back` sends before it gives up on the machine.
+const BACK_TO_BACK_TRIES: u64 = 5;
+
+/// Two query API requests with the same key, the second sent as soon as the
+/// first is answered (to `first`, then to `second`; both signed beforehand),
+/// for checking the rate of one request a second. The server times each
+/// request inside the span the client sees from sending the first to the
+/// second's answer, so only a pair seen within one second must meet the
+/// rate; a pair a loaded machine spread wider proves nothing, and another
+/// is sent after a pause (try `i` uses nonces `from + 2i` and
+/// `from + 2i + 1`), a few times at most. Returns the first quick pair's
+/// answers and nonces.
+pub fn back_to_back(
+    first: SocketAddr,
+    second: SocketAddr,
+    public: &str,
+    secret: &[u8],
+    uri_of: impl Fn(u64) -> String,
+    from: u64,
+) -> ([Response; 2], [u64; 2]) {
+    for i in 0..BACK_TO_BACK_TRIES {
+        if i > 0 {
+            // Past the rate of whatever the last pair left behind.
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        let nonces = [from + 2 * i, from + 2 * i + 1];
+        let uris = nonces.map(&uri_of);
+        let signs = [python_hmac_sha512(secret, &uris[0]), python_hmac_sha512(secret, &uris[1])];
+        let started = Instant::now();
+        let answered = request(first, "GET", &uris[0], &[("X-Key", public), ("X-Sign", &signs[0])], b"");
+        let soon = request(second, "GET", &uris[1], &[("X-Key", public), ("X-Sign", &signs[1])], b"");
+        if started.elapsed() < Duration::from_secs(1) {
+            return ([answered, soon], nonces);
+        }
+    }
+    panic!("{BACK_TO_BACK_TRIES} pairs of requests each took a second or more: too slow a machine to check the rate");
+}
+
 /// The query API's refusal code of a response (0 for success).
 pub fn api_code(r: &Response) -> i64 {
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()));
