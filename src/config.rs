@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::status::{without_userinfo, Settings};
 use crate::hostapd::{HostapdConfig, DEFAULT_CLIENT_DIR, DEFAULT_HOSTAPD_DIR};
 use crate::wire::mac::MacAddr;
 use crate::window::privacy::{Pseudonymizer, Rotation};
@@ -166,6 +167,37 @@ impl fmt::Debug for Config {
             .field("spool_bytes", &self.spool_bytes)
             .field("warnings", &self.warnings)
             .finish()
+    }
+}
+
+impl Config {
+    /// The settings `ubus call presenced status` shows: no key, no
+    /// credentials in the URL.
+    pub fn status_settings(&self) -> Settings {
+        let (source, interface) = match &self.source {
+            Source::Interface(i) => ("monitor", Some(i.clone())),
+            Source::File(p) => ("file", Some(p.display().to_string())),
+            Source::Hostapd => ("hostapd", None),
+        };
+        let randomized_macs = match (self.admission.drop_randomized, self.admission.merge_randomized) {
+            (true, _) => "drop",
+            (false, true) => "merge",
+            (false, false) => "keep",
+        };
+        Settings {
+            source,
+            interface,
+            url: self.url.as_deref().map(without_userinfo),
+            rate_secs: self.rate_secs,
+            network_id: self.network_id,
+            node_mac: self.node_mac.map(|m| m.to_upper_string()),
+            max_clients: self.max_clients,
+            hostapd: self.hostapd.is_some(),
+            pseudonymize: self.pseudonyms.is_some(),
+            randomized_macs,
+            min_signal: (self.admission.min_signal != i8::MIN).then_some(self.admission.min_signal),
+            spool_bytes: self.spool_bytes,
+        }
     }
 }
 
@@ -805,6 +837,12 @@ mod tests {
         let c = run(with(&["--randomized-macs", "merge"])).unwrap();
         assert_eq!(c.admission, Admission { drop_randomized: false, merge_randomized: true, min_signal: i8::MIN });
         assert_eq!(run(with(&["--randomized-macs", "keep", "--min-signal", "-128"])).unwrap().admission, Admission::default());
+        // What `ubus call presenced status` shows for each (merge was shown as keep once).
+        for choice in ["keep", "drop", "merge"] {
+            assert_eq!(run(with(&["--randomized-macs", choice])).unwrap().status_settings().randomized_macs, choice);
+        }
+        let shown = run(with(&["--min-signal", "-80"])).unwrap().status_settings();
+        assert_eq!((shown.randomized_macs, shown.min_signal), ("keep", Some(-80)));
         let opt = |extra: &[&str]| run(with(extra)).unwrap_err().option;
         assert_eq!(opt(&["--randomized-macs", "yes"]), "--randomized-macs");
         assert_eq!(opt(&["--min-signal", "70"]), "--min-signal");

@@ -17,7 +17,7 @@ use crate::wire::frame::Classifier;
 use crate::deliver::http::{timeout_for_rate, Poster, ShutdownCutoff};
 use crate::wire::mac::MacAddr;
 use crate::deliver::reporter::{AssociatedLookup, Batch, Reporter, ReporterSettings};
-use crate::status::{Board, Settings};
+use crate::status::Board;
 use crate::window::table::{Table, Timestamp};
 use crate::window::schedule::{describe_micros, Advance, LiveWindows, ReplayWindows, Slot};
 use crate::window::devices::Tracker;
@@ -79,7 +79,7 @@ fn stop_reason(stop: &StopSignal) -> Option<String> {
 /// SIGTERM, SIGINT or SIGHUP); the window in progress is reported before
 /// returning, within the shutdown budget when a signal ended the run.
 pub fn run(cfg: &Config, stop: &StopSignal, associated: Option<AssociatedLookup>) -> Result<(), DaemonError> {
-    let board = Arc::new(Board::new(Settings::of(cfg), wall_clock().secs));
+    let board = Arc::new(Board::new(cfg.status_settings(), wall_clock().secs));
     if let Err(e) = crate::ubus::publisher::spawn(cfg.ubus_socket.clone(), Arc::clone(&board)) {
         log::warn!("cannot start the ubus status thread ({e}): no `ubus call presenced status`");
     }

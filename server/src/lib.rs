@@ -6,17 +6,20 @@
 //! is every refusal the HTTP side answers, with its status and body; `store`
 //! is one interface over SQLite and PostgreSQL, the raw rows, the stored
 //! analytics (visits, built at ingest) and the query API's per-key state; `analytics` (visits, metrics, the
-//! incremental sessionizer), `filter`, `webhooks::detect` and `time` are pure; `web`
+//! incremental sessionizer), `filter`, `analytics::hook_events` and `time` are pure; `web`
 //! renders the pages (maud templates, escaping by default; the dashboard's
 //! charts and CSV tables in `web::dashboard`); `api` is the signed
 //! query API; `webhooks::delivery` sends webhooks.
 //!
-//! Layers, each importing only those below it: `analytics`, `time`,
-//! `filter` (pure) and `error` (no other module) < `store` < `config` <
-//! `api`, `web` < `http`.
+//! Layers, each importing only those below it (`server/tests/layers.rs`
+//! fails on an import that goes round): `clock` (the one wall-clock
+//! reader), `error`, `time`, `analytics` and `filter` (pure) < `store` <
+//! `config` < `web` < `webhooks` < this root (`AppState`) < `api` <
+//! `http`.
 
 pub mod analytics;
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod filter;
@@ -27,6 +30,7 @@ pub mod web;
 pub mod webhooks;
 
 pub use analytics::{metrics, visits};
+pub use clock::{unix_now, unix_now_ms};
 
 use std::sync::Arc;
 
@@ -55,18 +59,4 @@ impl AppState {
             config: Arc::new(config),
         }
     }
-}
-
-/// Unix seconds now: read only by the I/O layers, passed to the pure ones.
-pub fn unix_now() -> i64 {
-    unix_now_ms().div_euclid(1000)
-}
-
-/// Unix milliseconds now, for what several processes compare (the query
-/// API's rate).
-pub fn unix_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

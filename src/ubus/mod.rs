@@ -26,7 +26,9 @@
 //! objects as they come and go, answer every notification with status 0),
 //! `connection` (the socket, with deadlines), `source` (the capture source:
 //! reconnects with a bounded backoff) and `lookup` (`associated` from
-//! get_clients).
+//! get_clients). presenced's own object: `object` (registering it and
+//! answering its method, pure), `status_reply` (the answer's fields from a
+//! `status::Snapshot`, pure) and `publisher` (the thread).
 
 pub mod blob;
 pub mod connection;
@@ -37,6 +39,7 @@ pub mod message;
 pub mod object;
 pub mod publisher;
 pub mod source;
+pub mod status_reply;
 pub mod subscriber;
 
 /// Where ubusd listens on OpenWrt (ubus's UBUS_UNIX_SOCKET).

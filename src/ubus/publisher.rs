@@ -77,7 +77,7 @@ fn session(socket: &std::path::Path, board: &Board) -> Result<Infallible, (Strin
         };
         let now = wall_secs();
         let happened = object
-            .on_message(&message, &mut |w| board.snapshot().write(now, w))
+            .on_message(&message, &mut |w| super::status_reply::write_status(&board.snapshot(), now, w))
             .map_err(|b| (b.0, object.is_registered()))?;
         let deadline = Instant::now() + WRITE_BUDGET;
         for out in object.take_outgoing() {

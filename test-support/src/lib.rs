@@ -11,9 +11,12 @@
 //! - [`TempDir`]: a directory of one test, removed on drop (`tempfile`).
 //! - [`http_stub`]: an HTTP endpoint that answers each request as a script
 //!   says (status, hang, close) and keeps what it received.
+//! - [`layers`]: which top-level modules of a crate import which, and the
+//!   first import cycle.
 
 pub mod data;
 pub mod http_stub;
+pub mod layers;
 
 use std::io::Write;
 use std::path::Path;

@@ -11,14 +11,19 @@
 //! - `figures`: what a stored local hour keeps, and how days and ranges
 //!   are put together from hours (equal to `metrics` of the bigger bucket).
 //! - `intervals`: what the access points page concludes from report times.
+//! - `object_id`: a client's keyed pseudonym where raw MACs are not shown.
+//! - `hook_events`: the webhooks' events that the stored visits' changes
+//!   make (`store::webhook_outbox` writes them, `webhooks` sends them).
 //!
 //! Contract: nothing here reads the database; `store` reads and writes the
 //! state these functions compute, and every view shows what `metrics` makes
 //! of the stored visits.
 
 pub mod figures;
+pub mod hook_events;
 pub mod intervals;
 pub mod metrics;
+pub mod object_id;
 pub mod sessionize;
 pub mod visits;
 

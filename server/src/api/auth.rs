@@ -6,7 +6,7 @@
 //! states live in the database (`store_api`), shared by every process.
 
 use hmac::{Hmac, Mac};
-use sha2::{Sha256, Sha512};
+use sha2::Sha512;
 
 /// Why a request was refused before it was answered: with the other
 /// refusals of the HTTP side, which give each its status and code.
@@ -73,16 +73,6 @@ pub fn parse_nonce(text: Option<&str>) -> Result<u64, Refusal> {
     }
 }
 
-/// A client's id in the API when its network does not allow raw MACs: the
-/// first 64 bits of a keyed hash of the MAC, stable for as long as `key`
-/// is (the network's report key), not reversible without it.
-pub fn pseudonym(key: &[u8], mac: &str) -> String {
-    let mut mac_hash = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac_hash.update(b"presenced object id\0");
-    mac_hash.update(mac.to_ascii_lowercase().as_bytes());
-    mac_hash.finalize().into_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,12 +129,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn pseudonyms_are_keyed_and_case_blind() {
-        let a = pseudonym(b"k1", "00:9A:CD:E3:15:49");
-        assert_eq!(a, pseudonym(b"k1", "00:9a:cd:e3:15:49"));
-        assert_ne!(a, pseudonym(b"k2", "00:9a:cd:e3:15:49"));
-        assert_eq!(a.len(), 16);
-        assert!(!a.contains("9a:cd"));
-    }
 }

@@ -26,9 +26,10 @@ use serde::Serialize;
 
 use crate::config::{ApiKey, Config};
 use crate::error::{json_response, Envelope, Error};
-use crate::metrics::{Bucket, Counts, Range};
+use crate::analytics::metrics::{Bucket, Counts, Range};
 use crate::store::{AccessPointStatus, Store, UNKNOWN_NETWORK};
-use crate::visits::AddressClass;
+use crate::analytics::visits::AddressClass;
+use crate::analytics::object_id::pseudonym;
 use crate::AppState;
 use events::{Event, EventType};
 use params::{format_time, ApiQuery};
@@ -167,7 +168,7 @@ impl Location {
         Location {
             id: l.id,
             name: l.name.clone(),
-            timezone_offset: crate::visits::format_utc_offset(l.utc_offset),
+            timezone_offset: crate::analytics::visits::format_utc_offset(l.utc_offset),
             version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -200,7 +201,7 @@ async fn all_events(config: &Config, store: &Store, scope: &Scope, q: &ApiQuery,
         let rules = config.rules_for(l.id);
         let visits = store.visits(l.id as i64, q.channel_id.as_deref(), &rules, q.since, q.until).await.map_err(Error::ApiDatabase)?;
         let pseudonym_key = config.key_for(l.id).unwrap_or_default().to_vec();
-        let object_id = |mac: &str| if rules.raw_macs { mac.to_string() } else { auth::pseudonym(&pseudonym_key, mac) };
+        let object_id = |mac: &str| if rules.raw_macs { mac.to_string() } else { pseudonym(&pseudonym_key, mac) };
         all.extend(events::events(&visits, l.id, q.since, q.until, now, rules.visits.session_timeout, object_id));
     }
     all.sort_by(|a, b| (a.time, a.kind, a.location_id, &a.object_id).cmp(&(b.time, b.kind, b.location_id, &b.object_id)));
@@ -362,7 +363,7 @@ async fn histograms(config: &Config, store: &Store, scope: &Scope, q: &ApiQuery,
     Ok(out)
 }
 
-pub fn histogram(l: &LocationInfo, channel_id: Option<&str>, b: &crate::metrics::BucketMetrics) -> Histogram {
+pub fn histogram(l: &LocationInfo, channel_id: Option<&str>, b: &crate::analytics::metrics::BucketMetrics) -> Histogram {
     let universal = ClassData::of(&b.counts.universal);
     let channel_id = channel_id.map(str::to_string);
     Histogram {

@@ -15,7 +15,8 @@ use crate::api::params::ApiQuery;
 use crate::config::{ApiKey, Config};
 use crate::error::Error;
 use crate::store::Store;
-use crate::{unix_now, unix_now_ms, AppState};
+use crate::clock::{unix_now, unix_now_ms};
+use crate::AppState;
 
 /// A request's key, once its signature, nonce and rate pass, and the query
 /// pairs it came with (decoded, in their order).

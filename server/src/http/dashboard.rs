@@ -11,7 +11,8 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::web::dashboard::{self, DashboardQuery, DashboardView, CHARTS, FIELDS};
 use crate::error::Error;
 use crate::store::UNKNOWN_NETWORK;
-use crate::{unix_now, AppState};
+use crate::clock::unix_now;
+use crate::AppState;
 
 /// Every network (configured, or seen in a report) with its label, and
 /// every access point by network.
@@ -65,7 +66,7 @@ pub async fn csv(State(state): State<AppState>, Query(query): Query<HashMap<Stri
         .map_err(Error::BadQuery)?;
     let rules = state.config.rules_for(q.network_id);
     let m = state.store.metrics(q.network_id as i64, q.node_mac.as_deref(), &rules, &q.range, now).await.map_err(Error::DatabaseUnavailable)?;
-    let tables = dashboard::tables(&m, q.range.utc_offset, q.range.bucket == crate::metrics::Bucket::Hour);
+    let tables = dashboard::tables(&m, q.range.utc_offset, q.range.bucket == crate::analytics::metrics::Bucket::Hour);
     let Some(table) = tables.iter().find(|t| t.id == chart) else {
         return Err(Error::BadQuery(format!("chart: {chart:?} is not drawn")));
     };

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use crate::config::Config;
 use crate::error::Error;
 use crate::store::{FailureSource, Store};
-use crate::{unix_now, AppState};
+use crate::clock::unix_now;
+use crate::AppState;
 
 /// A report stored, or one stored before: the answer to the sender (for
 /// its log) when nothing was refused.

@@ -9,7 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::error::Error;
 use crate::filter::{Page, RowFilter};
 use crate::web::{self, RowsView, FILTER_FIELDS};
-use crate::{unix_now, AppState};
+use crate::clock::unix_now;
+use crate::AppState;
 
 pub async fn rows_page(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
     let values: BTreeMap<&'static str, String> =

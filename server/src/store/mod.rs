@@ -380,7 +380,7 @@ macro_rules! ingest_in_tx {
             .await?;
             if $hooked {
                 // What this report did to the stored visits, as webhooks' events.
-                let stream = $crate::webhooks::detect::stream_time($report.probe_requests.iter().map(|p| p.first_seen.max(p.last_seen)), $received_at);
+                let stream = $crate::analytics::hook_events::stream_time($report.probe_requests.iter().map(|p| p.first_seen.max(p.last_seen)), $received_at);
                 hooks_in_tx!($tx, $network_id, &$rules.visits, $received_at, $crate::store::webhook_outbox::Step::Report { node: &$node_upper, changes: &changes, stream });
             }
             Ok::<IngestOutcome, StoreError>(IngestOutcome { rows_added, duplicate: !fresh })

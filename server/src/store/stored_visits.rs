@@ -17,7 +17,7 @@ use super::{Db, Param, Store, StoreError};
 use crate::analytics::metrics::local_day;
 use crate::analytics::sessionize::{merge, new_days, Fold};
 use crate::analytics::visits::{NetworkRules, Sighting};
-use crate::webhooks::detect::VisitChange;
+use crate::analytics::hook_events::VisitChange;
 
 /// Rows per visits upsert: 13 parameters each.
 const UPSERT_CHUNK: usize = 400;

@@ -1,5 +1,5 @@
 //! Webhooks' half of the store: the events of the stored visits' changes
-//! (`webhooks::detect` decides) written to an outbox in the same
+//! (`analytics::hook_events` decides) written to an outbox in the same
 //! transaction as the report or clock tick that made them, each network's
 //! small state (`webhook_networks`: sequence, clock, occupancy;
 //! `webhook_channels`: per access point), and each endpoint's progress
@@ -20,7 +20,7 @@
 use sqlx::Row;
 
 use super::{Db, Store, StoreError};
-use crate::webhooks::detect::{HookEvent, VisitChange};
+use crate::analytics::hook_events::{HookEvent, VisitChange};
 
 /// What moves a network's webhook state: a stored report (its access point,
 /// the network-wide visits it wrote, the time its rows reach) or the clock.
@@ -38,7 +38,7 @@ pub(super) type NetworkRow = (i64, Option<i64>, i64, i64);
 /// evaluates to how many events. A tick that tells nothing writes nothing.
 macro_rules! hooks_in_tx {
     ($tx:ident, $network_id:expr, $rules:expr, $now:expr, $step:expr) => {{
-        use $crate::webhooks::detect as detect;
+        use $crate::analytics::hook_events as detect;
         use $crate::store::webhook_outbox::Step;
         let network_id: i64 = $network_id;
         let rules: &$crate::analytics::visits::VisitRules = $rules;

@@ -7,7 +7,7 @@
 //! without any code in the browser, nothing to vendor or keep up to date,
 //! and the page works with scripts off.
 
-use crate::metrics::{Bucket, Counts, Metrics, Range, Split, DWELL_LABELS};
+use crate::analytics::metrics::{Bucket, Counts, Metrics, Range, Split, DWELL_LABELS};
 use maud::{html, Markup};
 
 use super::{encode_query, layout, Tab};
@@ -501,7 +501,7 @@ pub fn page(v: &DashboardView) -> String {
         (form(v))
         div class="summary" {
             span id="dashboard-scope" {
-                "Network " (q.network_id) " · " (scope) " · " (from) " to " (to) " (UTC" (crate::visits::format_utc_offset(q.range.utc_offset)) ") by " (bucket)
+                "Network " (q.network_id) " · " (scope) " · " (from) " to " (to) " (UTC" (crate::analytics::visits::format_utc_offset(q.range.utc_offset)) ") by " (bucket)
             }
         }
         (summary(m))

@@ -23,12 +23,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
-use crate::api::auth::pseudonym;
+use crate::analytics::object_id::pseudonym;
 use crate::config::{Config, Webhook};
 use crate::store::Store;
-use crate::unix_now;
-use crate::visits::NetworkRules;
-use crate::webhooks::detect::{suborigin, HookEvent};
+use crate::clock::unix_now;
+use crate::analytics::visits::NetworkRules;
+use crate::analytics::hook_events::{suborigin, HookEvent};
 
 /// How often an idle endpoint's worker looks for a new event, and how long
 /// it waits after the database failed it.

@@ -15,7 +15,7 @@
 //!   arrival), carried on between reports by the server's clock, so a
 //!   backfill of old reports sent in order is judged as it happened.
 //! - Late rows: a visit that arrives already closed is told (a join and a
-//!   leave at once) up to `detect::LATE_HORIZON` after its close; beyond,
+//!   leave at once) up to `analytics::hook_events::LATE_HORIZON` after its close; beyond,
 //!   and for late rows that change a visit already told as left, nothing
 //!   is sent and the network's counters say how many (the stored visits,
 //!   the figures and the API have them whatever the arrival order).
@@ -25,9 +25,11 @@
 //!   events in order, at least once (twice only if a process dies between
 //!   an endpoint's 2xx and recording it).
 //!
-//! `detect` is pure; `delivery` does the HTTP.
+//! Which changes are which events is pure and lives below the store, in
+//! `analytics::hook_events` (the store writes the outbox in the transaction
+//! that wrote the visits, so it must not import this layer); `delivery`
+//! does the HTTP.
 
 pub mod delivery;
-pub mod detect;
 
-pub use detect::{HookEvent, HookKind};
+pub use crate::analytics::hook_events::{HookEvent, HookKind};
