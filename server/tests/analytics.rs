@@ -661,7 +661,7 @@ async fn query_plans_use_the_indexes() {
     };
     println!("SQLite: {recent_sqlite}\n  {}", plan.join("\n  "));
     assert!(plan.iter().any(|l| l.contains("r2 USING COVERING INDEX reports_node") || l.contains("r2 USING INDEX reports_node")), "SQLite: {plan:?}");
-    assert!(!plan.iter().any(|l| l.starts_with("SCAN ") && l != "SCAN a"), "SQLite scans a table: {recent_sqlite}: {plan:?}");
+    assert!(!plan.iter().any(|l| l.starts_with("SCAN ") && !l.starts_with("SCAN a ") && l != "SCAN a"), "SQLite scans a table: {recent_sqlite}: {plan:?}");
     store.close().await;
 
     let pg = Postgres::start("analytics-plans");
