@@ -15,7 +15,7 @@ use std::process::Command;
 use presenced_report::Report;
 use presenced_server::config::Database;
 use presenced_server::metrics::{metrics, Bucket, Counts, Metrics, Range};
-use presenced_server::store::{Db, Store};
+use presenced_server::store::{Db, Store, RECENT_REPORTS_POSTGRES, RECENT_REPORTS_SQLITE};
 use presenced_server::visits::{visits, NetworkRules, Sighting, VisitRules};
 use serde_json::{json, Value};
 use support::{agent, report_body, run_with_stdin, shared_capture, synthetic_days as synthetic, Postgres, RowSpec, Server, Sight, TempDir, AP1, AP2, DAY, H, M, MON};
@@ -650,6 +650,18 @@ async fn query_plans_use_the_indexes() {
         let scans_table = |l: &String| l.starts_with("SCAN ") && !l.contains("CONSTANT ROW") && l != "SCAN late";
         assert!(!plan.iter().any(scans_table), "SQLite scans a table: {sql}: {plan:?}");
     }
+    // The access points' latest report times (every view's scope, the
+    // dashboard's select): a few rows each by reports_node, never a walk of
+    // every report kept. access_points itself is read whole, as it should
+    // be (one row an access point).
+    let recent_sqlite = RECENT_REPORTS_SQLITE.replace("$1", "16");
+    let plan: Vec<String> = {
+        use sqlx::Row;
+        sqlx::query(&format!("EXPLAIN QUERY PLAN {recent_sqlite}")).fetch_all(reader).await.unwrap().iter().map(|r| r.get::<String, _>(3)).collect()
+    };
+    println!("SQLite: {recent_sqlite}\n  {}", plan.join("\n  "));
+    assert!(plan.iter().any(|l| l.contains("r2 USING COVERING INDEX reports_node") || l.contains("r2 USING INDEX reports_node")), "SQLite: {plan:?}");
+    assert!(!plan.iter().any(|l| l.starts_with("SCAN ") && !l.starts_with("SCAN a ") && l != "SCAN a"), "SQLite scans a table: {recent_sqlite}: {plan:?}");
     store.close().await;
 
     let pg = Postgres::start("analytics-plans");
@@ -666,6 +678,11 @@ async fn query_plans_use_the_indexes() {
         assert!(plan.iter().any(|l| l.contains("Index")), "PostgreSQL: {sql}: {plan:?}");
         assert!(!plan.iter().any(|l| l.contains("Seq Scan")), "PostgreSQL scans a table: {sql}: {plan:?}");
     }
+    let recent_pg = RECENT_REPORTS_POSTGRES.replace("$1", "16");
+    let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {recent_pg}")).fetch_all(&mut *conn).await.unwrap();
+    println!("PostgreSQL: {recent_pg}\n  {}", plan.join("\n  "));
+    assert!(plan.iter().any(|l| l.contains("Index") && l.contains("reports_node")), "PostgreSQL: {recent_pg}: {plan:?}");
+    assert!(!plan.iter().any(|l| l.contains("Seq Scan on reports")), "PostgreSQL scans reports: {recent_pg}: {plan:?}");
     drop(conn);
     store.close().await;
     drop(pg);

@@ -104,6 +104,15 @@ mod figures;
 
 pub use views::SIGHTINGS_MAX;
 
+/// The latest INTERVAL_SAMPLE report times of each access point (SQLite has
+/// no LATERAL; its correlated IN list walks the same index).
+pub const RECENT_REPORTS_SQLITE: &str = "SELECT r.network_id, r.node_mac, r.received_at FROM access_points a JOIN reports r \
+     ON r.id IN (SELECT r2.id FROM reports r2 WHERE r2.network_id = a.network_id AND r2.node_mac = a.node_mac \
+     ORDER BY r2.received_at DESC LIMIT $1)";
+pub const RECENT_REPORTS_POSTGRES: &str = "SELECT a.network_id, a.node_mac, r.received_at FROM access_points a CROSS JOIN LATERAL \
+     (SELECT r2.received_at FROM reports r2 WHERE r2.network_id = a.network_id AND r2.node_mac = a.node_mac \
+     ORDER BY r2.received_at DESC LIMIT $1) r";
+
 /// One stored row: the report's network_id and node_mac, the ten documented
 /// fields, and when it arrived (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -700,12 +709,11 @@ impl Store {
             .bind(hour_ago)
             .fetch_all(pool)
             .await?;
-            let recent = sqlx::query(
-                "SELECT network_id, node_mac, received_at FROM ( \
-                 SELECT network_id, node_mac, received_at, \
-                 ROW_NUMBER() OVER (PARTITION BY network_id, node_mac ORDER BY received_at DESC) AS n FROM reports) t \
-                 WHERE n <= $1",
-            )
+            // Each access point's latest reports by its (network_id,
+            // node_mac, received_at) index, a few rows each: a window over
+            // all of `reports` read every report ever kept on each request
+            // (most of the 24 h view's time after 30 days).
+            let recent = sqlx::query(if matches!(self.db, Db::Postgres(_)) { RECENT_REPORTS_POSTGRES } else { RECENT_REPORTS_SQLITE })
             .bind(INTERVAL_SAMPLE as i64)
             .fetch_all(pool)
             .await?;
