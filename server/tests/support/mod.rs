@@ -440,19 +440,26 @@ pub fn expected_csv_prefix(network_id: u64, node_mac: &str, r: &RowSpec) -> Stri
     )
 }
 
-/// The agent's release binary (PRESENCED_AGENT, else the workspace's
-/// target/release/presenced).
+/// The agent's binary: PRESENCED_AGENT, else the workspace's
+/// target/release/presenced (what `make test-server` builds), else its
+/// target/debug/presenced (what `cargo test --workspace` or `cargo build`
+/// leaves), so that a user's `cargo test` of the server needs no extra step.
 pub fn agent() -> PathBuf {
-    let path = match std::env::var_os("PRESENCED_AGENT") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/presenced"),
-    };
-    assert!(
-        path.is_file(),
-        "{} is missing: build the agent first (cargo build --release --locked at the root; make test-server does)",
-        path.display()
-    );
-    path
+    if let Some(p) = std::env::var_os("PRESENCED_AGENT") {
+        let path = PathBuf::from(p);
+        assert!(path.is_file(), "PRESENCED_AGENT={} is not a file", path.display());
+        return path;
+    }
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let candidates = [target.join("release/presenced"), target.join("debug/presenced")];
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(path) => path.clone(),
+        None => panic!(
+            "neither {} nor {} exists: build the agent first (cargo build --release --locked at the root; make test-server does)",
+            candidates[0].display(),
+            candidates[1].display()
+        ),
+    }
 }
 
 pub use presenced_test_support::data::shared_capture;
