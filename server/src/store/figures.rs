@@ -45,7 +45,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use sqlx::Row;
 
 use super::stored_visits::Sql;
-use super::views::scope_of;
+use super::views::{scope_of, visits_of_rows, Columns};
 use super::{Db, Param, Store, StoreError};
 use crate::analytics::figures::{compose, hour_figures, hour_floor, hours_of, peak_in, started_in, HourFigures, Started, HOUR};
 use crate::analytics::metrics::{counts_in, local_day, BucketMetrics, Bucket, Counts, Metrics, Range, Split, REPEAT_WINDOW_DAYS};
@@ -149,12 +149,6 @@ pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(
     out
 }
 
-/// A dirty hour as read: its start and the generation of its mark.
-struct Mark {
-    hour: i64,
-    generation: i64,
-}
-
 fn figures_of_row(r: &impl RowLike) -> Result<(i64, i64, HourFigures), StoreError> {
     let n = |name: &str| r.int(name).map(|v| v.max(0) as u64);
     let started = Started {
@@ -234,8 +228,11 @@ impl Store {
         let buckets = range.buckets();
         let span_lo = buckets.first().map_or(range.since, |b| b.0);
         let span_hi = buckets.last().map_or(range.until, |b| b.1);
-        let mut hours = self.read_hours(network_id, &scope, span_lo, span_hi).await?;
+        // The dirty hours first, then the stored ones: read the other way,
+        // an hour's old figures could be read just before the refresher
+        // stored its new ones and removed its mark.
         let (fresh, dirty_days) = self.refresh_hours(network_id, &scope, rules, span_lo, span_hi).await?;
+        let mut hours = self.read_hours(network_id, &scope, span_lo, span_hi).await?;
         for (hour, f) in fresh {
             hours.insert(hour, f);
         }
@@ -398,16 +395,22 @@ impl Store {
         Ok(out)
     }
 
-    /// Recomputes the dirty hours in [lo, hi) and stores those still as
-    /// read; answers every recomputed hour's figures (stored or not: they
-    /// are of visits at least as new as the mark) and their days.
+    /// Recomputes the dirty hours in [lo, hi) and stores them; answers the
+    /// figures of those it recomputed (an hour done meanwhile by another
+    /// view or the refresher is clean, its figures stored) and their days.
     async fn refresh_hours(&self, network_id: i64, scope: &str, rules: &NetworkRules, lo: i64, hi: i64) -> Result<(Vec<(i64, Split<HourFigures>)>, BTreeSet<i64>), StoreError> {
-        let marks: Vec<Mark> = on_pool!(self, pool => {
-            sqlx::query("SELECT hour, generation FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 ORDER BY hour")
+        let marks: Vec<i64> = on_pool!(self, pool => {
+            sqlx::query("SELECT hour FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 ORDER BY hour")
                 .bind(network_id).bind(scope).bind(lo).bind(hi)
                 .fetch_all(pool).await?
-                .iter().map(|r| Ok(Mark { hour: r.try_get(0)?, generation: r.try_get(1)? })).collect::<Result<_, StoreError>>()?
+                .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
         });
+        self.refresh_marks(network_id, scope, rules, &marks).await
+    }
+
+    /// Recomputes the hours of `marks` (in hour order) still dirty from
+    /// their visits and stores them (see `refresh_hours`).
+    async fn refresh_marks(&self, network_id: i64, scope: &str, rules: &NetworkRules, marks: &[i64]) -> Result<(Vec<(i64, Split<HourFigures>)>, BTreeSet<i64>), StoreError> {
         let node_mac = (!scope.is_empty()).then_some(scope);
         let mut fresh = Vec::with_capacity(marks.len());
         let mut days = BTreeSet::new();
@@ -415,24 +418,39 @@ impl Store {
         let mut i = 0;
         while i < marks.len() {
             let mut j = i + 1;
-            while j < marks.len() && j - i < HOURS_PER_READ && marks[j].hour == marks[j - 1].hour + HOUR {
+            while j < marks.len() && j - i < HOURS_PER_READ && marks[j] == marks[j - 1] + HOUR {
                 j += 1;
             }
             let run = &marks[i..j];
             i = j;
-            let found = self.stored_visits(network_id, node_mac, rules, run[0].hour, run[run.len() - 1].hour + HOUR, super::views::Columns::Figures).await?;
-            let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
-            let computed: Vec<(&Mark, Split<HourFigures>)> = run.iter().map(|m| (m, hour_figures(&v, &r, m.hour))).collect();
-            locked_tx!(self, network_id, tx => {
-                for (mark, figures) in &computed {
-                    let cleared = sqlx::query("DELETE FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour = $3 AND generation = $4")
-                        .bind(network_id).bind(scope).bind(mark.hour).bind(mark.generation)
-                        .execute(&mut *tx).await?.rows_affected() == 1;
-                    if !cleared {
-                        continue;
+            let (lo, hi) = (run[0], run[run.len() - 1] + HOUR);
+            let queries = super::views::stored_visits_queries(network_id, node_mac, lo, hi, Columns::Figures);
+            // Under the lock from the marks to the figures: no report
+            // changes these visits meanwhile, and no other view or
+            // refresher (in this process or another) stores these hours at
+            // once, so a mark still there is recomputed from the visits as
+            // they are, and removed with its figures written.
+            let computed: Vec<(i64, Split<HourFigures>)> = locked_tx!(self, network_id, tx => {
+                let still: BTreeSet<i64> = sqlx::query("SELECT hour FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4")
+                    .bind(network_id).bind(scope).bind(lo).bind(hi)
+                    .fetch_all(&mut *tx).await?
+                    .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+                let run: Vec<i64> = run.iter().copied().filter(|h| still.contains(h)).collect();
+                let mut computed = Vec::with_capacity(run.len());
+                if !run.is_empty() {
+                    let mut found = Vec::new();
+                    for q in &queries {
+                        let rows = bound!(q).fetch_all(&mut *tx).await?;
+                        found.extend(visits_of_rows!(&rows, rules, Columns::Figures)?);
                     }
+                    let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
+                    computed = run.iter().map(|h| (*h, hour_figures(&v, &r, *h))).collect();
+                }
+                for (hour, figures) in &computed {
+                    sqlx::query("DELETE FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour = $3")
+                        .bind(network_id).bind(scope).bind(*hour).execute(&mut *tx).await?;
                     sqlx::query("DELETE FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour = $3")
-                        .bind(network_id).bind(scope).bind(mark.hour).execute(&mut *tx).await?;
+                        .bind(network_id).bind(scope).bind(*hour).execute(&mut *tx).await?;
                     for class in AddressClass::ALL {
                         let f = figures.of(class);
                         if f.overlap == Counts::default() {
@@ -443,24 +461,22 @@ impl Store {
                             "INSERT INTO hourly_figures (network_id, scope, hour, class, {FIGURE_NAMES}) VALUES ($1, $2, $3, $4, {})",
                             placeholders.join(", ")
                         );
-                        let mut q = sqlx::query(&sql).bind(network_id).bind(scope).bind(mark.hour).bind(class_code(class));
+                        let mut q = sqlx::query(&sql).bind(network_id).bind(scope).bind(*hour).bind(class_code(class));
                         for value in figure_values(f) {
                             q = q.bind(value);
                         }
                         q.execute(&mut *tx).await?;
                     }
                 }
-                let mut run_days = BTreeSet::new();
-                for (mark, _) in &computed {
-                    run_days.insert(local_day(mark.hour, rules.utc_offset));
-                }
+                let run_days: BTreeSet<i64> = computed.iter().map(|(h, _)| local_day(*h, rules.utc_offset)).collect();
                 for day in &run_days {
                     sqlx::query("INSERT INTO figure_dirty_days (network_id, scope, day) VALUES ($1, $2, $3) ON CONFLICT (network_id, scope, day) DO NOTHING")
                         .bind(network_id).bind(scope).bind(*day).execute(&mut *tx).await?;
                 }
                 days.extend(run_days);
+                computed
             });
-            fresh.extend(computed.into_iter().map(|(m, f)| (m.hour, f)));
+            fresh.extend(computed);
         }
         Ok((fresh, days))
     }
@@ -634,6 +650,98 @@ impl Store {
             });
         }
         Ok(())
+    }
+}
+
+/// Dirty hours the refresher recomputes in one step, at most (in runs of
+/// up to `HOURS_PER_READ`, one short transaction each).
+pub const REFRESH_STEP_HOURS: usize = 72;
+/// Dirty days whose clients one step recomputes, at most (a transaction
+/// each, O(the day's visits)).
+const REFRESH_STEP_DAYS: i64 = 2;
+
+/// What is left for the refresher: dirty hours and dirty days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    pub hours: i64,
+    pub days: i64,
+}
+
+impl Store {
+    /// The dirty hours and days of every network.
+    pub async fn figures_backlog(&self) -> Result<Backlog, StoreError> {
+        on_pool!(self, pool => {
+            let hours: i64 = sqlx::query("SELECT COUNT(*) FROM figure_dirty").fetch_one(pool).await?.try_get(0)?;
+            let days: i64 = sqlx::query("SELECT COUNT(*) FROM figure_dirty_days").fetch_one(pool).await?.try_get(0)?;
+            Ok(Backlog { hours, days })
+        })
+    }
+
+    /// One bounded step of the background refresher: up to `max_hours`
+    /// dirty hours, the oldest of each scope first, shared among the scopes
+    /// that have some; when no hour is dirty, the clients of up to
+    /// `REFRESH_STEP_DAYS` dirty days, oldest first (a day is marked when
+    /// one of its hours is recomputed, so doing them after the hours does
+    /// each once). Answers how many it recomputed: 0 when nothing is dirty.
+    ///
+    /// The same marks and generations as a view's: a report stored
+    /// meanwhile leaves its hour dirty, and a view or another process doing
+    /// the same hour at once only wastes work (the later one finds the mark
+    /// gone and stores nothing).
+    pub async fn refresh_step(&self, max_hours: usize) -> Result<usize, StoreError> {
+        let scopes: Vec<(i64, String)> = on_pool!(self, pool => {
+            sqlx::query("SELECT DISTINCT network_id, scope FROM figure_dirty ORDER BY network_id, scope").fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?
+        });
+        if !scopes.is_empty() {
+            let per_scope = (max_hours / scopes.len()).max(1) as i64;
+            let mut done = 0;
+            for (network_id, scope) in scopes.iter().take(max_hours.max(1)) {
+                let rules = self.rules_for(*network_id);
+                self.ensure_figures_built(*network_id, rules.utc_offset).await?;
+                let marks: Vec<i64> = on_pool!(self, pool => {
+                    sqlx::query("SELECT hour FROM figure_dirty WHERE network_id = $1 AND scope = $2 ORDER BY hour LIMIT $3")
+                        .bind(network_id).bind(scope).bind(per_scope)
+                        .fetch_all(pool).await?
+                        .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
+                });
+                self.refresh_marks(*network_id, scope, &rules, &marks).await?;
+                done += marks.len();
+            }
+            return Ok(done);
+        }
+        let days: Vec<(i64, String, i64)> = on_pool!(self, pool => {
+            sqlx::query("SELECT network_id, scope, day FROM figure_dirty_days ORDER BY day, network_id, scope LIMIT $1")
+                .bind(REFRESH_STEP_DAYS).fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<Result<_, StoreError>>()?
+        });
+        for (network_id, scope, day) in &days {
+            let rules = self.rules_for(*network_id);
+            self.ensure_figures_built(*network_id, rules.utc_offset).await?;
+            self.recompute_class_day(*network_id, scope, rules.utc_offset, *day).await?;
+        }
+        Ok(days.len())
+    }
+
+    /// Refreshes the figures that ingest left dirty, in the background, so
+    /// that no request pays for a backfill: a step at a time, pausing after
+    /// each as long as it took (at most half of one core, and the writer
+    /// free between steps for ingest), and every second when nothing is
+    /// dirty. Ends when the store is closed.
+    pub async fn refresh_figures_forever(self) {
+        loop {
+            let began = std::time::Instant::now();
+            let pause = match self.refresh_step(REFRESH_STEP_HOURS).await {
+                Ok(0) => std::time::Duration::from_secs(1),
+                Ok(_) => began.elapsed(),
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(e) => {
+                    tracing::error!("figures' refresher: {e}");
+                    std::time::Duration::from_secs(5)
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
     }
 }
 
