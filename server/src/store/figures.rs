@@ -231,11 +231,21 @@ impl Store {
         // The dirty hours first, then the stored ones: read the other way,
         // an hour's old figures could be read just before the refresher
         // stored its new ones and removed its mark.
-        let (fresh, dirty_days) = self.refresh_hours(network_id, &scope, rules, span_lo, span_hi).await?;
-        let mut hours = self.read_hours(network_id, &scope, span_lo, span_hi).await?;
-        for (hour, f) in fresh {
-            hours.insert(hour, f);
-        }
+        let (_, dirty_days) = self.refresh_hours(network_id, &scope, rules, span_lo, span_hi).await?;
+        // By day over more than two days: the days between the first and
+        // the last summed in SQL (a row a day and class, not 24), the hours
+        // read only for the edge days (the total's partial days) and each
+        // day's first hour (the visits reaching into the day).
+        let (hours, days) = if range.bucket == Bucket::Day && span_hi - span_lo > 2 * DAY {
+            let (inner_lo, inner_hi) = (span_lo + DAY, span_hi - DAY);
+            let mut hours = self.read_hours(network_id, &scope, span_lo, inner_lo).await?;
+            hours.extend(self.read_hours(network_id, &scope, inner_hi, span_hi).await?);
+            hours.extend(self.read_first_hours(network_id, &scope, offset, inner_lo, inner_hi).await?);
+            (hours, self.read_day_sums(network_id, &scope, offset, inner_lo, inner_hi).await?)
+        } else {
+            (self.read_hours(network_id, &scope, span_lo, span_hi).await?, BTreeMap::new())
+        };
+        let sums = Sums { hours: &hours, days: &days };
         let day_of = |t: i64| local_day(t, offset);
         // Whole local days inside the range, for the total's unique clients.
         let (wd_lo, wd_hi) = (day_of(range.since + DAY - 1), day_of(range.until));
@@ -245,7 +255,7 @@ impl Store {
         }
         let unique = self.daily_unique(network_id, &scope, offset, &needed, &dirty_days).await?;
 
-        let of_hour = |h: i64| hours.get(&h);
+        let of_hour = |h: i64| sums.hours.get(&h);
         let mut out = Vec::with_capacity(buckets.len());
         for (start, end) in buckets {
             let counts = match range.bucket {
@@ -254,7 +264,7 @@ impl Store {
                     None => Split::default(),
                 },
                 Bucket::Day => {
-                    let (mut started, peak) = sum_hours(&hours, start, end);
+                    let (mut started, peak) = sums.sum(start, end);
                     add_reaching(&mut started, &hours, start);
                     let day_unique = unique.get(&day_of(start)).cloned().unwrap_or_default();
                     split_compose(&started, &peak, &day_unique)
@@ -262,14 +272,15 @@ impl Store {
             };
             out.push(BucketMetrics { start, end, counts });
         }
-        let total = self.total(network_id, node_mac, rules, range, &hours, (wd_lo, wd_hi)).await?;
+        let total = self.total(network_id, node_mac, rules, range, &sums, (wd_lo, wd_hi)).await?;
         let occupancy_now = self.occupancy_now(network_id, node_mac, rules, now).await?;
         Ok(Metrics { buckets: out, total, occupancy_now })
     }
 
     /// The range's total: whole hours from the figures, the partial hours
     /// at its edges from their visits.
-    async fn total(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, range: &Range, hours: &BTreeMap<i64, Split<HourFigures>>, whole_days: (i64, i64)) -> Result<Split<Counts>, StoreError> {
+    async fn total(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, range: &Range, sums: &Sums<'_>, whole_days: (i64, i64)) -> Result<Split<Counts>, StoreError> {
+        let hours = sums.hours;
         let offset = rules.utc_offset;
         let wh_lo = hour_floor(range.since + HOUR - 1, offset);
         let wh_hi = hour_floor(range.until, offset);
@@ -279,7 +290,7 @@ impl Store {
             let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
             return Ok(counts_in(&v, &r, range.since, range.until));
         }
-        let (mut started, mut peak) = sum_hours(hours, wh_lo, wh_hi);
+        let (mut started, mut peak) = sums.sum(wh_lo, wh_hi);
         let left = if range.since == wh_lo {
             // Begun before and reaching in: the first hour's own counts
             // less its started ones, no visit read.
@@ -390,6 +401,63 @@ impl Store {
         for (hour, code, f) in rows {
             if let Some(class) = class_of_code(code) {
                 *out.entry(hour).or_default().get(class) = f;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored hours in [lo, hi) that begin a local day.
+    async fn read_first_hours(&self, network_id: i64, scope: &str, offset: i64, lo: i64, hi: i64) -> Result<BTreeMap<i64, Split<HourFigures>>, StoreError> {
+        let sql = format!(
+            "SELECT hour, class, {FIGURE_NAMES} FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 \
+             AND ((hour + {offset}) % {DAY} + {DAY}) % {DAY} = 0"
+        );
+        let rows: Vec<(i64, i64, HourFigures)> = on_pool!(self, pool => {
+            sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
+                .iter().map(figures_of_row).collect::<Result<_, StoreError>>()?
+        });
+        let mut out: BTreeMap<i64, Split<HourFigures>> = BTreeMap::new();
+        for (hour, code, f) in rows {
+            if let Some(class) = class_of_code(code) {
+                *out.entry(hour).or_default().get(class) = f;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per local day in [lo, hi) (whole days): the sums of its hours'
+    /// started counts and the greatest of their peaks, by class, keyed by
+    /// the day's first instant.
+    async fn read_day_sums(&self, network_id: i64, scope: &str, offset: i64, lo: i64, hi: i64) -> Result<BTreeMap<i64, DaySum>, StoreError> {
+        let day = format!("(((hour + {offset}) - (((hour + {offset}) % {DAY}) + {DAY}) % {DAY}) / {DAY})");
+        let sum = |c: &str| format!("CAST(SUM({c}) AS BIGINT) AS {c}");
+        let columns = ["s_visitors", "s_passersby", "s_connected", "s_dwell0", "s_dwell1", "s_dwell2", "s_dwell3", "s_new_visitors", "s_repeat"];
+        let sql = format!(
+            "SELECT CAST({day} AS BIGINT) AS day, class, {}, CAST(MAX(peak) AS BIGINT) AS peak FROM hourly_figures \
+             WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 GROUP BY {day}, class",
+            columns.iter().map(|c| sum(c)).collect::<Vec<_>>().join(", ")
+        );
+        let rows: Vec<(i64, i64, Started, u64)> = on_pool!(self, pool => {
+            sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
+                .iter().map(|r| {
+                    let n = |name: &str| r.int(name).map(|v| v.max(0) as u64);
+                    let started = Started {
+                        visitors: n("s_visitors")?,
+                        passersby: n("s_passersby")?,
+                        connected: n("s_connected")?,
+                        dwell: [n("s_dwell0")?, n("s_dwell1")?, n("s_dwell2")?, n("s_dwell3")?],
+                        new_visitors: n("s_new_visitors")?,
+                        repeat_visitors: n("s_repeat")?,
+                    };
+                    Ok((r.int("day")?, r.int("class")?, started, n("peak")?))
+                }).collect::<Result<_, StoreError>>()?
+        });
+        let mut out: BTreeMap<i64, DaySum> = BTreeMap::new();
+        for (day, code, started, peak) in rows {
+            if let Some(class) = class_of_code(code) {
+                let entry = out.entry(day * DAY - offset).or_default();
+                *entry.started.get(class) = started;
+                *entry.peak.get(class) = peak;
             }
         }
         Ok(out)
@@ -679,10 +747,10 @@ impl Store {
 
     /// One bounded step of the background refresher: up to `max_hours`
     /// dirty hours, the oldest of each scope first, shared among the scopes
-    /// that have some; when no hour is dirty, the clients of up to
-    /// `REFRESH_STEP_DAYS` dirty days, oldest first (a day is marked when
-    /// one of its hours is recomputed, so doing them after the hours does
-    /// each once). Answers how many it recomputed: 0 when nothing is dirty.
+    /// that have some; then the clients of up to `REFRESH_STEP_DAYS` dirty
+    /// days that have no dirty hour, oldest first (a day is marked when one
+    /// of its hours is recomputed, so doing it after its hours does it
+    /// once). Answers how many it recomputed: 0 when nothing is dirty.
     ///
     /// The same marks and generations as a view's: a report stored
     /// meanwhile leaves its hour dirty, and a view or another process doing
@@ -693,9 +761,9 @@ impl Store {
             sqlx::query("SELECT DISTINCT network_id, scope FROM figure_dirty ORDER BY network_id, scope").fetch_all(pool).await?
                 .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?
         });
+        let mut done = 0;
         if !scopes.is_empty() {
             let per_scope = (max_hours / scopes.len()).max(1) as i64;
-            let mut done = 0;
             for (network_id, scope) in scopes.iter().take(max_hours.max(1)) {
                 let rules = self.rules_for(*network_id);
                 self.ensure_figures_built(*network_id, rules.utc_offset).await?;
@@ -708,19 +776,28 @@ impl Store {
                 self.refresh_marks(*network_id, scope, &rules, &marks).await?;
                 done += marks.len();
             }
-            return Ok(done);
         }
+        // The days none of whose hours is dirty (with a margin of 14 hours
+        // either side, the widest UTC offset, so no network's offset is
+        // needed here): a day with a dirty hour is marked again when that
+        // hour is done. So during a backfill in order the days behind it are
+        // done as it goes, not all at its end.
         let days: Vec<(i64, String, i64)> = on_pool!(self, pool => {
-            sqlx::query("SELECT network_id, scope, day FROM figure_dirty_days ORDER BY day, network_id, scope LIMIT $1")
-                .bind(REFRESH_STEP_DAYS).fetch_all(pool).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<Result<_, StoreError>>()?
+            sqlx::query(&format!(
+                "SELECT d.network_id, d.scope, d.day FROM figure_dirty_days d WHERE NOT EXISTS (SELECT 1 FROM figure_dirty f \
+                 WHERE f.network_id = d.network_id AND f.scope = d.scope AND f.hour >= d.day * {DAY} - {MARGIN} AND f.hour < (d.day + 1) * {DAY} + {MARGIN}) \
+                 ORDER BY d.day, d.network_id, d.scope LIMIT $1",
+                MARGIN = 14 * HOUR
+            ))
+            .bind(REFRESH_STEP_DAYS).fetch_all(pool).await?
+            .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<Result<_, StoreError>>()?
         });
         for (network_id, scope, day) in &days {
             let rules = self.rules_for(*network_id);
             self.ensure_figures_built(*network_id, rules.utc_offset).await?;
             self.recompute_class_day(*network_id, scope, rules.utc_offset, *day).await?;
         }
-        Ok(days.len())
+        Ok(done + days.len())
     }
 
     /// Refreshes the figures that ingest left dirty, in the background, so
@@ -749,18 +826,50 @@ fn split_map<T, U>(s: &Split<T>, f: impl Fn(&T) -> U) -> Split<U> {
     Split { universal: f(&s.universal), randomized: f(&s.randomized), estimated_devices: f(&s.estimated_devices) }
 }
 
-/// Σ started and max peak over the hours in [lo, hi).
-fn sum_hours(hours: &BTreeMap<i64, Split<HourFigures>>, lo: i64, hi: i64) -> (Split<Started>, Split<u64>) {
-    let mut started: Split<Started> = Split::default();
-    let mut peak: Split<u64> = Split::default();
-    for f in hours.range(lo..hi).map(|(_, f)| f) {
-        for class in AddressClass::ALL {
-            started.get(class).add(&f.of(class).started);
-            let p = peak.get(class);
-            *p = (*p).max(f.of(class).overlap.peak_occupancy);
+/// A whole local day's hours summed: Σ started, max peak, by class.
+#[derive(Default)]
+struct DaySum {
+    started: Split<Started>,
+    peak: Split<u64>,
+}
+
+/// What a view sums: stored hours, and whole days summed in SQL (each
+/// either wholly inside a sum's range or wholly outside it, and its hours
+/// then not in `hours` but for its first one).
+struct Sums<'a> {
+    hours: &'a BTreeMap<i64, Split<HourFigures>>,
+    days: &'a BTreeMap<i64, DaySum>,
+}
+
+impl Sums<'_> {
+    /// Σ started and max peak over the hours in [lo, hi).
+    fn sum(&self, lo: i64, hi: i64) -> (Split<Started>, Split<u64>) {
+        let mut started: Split<Started> = Split::default();
+        let mut peak: Split<u64> = Split::default();
+        let mut covered: Vec<(i64, i64)> = Vec::new();
+        for (&day, d) in self.days.range(lo..hi) {
+            if day + DAY > hi {
+                continue;
+            }
+            covered.push((day, day + DAY));
+            for class in AddressClass::ALL {
+                started.get(class).add(d.started.of(class));
+                let p = peak.get(class);
+                *p = (*p).max(*d.peak.of(class));
+            }
         }
+        for (&hour, f) in self.hours.range(lo..hi) {
+            if covered.iter().any(|(a, b)| *a <= hour && hour < *b) {
+                continue;
+            }
+            for class in AddressClass::ALL {
+                started.get(class).add(&f.of(class).started);
+                let p = peak.get(class);
+                *p = (*p).max(f.of(class).overlap.peak_occupancy);
+            }
+        }
+        (started, peak)
     }
-    (started, peak)
 }
 
 /// Adds the visits begun before `hour` that reach it: its own counts less
