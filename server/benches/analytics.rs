@@ -4,9 +4,12 @@
 //! a share with randomized MACs, BENCH_DAYS days at one report every
 //! BENCH_RATE seconds) is fed through the real ingest path (`Store::ingest`,
 //! which runs the sessionizer; no HTTP) into SQLite and into PostgreSQL.
+//! The figures' refresher runs beside ingest, as in the server
+//! (BENCH_REFRESHER=0 leaves it out: then the first view after ingest
+//! recomputes every hour ingest marked); at the end of each ingest phase the
+//! first view of the whole history is timed, and the refresher's catch-up.
 //! After the first day and after the last, presenced-server is started on
-//! the database and each view is asked once (that first request recomputes
-//! the stored hours that ingest left dirty) and then BENCH_REPEATS times
+//! the database and each view is asked once and then BENCH_REPEATS times
 //! over HTTP: the
 //! dashboard for 24 h by hour, 7 days by day and 30 days by day,
 //! `histograms` for 24 h, `events` for one hour (p50 / p95), and the
@@ -20,7 +23,7 @@
 //! Environment: BENCH_APS (10), BENCH_CLIENTS (50), BENCH_DAYS (30),
 //! BENCH_RATE (30), BENCH_RANDOMIZED_PERCENT (30), BENCH_REPEATS (20),
 //! BENCH_BASELINE_REPEATS (3), BENCH_SINGLE_DAYS (33; 0 leaves it out),
-//! BENCH_DATABASES (sqlite,postgresql). A quick run:
+//! BENCH_DATABASES (sqlite,postgresql), BENCH_REFRESHER (1). A quick run:
 //! `BENCH_APS=2 BENCH_CLIENTS=20 BENCH_DAYS=3 BENCH_SINGLE_DAYS=0 make bench-analytics`.
 
 #[allow(dead_code)]
@@ -36,7 +39,7 @@ use hmac::{Hmac, Mac};
 use presenced_report::{signature, ProbeRow, Report};
 use presenced_server::analytics::metrics::{Bucket, Range};
 use presenced_server::analytics::visits::{visits, NetworkRules};
-use presenced_server::store::{Database, Store};
+use presenced_server::store::{Backlog, Database, Store};
 use sha2::Sha512;
 use support::{request, Postgres, Server, TempDir};
 
@@ -370,7 +373,7 @@ async fn measure(label: &str, database: &str, url_or_path: &Database, dir: &std:
     let mut signer = Signer { next: 0, nonce: presenced_server::unix_now_ms() as u64 * 1000 };
     let store = Store::open(url_or_path).await.unwrap();
     store.use_rules([(NETWORK as i64, NetworkRules::default())]).await.unwrap();
-    println!("  {label} (load average {}): view, first request (it recomputes the hours ingest left dirty); stored figures (HTTP, {repeats} requests after it) p50 / p95; raw rows rebuilt ({baseline_repeats} in this process) p50 / p95; ratio of p95s", load_average());
+    println!("  {label} (load average {}): view, first request; stored figures (HTTP, {repeats} requests after it) p50 / p95; raw rows rebuilt ({baseline_repeats} in this process) p50 / p95; ratio of p95s", load_average());
     let mut p95s = Vec::new();
     for view in VIEWS {
         let mut ms = Vec::new();
@@ -420,13 +423,26 @@ async fn measure(label: &str, database: &str, url_or_path: &Database, dir: &std:
     p95s
 }
 
-/// The stored hours that ingest marked dirty, recomputed once by a view of
-/// the whole history (as the first view after ingest would), timed.
-async fn prime(store: &Store, start: i64, end: i64) {
+/// Right at the end of ingest: what is left dirty, then the first view of
+/// the whole history, timed (it recomputes the dirty hours and days left in
+/// its range: with the refresher, what it has not caught up with yet;
+/// without it, BENCH_REFRESHER=0, everything ingest marked), then how long
+/// the refresher takes to drain the rest.
+async fn prime(store: &Store, start: i64, end: i64, refresher: bool) {
+    let left = store.figures_backlog().await.expect("backlog");
+    println!("    left dirty at the end of ingest: {} hours, {} days (refresher {})", left.hours, left.days, if refresher { "on" } else { "off" });
     let t = Instant::now();
     let range = Range::new(start, end, Bucket::Day, 0).unwrap();
     store.metrics(NETWORK as i64, None, &NetworkRules::default(), &range, end).await.expect("figures");
-    println!("    the figures of the hours ingest marked, recomputed by one view of all {} days: {:.1} s", (end - start) / DAY, t.elapsed().as_secs_f64());
+    println!("    the first view of all {} days, right after ingest: {:.2} s", (end - start) / DAY, t.elapsed().as_secs_f64());
+    if refresher {
+        let t = Instant::now();
+        let at = store.figures_backlog().await.expect("backlog");
+        while store.figures_backlog().await.expect("backlog") != Backlog::default() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        println!("    the refresher drained the {} hours and {} days left after that view in {:.1} s", at.hours, at.days, t.elapsed().as_secs_f64());
+    }
 }
 
 /// A venue on one database: one day, measured; the rest, measured again.
@@ -444,18 +460,28 @@ async fn run(name: &str, database: &str, dir: &std::path::Path, aps: usize, clie
     let first_day_end = if only_end { days * windows_a_day } else { windows_a_day };
     let store = Store::open(&db).await.unwrap();
     store.use_rules([(NETWORK as i64, NetworkRules::default())]).await.unwrap();
+    // As in the server: the figures' refresher beside ingest.
+    let refresher = env_num("BENCH_REFRESHER", 1) == 1;
+    let task = refresher.then(|| tokio::spawn(store.clone().refresh_figures_forever()));
     let first = ingest(&store, &mut venue, start, 0, first_day_end).await;
     print_ingest(if only_end { "all days" } else { "day 1" }, &first);
-    prime(&store, start, if only_end { end } else { start + DAY }).await;
+    prime(&store, start, if only_end { end } else { start + DAY }, refresher).await;
     println!("    this process (generator, store and sessionizer) peak RSS so far {:.1} MiB", vm_hwm_kib(std::process::id()) as f64 / 1024.0);
+    if let Some(t) = task {
+        t.abort();
+    }
     store.close().await;
     let one_day = if only_end { None } else { Some(measure("after 1 day", database, &db, dir, start + DAY).await) };
     if !only_end && days > 1 {
         let store = Store::open(&db).await.unwrap();
         store.use_rules([(NETWORK as i64, NetworkRules::default())]).await.unwrap();
+        let task = refresher.then(|| tokio::spawn(store.clone().refresh_figures_forever()));
         let rest = ingest(&store, &mut venue, start, windows_a_day, days * windows_a_day).await;
         print_ingest(&format!("days 2 to {days}"), &rest);
-        prime(&store, start, end).await;
+        prime(&store, start, end, refresher).await;
+        if let Some(t) = task {
+            t.abort();
+        }
         store.close().await;
         let full = measure(&format!("after {days} days"), database, &db, dir, end).await;
         if let Some(one) = one_day {

@@ -123,6 +123,9 @@ async fn run(config: Config) -> ExitCode {
     if config.retention_days.is_some() || config.raw_retention_days.is_some() {
         tokio::spawn(prune_forever(store.clone(), config.retention_days, config.raw_retention_days));
     }
+    // Figures that ingest left dirty are recomputed here, not by the first
+    // view over them.
+    tokio::spawn(store.clone().refresh_figures_forever());
     let limits = config.limits.clone();
     let app = http::router(AppState::new(config, store.clone()));
     http::serve(listener, app, &limits, shutdown_signal(), Duration::from_secs(5)).await;

@@ -15,7 +15,7 @@ use std::process::Command;
 use presenced_report::Report;
 use presenced_server::config::Database;
 use presenced_server::metrics::{metrics, Bucket, Counts, Metrics, Range};
-use presenced_server::store::{Db, Store, RECENT_REPORTS_POSTGRES, RECENT_REPORTS_SQLITE};
+use presenced_server::store::{Backlog, Db, Store, REFRESH_STEP_HOURS, RECENT_REPORTS_POSTGRES, RECENT_REPORTS_SQLITE};
 use presenced_server::visits::{visits, NetworkRules, Sighting, VisitRules};
 use serde_json::{json, Value};
 use support::{agent, report_body, run_with_stdin, shared_capture, synthetic_days as synthetic, Postgres, RowSpec, Server, Sight, TempDir, AP1, AP2, DAY, H, M, MON};
@@ -501,6 +501,117 @@ async fn arrival_orders_and_restart_postgres() {
             if first {
                 empty(&store).await;
             }
+            store
+        })
+    })
+    .await;
+    drop(pg);
+}
+
+/// Runs the background refresher's steps (`step` hours each) until nothing
+/// is dirty; answers how many steps it took.
+async fn drain(store: &Store, step: usize) -> usize {
+    let mut steps = 0;
+    while store.refresh_step(step).await.unwrap() > 0 {
+        steps += 1;
+        assert!(steps < 100_000, "the refresher does not converge");
+    }
+    assert_eq!(store.figures_backlog().await.unwrap(), Backlog::default(), "nothing dirty after a drain");
+    steps
+}
+
+/// The refresher in place of the views: a shuffled backfill (late by
+/// minutes to days) drained in small steps before any view, then every
+/// view must be the batch reference with nothing left for it to recompute
+/// (so the figures compared are the refresher's); a late report that turns
+/// a visit 7 days later into a repeat one, drained again. Then reports
+/// stored while a refresher runs beside them and views are asked between
+/// them: every view exact whatever the refresher has done so far, and exact
+/// again after it caught up. At UTC and +05:30.
+async fn refresher_suite(open: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Store>>>) {
+    let rows = rows_where_order_matters();
+    let now = MON + 2 * DAY + 9 * H + 10 * M;
+    for (seed, offset) in [(21, 0), (22, 19_800)] {
+        let rules = NetworkRules { utc_offset: offset, ..NetworkRules::default() };
+        let store = open().await;
+        store.use_rules([(NET as i64, rules.clone())]).await.unwrap();
+        let order = shuffled(rows.len(), seed);
+        ingest_numbered(&store, NET, order.iter().map(|&i| (i, &rows[i]))).await;
+        assert!(store.figures_backlog().await.unwrap().hours > 0, "ingest marks hours dirty");
+        // Steps of 3 hours: many steps, each scope's oldest hours first.
+        assert!(drain(&store, 3).await > 1);
+        check_ranges(&store, &rows, &rules, now, true, "drained by the refresher").await;
+        assert_eq!(store.figures_backlog().await.unwrap(), Backlog::default(), "the views found nothing to recompute");
+
+        let x = "00:11:22:33:44:77";
+        let day10 = (AP1, x, MON + 10 * DAY + 10 * H, MON + 10 * DAY + 10 * H + 30 * M, -60, false);
+        let x_late = (AP1, x, MON + 3 * DAY + 9 * H, MON + 3 * DAY + 9 * H + 10 * M, -60, false);
+        ingest_numbered(&store, NET, [(30_000, &day10)].into_iter()).await;
+        drain(&store, 5).await;
+        ingest_numbered(&store, NET, [(30_001, &x_late)].into_iter()).await;
+        drain(&store, 5).await;
+        let days = Range::new(MON + 9 * DAY, MON + 12 * DAY, Bucket::Day, offset).unwrap();
+        let hours = Range::new(MON + 10 * DAY, MON + 11 * DAY, Bucket::Hour, offset).unwrap();
+        let mut all = rows.clone();
+        all.extend([day10, x_late]);
+        for range in [&days, &hours] {
+            let m = store.metrics(NET as i64, None, &rules, range, MON + 12 * DAY).await.unwrap();
+            assert_eq!(m, reference(&all, None, &rules, range, MON + 12 * DAY), "late repeat, drained, UTC{offset:+} s, {range:?}");
+        }
+        let repeat: u64 = store.metrics(NET as i64, None, &rules, &days, MON + 12 * DAY).await.unwrap().buckets.iter().map(|b| b.counts.universal.repeat_visitors).sum();
+        assert!(repeat >= 1, "X's day-10 visit is a repeat one after its day 3");
+        store.close().await;
+
+        // Beside a running refresher.
+        let store = open().await;
+        store.use_rules([(NET as i64, rules.clone())]).await.unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refresher = {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.refresh_step(2).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let order = shuffled(rows.len(), seed + 100);
+        let mut stored: Vec<Sight> = Vec::new();
+        for (k, part) in order.chunks(order.len().div_ceil(4)).enumerate() {
+            ingest_numbered(&store, NET, part.iter().map(|&i| (i, &rows[i]))).await;
+            stored.extend(part.iter().map(|&i| rows[i]));
+            check_ranges(&store, &stored, &rules, now, false, &format!("beside the refresher, part {k}")).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        refresher.await.unwrap();
+        drain(&store, REFRESH_STEP_HOURS).await;
+        check_ranges(&store, &rows, &rules, now, false, "beside the refresher, drained").await;
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresher_sqlite() {
+    let dir = TempDir::new("analytics-refresher-sqlite");
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let path = dir.path().to_path_buf();
+    refresher_suite(|| {
+        let file = path.join(format!("rows-{}.sqlite", n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+        Box::pin(async move { Store::open(&Database::Sqlite(file)).await.unwrap() })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root (a private PostgreSQL cluster run as user postgres): make test-server runs it"]
+async fn refresher_postgres() {
+    let pg = Postgres::start("analytics-refresher");
+    let url = pg.url.clone();
+    refresher_suite(|| {
+        let url = url.clone();
+        Box::pin(async move {
+            let store = Store::open(&Database::Postgres(url)).await.unwrap();
+            empty(&store).await;
             store
         })
     })

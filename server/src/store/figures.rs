@@ -45,7 +45,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use sqlx::Row;
 
 use super::stored_visits::Sql;
-use super::views::scope_of;
+use super::views::{scope_of, visits_of_rows, Columns};
 use super::{Db, Param, Store, StoreError};
 use crate::analytics::figures::{compose, hour_figures, hour_floor, hours_of, peak_in, started_in, HourFigures, Started, HOUR};
 use crate::analytics::metrics::{counts_in, local_day, BucketMetrics, Bucket, Counts, Metrics, Range, Split, REPEAT_WINDOW_DAYS};
@@ -149,12 +149,6 @@ pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(
     out
 }
 
-/// A dirty hour as read: its start and the generation of its mark.
-struct Mark {
-    hour: i64,
-    generation: i64,
-}
-
 fn figures_of_row(r: &impl RowLike) -> Result<(i64, i64, HourFigures), StoreError> {
     let n = |name: &str| r.int(name).map(|v| v.max(0) as u64);
     let started = Started {
@@ -234,11 +228,24 @@ impl Store {
         let buckets = range.buckets();
         let span_lo = buckets.first().map_or(range.since, |b| b.0);
         let span_hi = buckets.last().map_or(range.until, |b| b.1);
-        let mut hours = self.read_hours(network_id, &scope, span_lo, span_hi).await?;
-        let (fresh, dirty_days) = self.refresh_hours(network_id, &scope, rules, span_lo, span_hi).await?;
-        for (hour, f) in fresh {
-            hours.insert(hour, f);
-        }
+        // The dirty hours first, then the stored ones: read the other way,
+        // an hour's old figures could be read just before the refresher
+        // stored its new ones and removed its mark.
+        let (_, dirty_days) = self.refresh_hours(network_id, &scope, rules, span_lo, span_hi).await?;
+        // By day over more than two days: the days between the first and
+        // the last summed in SQL (a row a day and class, not 24), the hours
+        // read only for the edge days (the total's partial days) and each
+        // day's first hour (the visits reaching into the day).
+        let (hours, days) = if range.bucket == Bucket::Day && span_hi - span_lo > 2 * DAY {
+            let (inner_lo, inner_hi) = (span_lo + DAY, span_hi - DAY);
+            let mut hours = self.read_hours(network_id, &scope, span_lo, inner_lo).await?;
+            hours.extend(self.read_hours(network_id, &scope, inner_hi, span_hi).await?);
+            hours.extend(self.read_first_hours(network_id, &scope, offset, inner_lo, inner_hi).await?);
+            (hours, self.read_day_sums(network_id, &scope, offset, inner_lo, inner_hi).await?)
+        } else {
+            (self.read_hours(network_id, &scope, span_lo, span_hi).await?, BTreeMap::new())
+        };
+        let sums = Sums { hours: &hours, days: &days };
         let day_of = |t: i64| local_day(t, offset);
         // Whole local days inside the range, for the total's unique clients.
         let (wd_lo, wd_hi) = (day_of(range.since + DAY - 1), day_of(range.until));
@@ -248,7 +255,7 @@ impl Store {
         }
         let unique = self.daily_unique(network_id, &scope, offset, &needed, &dirty_days).await?;
 
-        let of_hour = |h: i64| hours.get(&h);
+        let of_hour = |h: i64| sums.hours.get(&h);
         let mut out = Vec::with_capacity(buckets.len());
         for (start, end) in buckets {
             let counts = match range.bucket {
@@ -257,7 +264,7 @@ impl Store {
                     None => Split::default(),
                 },
                 Bucket::Day => {
-                    let (mut started, peak) = sum_hours(&hours, start, end);
+                    let (mut started, peak) = sums.sum(start, end);
                     add_reaching(&mut started, &hours, start);
                     let day_unique = unique.get(&day_of(start)).cloned().unwrap_or_default();
                     split_compose(&started, &peak, &day_unique)
@@ -265,14 +272,15 @@ impl Store {
             };
             out.push(BucketMetrics { start, end, counts });
         }
-        let total = self.total(network_id, node_mac, rules, range, &hours, (wd_lo, wd_hi)).await?;
+        let total = self.total(network_id, node_mac, rules, range, &sums, (wd_lo, wd_hi)).await?;
         let occupancy_now = self.occupancy_now(network_id, node_mac, rules, now).await?;
         Ok(Metrics { buckets: out, total, occupancy_now })
     }
 
     /// The range's total: whole hours from the figures, the partial hours
     /// at its edges from their visits.
-    async fn total(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, range: &Range, hours: &BTreeMap<i64, Split<HourFigures>>, whole_days: (i64, i64)) -> Result<Split<Counts>, StoreError> {
+    async fn total(&self, network_id: i64, node_mac: Option<&str>, rules: &NetworkRules, range: &Range, sums: &Sums<'_>, whole_days: (i64, i64)) -> Result<Split<Counts>, StoreError> {
+        let hours = sums.hours;
         let offset = rules.utc_offset;
         let wh_lo = hour_floor(range.since + HOUR - 1, offset);
         let wh_hi = hour_floor(range.until, offset);
@@ -282,7 +290,7 @@ impl Store {
             let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
             return Ok(counts_in(&v, &r, range.since, range.until));
         }
-        let (mut started, mut peak) = sum_hours(hours, wh_lo, wh_hi);
+        let (mut started, mut peak) = sums.sum(wh_lo, wh_hi);
         let left = if range.since == wh_lo {
             // Begun before and reaching in: the first hour's own counts
             // less its started ones, no visit read.
@@ -398,16 +406,79 @@ impl Store {
         Ok(out)
     }
 
-    /// Recomputes the dirty hours in [lo, hi) and stores those still as
-    /// read; answers every recomputed hour's figures (stored or not: they
-    /// are of visits at least as new as the mark) and their days.
+    /// The stored hours in [lo, hi) that begin a local day.
+    async fn read_first_hours(&self, network_id: i64, scope: &str, offset: i64, lo: i64, hi: i64) -> Result<BTreeMap<i64, Split<HourFigures>>, StoreError> {
+        let sql = format!(
+            "SELECT hour, class, {FIGURE_NAMES} FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 \
+             AND ((hour + {offset}) % {DAY} + {DAY}) % {DAY} = 0"
+        );
+        let rows: Vec<(i64, i64, HourFigures)> = on_pool!(self, pool => {
+            sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
+                .iter().map(figures_of_row).collect::<Result<_, StoreError>>()?
+        });
+        let mut out: BTreeMap<i64, Split<HourFigures>> = BTreeMap::new();
+        for (hour, code, f) in rows {
+            if let Some(class) = class_of_code(code) {
+                *out.entry(hour).or_default().get(class) = f;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per local day in [lo, hi) (whole days): the sums of its hours'
+    /// started counts and the greatest of their peaks, by class, keyed by
+    /// the day's first instant.
+    async fn read_day_sums(&self, network_id: i64, scope: &str, offset: i64, lo: i64, hi: i64) -> Result<BTreeMap<i64, DaySum>, StoreError> {
+        let day = format!("(((hour + {offset}) - (((hour + {offset}) % {DAY}) + {DAY}) % {DAY}) / {DAY})");
+        let sum = |c: &str| format!("CAST(SUM({c}) AS BIGINT) AS {c}");
+        let columns = ["s_visitors", "s_passersby", "s_connected", "s_dwell0", "s_dwell1", "s_dwell2", "s_dwell3", "s_new_visitors", "s_repeat"];
+        let sql = format!(
+            "SELECT CAST({day} AS BIGINT) AS day, class, {}, CAST(MAX(peak) AS BIGINT) AS peak FROM hourly_figures \
+             WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 GROUP BY {day}, class",
+            columns.iter().map(|c| sum(c)).collect::<Vec<_>>().join(", ")
+        );
+        let rows: Vec<(i64, i64, Started, u64)> = on_pool!(self, pool => {
+            sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
+                .iter().map(|r| {
+                    let n = |name: &str| r.int(name).map(|v| v.max(0) as u64);
+                    let started = Started {
+                        visitors: n("s_visitors")?,
+                        passersby: n("s_passersby")?,
+                        connected: n("s_connected")?,
+                        dwell: [n("s_dwell0")?, n("s_dwell1")?, n("s_dwell2")?, n("s_dwell3")?],
+                        new_visitors: n("s_new_visitors")?,
+                        repeat_visitors: n("s_repeat")?,
+                    };
+                    Ok((r.int("day")?, r.int("class")?, started, n("peak")?))
+                }).collect::<Result<_, StoreError>>()?
+        });
+        let mut out: BTreeMap<i64, DaySum> = BTreeMap::new();
+        for (day, code, started, peak) in rows {
+            if let Some(class) = class_of_code(code) {
+                let entry = out.entry(day * DAY - offset).or_default();
+                *entry.started.get(class) = started;
+                *entry.peak.get(class) = peak;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Recomputes the dirty hours in [lo, hi) and stores them; answers the
+    /// figures of those it recomputed (an hour done meanwhile by another
+    /// view or the refresher is clean, its figures stored) and their days.
     async fn refresh_hours(&self, network_id: i64, scope: &str, rules: &NetworkRules, lo: i64, hi: i64) -> Result<(Vec<(i64, Split<HourFigures>)>, BTreeSet<i64>), StoreError> {
-        let marks: Vec<Mark> = on_pool!(self, pool => {
-            sqlx::query("SELECT hour, generation FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 ORDER BY hour")
+        let marks: Vec<i64> = on_pool!(self, pool => {
+            sqlx::query("SELECT hour FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 ORDER BY hour")
                 .bind(network_id).bind(scope).bind(lo).bind(hi)
                 .fetch_all(pool).await?
-                .iter().map(|r| Ok(Mark { hour: r.try_get(0)?, generation: r.try_get(1)? })).collect::<Result<_, StoreError>>()?
+                .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
         });
+        self.refresh_marks(network_id, scope, rules, &marks).await
+    }
+
+    /// Recomputes the hours of `marks` (in hour order) still dirty from
+    /// their visits and stores them (see `refresh_hours`).
+    async fn refresh_marks(&self, network_id: i64, scope: &str, rules: &NetworkRules, marks: &[i64]) -> Result<(Vec<(i64, Split<HourFigures>)>, BTreeSet<i64>), StoreError> {
         let node_mac = (!scope.is_empty()).then_some(scope);
         let mut fresh = Vec::with_capacity(marks.len());
         let mut days = BTreeSet::new();
@@ -415,24 +486,39 @@ impl Store {
         let mut i = 0;
         while i < marks.len() {
             let mut j = i + 1;
-            while j < marks.len() && j - i < HOURS_PER_READ && marks[j].hour == marks[j - 1].hour + HOUR {
+            while j < marks.len() && j - i < HOURS_PER_READ && marks[j] == marks[j - 1] + HOUR {
                 j += 1;
             }
             let run = &marks[i..j];
             i = j;
-            let found = self.stored_visits(network_id, node_mac, rules, run[0].hour, run[run.len() - 1].hour + HOUR, super::views::Columns::Figures).await?;
-            let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
-            let computed: Vec<(&Mark, Split<HourFigures>)> = run.iter().map(|m| (m, hour_figures(&v, &r, m.hour))).collect();
-            locked_tx!(self, network_id, tx => {
-                for (mark, figures) in &computed {
-                    let cleared = sqlx::query("DELETE FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour = $3 AND generation = $4")
-                        .bind(network_id).bind(scope).bind(mark.hour).bind(mark.generation)
-                        .execute(&mut *tx).await?.rows_affected() == 1;
-                    if !cleared {
-                        continue;
+            let (lo, hi) = (run[0], run[run.len() - 1] + HOUR);
+            let queries = super::views::stored_visits_queries(network_id, node_mac, lo, hi, Columns::Figures);
+            // Under the lock from the marks to the figures: no report
+            // changes these visits meanwhile, and no other view or
+            // refresher (in this process or another) stores these hours at
+            // once, so a mark still there is recomputed from the visits as
+            // they are, and removed with its figures written.
+            let computed: Vec<(i64, Split<HourFigures>)> = locked_tx!(self, network_id, tx => {
+                let still: BTreeSet<i64> = sqlx::query("SELECT hour FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4")
+                    .bind(network_id).bind(scope).bind(lo).bind(hi)
+                    .fetch_all(&mut *tx).await?
+                    .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+                let run: Vec<i64> = run.iter().copied().filter(|h| still.contains(h)).collect();
+                let mut computed = Vec::with_capacity(run.len());
+                if !run.is_empty() {
+                    let mut found = Vec::new();
+                    for q in &queries {
+                        let rows = bound!(q).fetch_all(&mut *tx).await?;
+                        found.extend(visits_of_rows!(&rows, rules, Columns::Figures)?);
                     }
+                    let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
+                    computed = run.iter().map(|h| (*h, hour_figures(&v, &r, *h))).collect();
+                }
+                for (hour, figures) in &computed {
+                    sqlx::query("DELETE FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour = $3")
+                        .bind(network_id).bind(scope).bind(*hour).execute(&mut *tx).await?;
                     sqlx::query("DELETE FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour = $3")
-                        .bind(network_id).bind(scope).bind(mark.hour).execute(&mut *tx).await?;
+                        .bind(network_id).bind(scope).bind(*hour).execute(&mut *tx).await?;
                     for class in AddressClass::ALL {
                         let f = figures.of(class);
                         if f.overlap == Counts::default() {
@@ -443,24 +529,22 @@ impl Store {
                             "INSERT INTO hourly_figures (network_id, scope, hour, class, {FIGURE_NAMES}) VALUES ($1, $2, $3, $4, {})",
                             placeholders.join(", ")
                         );
-                        let mut q = sqlx::query(&sql).bind(network_id).bind(scope).bind(mark.hour).bind(class_code(class));
+                        let mut q = sqlx::query(&sql).bind(network_id).bind(scope).bind(*hour).bind(class_code(class));
                         for value in figure_values(f) {
                             q = q.bind(value);
                         }
                         q.execute(&mut *tx).await?;
                     }
                 }
-                let mut run_days = BTreeSet::new();
-                for (mark, _) in &computed {
-                    run_days.insert(local_day(mark.hour, rules.utc_offset));
-                }
+                let run_days: BTreeSet<i64> = computed.iter().map(|(h, _)| local_day(*h, rules.utc_offset)).collect();
                 for day in &run_days {
                     sqlx::query("INSERT INTO figure_dirty_days (network_id, scope, day) VALUES ($1, $2, $3) ON CONFLICT (network_id, scope, day) DO NOTHING")
                         .bind(network_id).bind(scope).bind(*day).execute(&mut *tx).await?;
                 }
                 days.extend(run_days);
+                computed
             });
-            fresh.extend(computed.into_iter().map(|(m, f)| (m.hour, f)));
+            fresh.extend(computed);
         }
         Ok((fresh, days))
     }
@@ -637,22 +721,155 @@ impl Store {
     }
 }
 
+/// Dirty hours the refresher recomputes in one step, at most (in runs of
+/// up to `HOURS_PER_READ`, one short transaction each).
+pub const REFRESH_STEP_HOURS: usize = 72;
+/// Dirty days whose clients one step recomputes, at most (a transaction
+/// each, O(the day's visits)).
+const REFRESH_STEP_DAYS: i64 = 2;
+
+/// What is left for the refresher: dirty hours and dirty days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    pub hours: i64,
+    pub days: i64,
+}
+
+impl Store {
+    /// The dirty hours and days of every network.
+    pub async fn figures_backlog(&self) -> Result<Backlog, StoreError> {
+        on_pool!(self, pool => {
+            let hours: i64 = sqlx::query("SELECT COUNT(*) FROM figure_dirty").fetch_one(pool).await?.try_get(0)?;
+            let days: i64 = sqlx::query("SELECT COUNT(*) FROM figure_dirty_days").fetch_one(pool).await?.try_get(0)?;
+            Ok(Backlog { hours, days })
+        })
+    }
+
+    /// One bounded step of the background refresher: up to `max_hours`
+    /// dirty hours, the oldest of each scope first, shared among the scopes
+    /// that have some; then the clients of up to `REFRESH_STEP_DAYS` dirty
+    /// days that have no dirty hour, oldest first (a day is marked when one
+    /// of its hours is recomputed, so doing it after its hours does it
+    /// once). Answers how many it recomputed: 0 when nothing is dirty.
+    ///
+    /// The same marks and generations as a view's: a report stored
+    /// meanwhile leaves its hour dirty, and a view or another process doing
+    /// the same hour at once only wastes work (the later one finds the mark
+    /// gone and stores nothing).
+    pub async fn refresh_step(&self, max_hours: usize) -> Result<usize, StoreError> {
+        let scopes: Vec<(i64, String)> = on_pool!(self, pool => {
+            sqlx::query("SELECT DISTINCT network_id, scope FROM figure_dirty ORDER BY network_id, scope").fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?
+        });
+        let mut done = 0;
+        if !scopes.is_empty() {
+            let per_scope = (max_hours / scopes.len()).max(1) as i64;
+            for (network_id, scope) in scopes.iter().take(max_hours.max(1)) {
+                let rules = self.rules_for(*network_id);
+                self.ensure_figures_built(*network_id, rules.utc_offset).await?;
+                let marks: Vec<i64> = on_pool!(self, pool => {
+                    sqlx::query("SELECT hour FROM figure_dirty WHERE network_id = $1 AND scope = $2 ORDER BY hour LIMIT $3")
+                        .bind(network_id).bind(scope).bind(per_scope)
+                        .fetch_all(pool).await?
+                        .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
+                });
+                self.refresh_marks(*network_id, scope, &rules, &marks).await?;
+                done += marks.len();
+            }
+        }
+        // The days none of whose hours is dirty (with a margin of 14 hours
+        // either side, the widest UTC offset, so no network's offset is
+        // needed here): a day with a dirty hour is marked again when that
+        // hour is done. So during a backfill in order the days behind it are
+        // done as it goes, not all at its end.
+        let days: Vec<(i64, String, i64)> = on_pool!(self, pool => {
+            sqlx::query(&format!(
+                "SELECT d.network_id, d.scope, d.day FROM figure_dirty_days d WHERE NOT EXISTS (SELECT 1 FROM figure_dirty f \
+                 WHERE f.network_id = d.network_id AND f.scope = d.scope AND f.hour >= d.day * {DAY} - {MARGIN} AND f.hour < (d.day + 1) * {DAY} + {MARGIN}) \
+                 ORDER BY d.day, d.network_id, d.scope LIMIT $1",
+                MARGIN = 14 * HOUR
+            ))
+            .bind(REFRESH_STEP_DAYS).fetch_all(pool).await?
+            .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<Result<_, StoreError>>()?
+        });
+        for (network_id, scope, day) in &days {
+            let rules = self.rules_for(*network_id);
+            self.ensure_figures_built(*network_id, rules.utc_offset).await?;
+            self.recompute_class_day(*network_id, scope, rules.utc_offset, *day).await?;
+        }
+        Ok(done + days.len())
+    }
+
+    /// Refreshes the figures that ingest left dirty, in the background, so
+    /// that no request pays for a backfill: a step at a time, pausing after
+    /// each as long as it took (at most half of one core, and the writer
+    /// free between steps for ingest), and every second when nothing is
+    /// dirty. Ends when the store is closed.
+    pub async fn refresh_figures_forever(self) {
+        loop {
+            let began = std::time::Instant::now();
+            let pause = match self.refresh_step(REFRESH_STEP_HOURS).await {
+                Ok(0) => std::time::Duration::from_secs(1),
+                Ok(_) => began.elapsed(),
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(e) => {
+                    tracing::error!("figures' refresher: {e}");
+                    std::time::Duration::from_secs(5)
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
 fn split_map<T, U>(s: &Split<T>, f: impl Fn(&T) -> U) -> Split<U> {
     Split { universal: f(&s.universal), randomized: f(&s.randomized), estimated_devices: f(&s.estimated_devices) }
 }
 
-/// Σ started and max peak over the hours in [lo, hi).
-fn sum_hours(hours: &BTreeMap<i64, Split<HourFigures>>, lo: i64, hi: i64) -> (Split<Started>, Split<u64>) {
-    let mut started: Split<Started> = Split::default();
-    let mut peak: Split<u64> = Split::default();
-    for f in hours.range(lo..hi).map(|(_, f)| f) {
-        for class in AddressClass::ALL {
-            started.get(class).add(&f.of(class).started);
-            let p = peak.get(class);
-            *p = (*p).max(f.of(class).overlap.peak_occupancy);
+/// A whole local day's hours summed: Σ started, max peak, by class.
+#[derive(Default)]
+struct DaySum {
+    started: Split<Started>,
+    peak: Split<u64>,
+}
+
+/// What a view sums: stored hours, and whole days summed in SQL (each
+/// either wholly inside a sum's range or wholly outside it, and its hours
+/// then not in `hours` but for its first one).
+struct Sums<'a> {
+    hours: &'a BTreeMap<i64, Split<HourFigures>>,
+    days: &'a BTreeMap<i64, DaySum>,
+}
+
+impl Sums<'_> {
+    /// Σ started and max peak over the hours in [lo, hi).
+    fn sum(&self, lo: i64, hi: i64) -> (Split<Started>, Split<u64>) {
+        let mut started: Split<Started> = Split::default();
+        let mut peak: Split<u64> = Split::default();
+        let mut covered: Vec<(i64, i64)> = Vec::new();
+        for (&day, d) in self.days.range(lo..hi) {
+            if day + DAY > hi {
+                continue;
+            }
+            covered.push((day, day + DAY));
+            for class in AddressClass::ALL {
+                started.get(class).add(d.started.of(class));
+                let p = peak.get(class);
+                *p = (*p).max(*d.peak.of(class));
+            }
         }
+        for (&hour, f) in self.hours.range(lo..hi) {
+            if covered.iter().any(|(a, b)| *a <= hour && hour < *b) {
+                continue;
+            }
+            for class in AddressClass::ALL {
+                started.get(class).add(&f.of(class).started);
+                let p = peak.get(class);
+                *p = (*p).max(f.of(class).overlap.peak_occupancy);
+            }
+        }
+        (started, peak)
     }
-    (started, peak)
 }
 
 /// Adds the visits begun before `hour` that reach it: its own counts less

@@ -103,6 +103,7 @@ mod views;
 mod figures;
 
 pub use views::SIGHTINGS_MAX;
+pub use figures::{Backlog, REFRESH_STEP_HOURS};
 
 /// The latest INTERVAL_SAMPLE report times of each access point (SQLite has
 /// no LATERAL; its correlated IN list walks the same index).

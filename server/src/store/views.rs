@@ -10,10 +10,46 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
-use super::stored_visits::{int_to_mac, mac_to_int, Sql, VISIT_COLUMNS};
+use super::stored_visits::{mac_to_int, Sql, VISIT_COLUMNS};
 use super::{Db, Param, Store, StoreError};
 use crate::analytics::metrics::{metrics, metrics_with, Metrics, Range, REPEAT_WINDOW_DAYS};
-use crate::analytics::visits::{is_randomized, visits_marked, NetworkRules, Sighting, Visit};
+use crate::analytics::visits::{visits_marked, NetworkRules, Sighting, Visit};
+
+/// The visits (with their repeat flags) of rows read by `stored_visits`'
+/// queries, on either driver.
+macro_rules! visits_of_rows {
+    ($rows:expr, $rules:expr, $columns:expr) => {{
+        let rules: &$crate::analytics::visits::NetworkRules = $rules;
+        let rows = $rows;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows.iter() {
+            let visit = match $columns {
+                Columns::All => fold_of_row!(r)?.1.visit(&rules.visits),
+                Columns::Figures => {
+                    let (start, end, best_signal): (i64, i64, i32) = (r.try_get("start_time")?, r.try_get("end_time")?, r.try_get("best_signal")?);
+                    let mac = $crate::store::stored_visits::int_to_mac(r.try_get("mac")?);
+                    Visit {
+                        randomized: $crate::analytics::visits::is_randomized(&mac),
+                        estimated_device: r.try_get("estimated_device")?,
+                        visitor: rules.visits.is_visitor(end - start, best_signal),
+                        mac,
+                        node_mac: String::new(),
+                        last_node_mac: String::new(),
+                        start,
+                        end,
+                        best_signal,
+                        connected: r.try_get("connected")?,
+                    }
+                }
+            };
+            // Only visitors' visits are new or repeat.
+            let repeat = visit.visitor && r.try_get::<bool, _>("repeat_seen")?;
+            out.push((visit, repeat));
+        }
+        Ok::<Vec<(Visit, bool)>, StoreError>(out)
+    }};
+}
+pub(super) use visits_of_rows;
 
 /// Rows one analytics request may read: beyond, the request is refused
 /// with a message rather than holding memory without bound.
@@ -194,58 +230,42 @@ impl Store {
         until: i64,
         columns: Columns,
     ) -> Result<Vec<(Visit, bool)>, StoreError> {
-        let scope = scope_of(node_mac);
-        let names = match columns {
-            Columns::All => VISIT_COLUMNS,
-            Columns::Figures => FIGURE_COLUMNS,
-        };
-        let repeat = format!(
-            "EXISTS (SELECT 1 FROM client_days d WHERE d.network_id = v.network_id AND d.scope = v.scope \
-             AND d.mac = v.mac AND d.day >= v.start_day - {REPEAT_WINDOW_DAYS} AND d.day < v.start_day) AS repeat_seen"
-        );
-        let mut q = Sql::new(true, &format!("SELECT {names}, {repeat} FROM visits v WHERE network_id = "));
-        q.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope.clone()));
-        q.push(" AND start_time >= ").bind(Param::Int(from)).push(" AND start_time < ").bind(Param::Int(until));
-        let mut out = self.fetch_visits(&q, rules, columns).await?;
-        let mut q = Sql::new(true, &format!("SELECT {names}, {repeat} FROM visits v WHERE network_id = "));
-        q.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope));
-        q.push(" AND end_time >= ").bind(Param::Int(from)).push(" AND start_time < ").bind(Param::Int(from));
-        out.extend(self.fetch_visits(&q, rules, columns).await?);
+        let mut out = Vec::new();
+        for q in stored_visits_queries(network_id, node_mac, from, until, columns) {
+            out.extend(self.fetch_visits(&q, rules, columns).await?);
+        }
         Ok(out)
     }
 
     pub(super) async fn fetch_visits(&self, q: &Sql, rules: &NetworkRules, columns: Columns) -> Result<Vec<(Visit, bool)>, StoreError> {
         on_pool!(self, pool => {
             let rows = bound!(q).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let visit = match columns {
-                    Columns::All => fold_of_row!(r)?.1.visit(&rules.visits),
-                    Columns::Figures => {
-                        let (start, end, best_signal): (i64, i64, i32) = (r.try_get("start_time")?, r.try_get("end_time")?, r.try_get("best_signal")?);
-                        let mac = int_to_mac(r.try_get("mac")?);
-                        Visit {
-                            randomized: is_randomized(&mac),
-                            estimated_device: r.try_get("estimated_device")?,
-                            visitor: rules.visits.is_visitor(end - start, best_signal),
-                            mac,
-                            node_mac: String::new(),
-                            last_node_mac: String::new(),
-                            start,
-                            end,
-                            best_signal,
-                            connected: r.try_get("connected")?,
-                        }
-                    }
-                };
-                // Only visitors' visits are new or repeat.
-                let repeat = visit.visitor && r.try_get::<bool, _>("repeat_seen")?;
-                out.push((visit, repeat));
-            }
-            Ok(out)
+            visits_of_rows!(&rows, rules, columns)
         })
     }
 }
+
+/// `stored_visits`' two queries: the visits that start in [from, until),
+/// and those begun before that reach into it.
+pub(super) fn stored_visits_queries(network_id: i64, node_mac: Option<&str>, from: i64, until: i64, columns: Columns) -> [Sql; 2] {
+    let scope = scope_of(node_mac);
+    let names = match columns {
+        Columns::All => VISIT_COLUMNS,
+        Columns::Figures => FIGURE_COLUMNS,
+    };
+    let repeat = format!(
+        "EXISTS (SELECT 1 FROM client_days d WHERE d.network_id = v.network_id AND d.scope = v.scope \
+         AND d.mac = v.mac AND d.day >= v.start_day - {REPEAT_WINDOW_DAYS} AND d.day < v.start_day) AS repeat_seen"
+    );
+    let mut starting = Sql::new(true, &format!("SELECT {names}, {repeat} FROM visits v WHERE network_id = "));
+    starting.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope.clone()));
+    starting.push(" AND start_time >= ").bind(Param::Int(from)).push(" AND start_time < ").bind(Param::Int(until));
+    let mut reaching = Sql::new(true, &format!("SELECT {names}, {repeat} FROM visits v WHERE network_id = "));
+    reaching.bind(Param::Int(network_id)).push(" AND scope = ").bind(Param::Text(scope));
+    reaching.push(" AND end_time >= ").bind(Param::Int(from)).push(" AND start_time < ").bind(Param::Int(from));
+    [starting, reaching]
+}
+
 
 /// What a view reads of each visit.
 #[derive(Clone, Copy)]
