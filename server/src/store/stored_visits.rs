@@ -21,6 +21,8 @@ use crate::analytics::hook_events::VisitChange;
 
 /// Rows per visits upsert: 13 parameters each.
 const UPSERT_CHUNK: usize = 400;
+/// (scope, client) pairs per visits lookup: 4 parameters each.
+const LOOKUP_CHUNK: usize = 1000;
 /// Rows per client_days insert: 4 parameters each.
 const DAYS_CHUNK: usize = 1000;
 
@@ -156,11 +158,13 @@ macro_rules! sessionize_in_tx {
     ($tx:ident, $numbered:expr, $network_id:expr, $sightings:expr, $rules:expr) => {{
         let plan = $crate::store::stored_visits::Plan::new($sightings, $rules)?;
         let mut changes = Vec::new();
-        if let Some(lookup) = plan.lookup($numbered, $network_id) {
-            let found = bound!(lookup).fetch_all(&mut *$tx).await?;
-            let mut stored = Vec::with_capacity(found.len());
-            for r in &found {
-                stored.push(fold_of_row!(r)?);
+        let lookups = plan.lookup($numbered, $network_id);
+        if !lookups.is_empty() {
+            let mut stored = Vec::new();
+            for lookup in lookups {
+                for r in &bound!(lookup).fetch_all(&mut *$tx).await? {
+                    stored.push(fold_of_row!(r)?);
+                }
             }
             changes = plan.network_changes(&stored);
             for statement in plan.statements(stored, $numbered, $network_id) {
@@ -190,52 +194,105 @@ impl PendingRows {
     }
 }
 
+/// PostgreSQL's lookup: every scope by every MAC of the rows, between the
+/// batch's least start and greatest end. The per-client seeks of the SQLite
+/// lookup made PostgreSQL ten times slower (its planner did not take the
+/// VALUES list as the outer loop: 24 reports/s on day 1 of bench-analytics
+/// instead of 249), so it keeps this one, which reads a regular's whole
+/// history of visits.
+fn postgres_lookup(keys: &[(&String, &String, i64, i64)], network_id: i64) -> Sql {
+    let scopes: BTreeSet<&String> = keys.iter().map(|k| k.0).collect();
+    let macs: BTreeSet<&String> = keys.iter().map(|k| k.1).collect();
+    let lo = keys.iter().map(|k| k.2).min().unwrap_or_default();
+    let hi = keys.iter().map(|k| k.3).max().unwrap_or_default();
+    let mut q = Sql::new(true, &format!("SELECT {VISIT_COLUMNS} FROM visits WHERE network_id = "));
+    q.bind(Param::Int(network_id)).push(" AND scope IN ");
+    q.tuple(scopes.into_iter().map(|s| Param::Text(s.clone())));
+    q.push(" AND mac IN ");
+    q.tuple(macs.into_iter().map(|m| Param::Int(mac_to_int(m).unwrap_or_default())));
+    // Met: [start, end + timeout) meets [lo, hi + timeout) (lo and hi have
+    // the timeout applied). The unary plus keeps the planner off the
+    // end_time index (all the network's open visits) and on the key.
+    q.push(" AND +end_time > ").bind(Param::Int(lo));
+    q.push(" AND start_time < ").bind(Param::Int(hi));
+    q
+}
+
 /// What one report's rows do, before the stored visits are read.
 pub struct Plan {
     /// (scope, mac) to the rows as visits of one row.
     groups: BTreeMap<(String, String), Vec<Fold>>,
     rules: NetworkRules,
-    lo: i64,
-    hi: i64,
 }
 
 impl Plan {
     /// Refuses a MAC that is not one (the report crate checks them before).
     pub fn new(sightings: &[(Sighting, bool)], rules: &NetworkRules) -> Result<Plan, sqlx::Error> {
         let mut groups: BTreeMap<(String, String), Vec<Fold>> = BTreeMap::new();
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for (s, estimated_device) in sightings {
             if mac_to_int(&s.mac).is_none() {
                 return Err(sqlx::Error::Protocol(format!("{:?} is not a MAC address", s.mac)));
             }
             let f = Fold::of_row(s, *estimated_device);
-            lo = lo.min(f.start);
-            hi = hi.max(f.end);
             groups.entry((f.last_node.clone(), f.mac.clone())).or_default().push(f.clone());
             groups.entry((String::new(), f.mac.clone())).or_default().push(f);
         }
-        Ok(Plan { groups, rules: rules.clone(), lo, hi })
+        Ok(Plan { groups, rules: rules.clone() })
     }
 
-    /// The SELECT of every stored visit these rows may meet; None without rows.
-    pub fn lookup(&self, numbered: bool, network_id: i64) -> Option<Sql> {
-        if self.groups.is_empty() {
-            return None;
-        }
+    /// The SELECTs of every stored visit these rows may meet (none without
+    /// rows), `LOOKUP_CHUNK` clients a statement.
+    ///
+    /// On SQLite each (scope, client) is looked up by its own rows' span [lo, hi]: a
+    /// visit meets them when it starts before hi + timeout and ends after
+    /// lo - timeout. Bounding the start alone read every visit the client
+    /// ever had (a regular's history grew each day, and ingest slowed with
+    /// it); the end has no index in the key. But a client's stored visits
+    /// are at least a timeout apart, each ending before the next starts, so
+    /// of those that start before lo - timeout only the latest can reach
+    /// past it: the visits starting in [lo - timeout, hi + timeout) and
+    /// that one, two seeks of the key however long the history.
+    pub fn lookup(&self, numbered: bool, network_id: i64) -> Vec<Sql> {
         let timeout = self.rules.visits.session_timeout;
-        let scopes: BTreeSet<&String> = self.groups.keys().map(|(s, _)| s).collect();
-        let macs: BTreeSet<&String> = self.groups.keys().map(|(_, m)| m).collect();
-        let mut q = Sql::new(numbered, &format!("SELECT {VISIT_COLUMNS} FROM visits WHERE network_id = "));
-        q.bind(Param::Int(network_id)).push(" AND scope IN ");
-        q.tuple(scopes.into_iter().map(|s| Param::Text(s.clone())));
-        q.push(" AND mac IN ");
-        q.tuple(macs.into_iter().map(|m| Param::Int(mac_to_int(m).unwrap_or_default())));
-        // Met: [start, end + timeout) meets [lo, hi + timeout). The unary
-        // plus keeps the planner off the end_time index (all the network's
-        // open visits) and on the key: this client's visits, a few.
-        q.push(" AND +end_time > ").bind(Param::Int(self.lo - timeout));
-        q.push(" AND start_time < ").bind(Param::Int(self.hi + timeout));
-        Some(q)
+        let keys: Vec<(&String, &String, i64, i64)> = self
+            .groups
+            .iter()
+            .map(|((scope, mac), rows)| {
+                let lo = rows.iter().map(|f| f.start).min().unwrap_or_default();
+                let hi = rows.iter().map(|f| f.end).max().unwrap_or_default();
+                (scope, mac, lo.saturating_sub(timeout), hi.saturating_add(timeout))
+            })
+            .collect();
+        if numbered {
+            return if keys.is_empty() { Vec::new() } else { vec![postgres_lookup(&keys, network_id)] };
+        }
+        let columns: Vec<String> = VISIT_COLUMNS.split(", ").map(|c| format!("v.{c} AS {c}")).collect();
+        let columns = columns.join(", ");
+        let mut out = Vec::new();
+        for chunk in keys.chunks(LOOKUP_CHUNK) {
+            let mut q = Sql::new(numbered, "WITH k(scope, mac, lo, hi) AS (VALUES ");
+            for (i, (scope, mac, lo, hi)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(",");
+                }
+                q.tuple([
+                    Param::Text((*scope).clone()),
+                    Param::Int(mac_to_int(mac).unwrap_or_default()),
+                    Param::Int(*lo),
+                    Param::Int(*hi),
+                ]);
+            }
+            q.push(&format!(") SELECT {columns} FROM k JOIN visits v ON v.network_id = "));
+            q.bind(Param::Int(network_id));
+            q.push(" AND v.scope = k.scope AND v.mac = k.mac AND v.start_time >= k.lo AND v.start_time < k.hi");
+            q.push(&format!(" UNION ALL SELECT {columns} FROM k JOIN visits v ON v.network_id = "));
+            q.bind(Param::Int(network_id));
+            q.push(" AND v.scope = k.scope AND v.mac = k.mac AND v.start_time = (SELECT w.start_time FROM visits w WHERE w.network_id = ");
+            q.bind(Param::Int(network_id));
+            q.push(" AND w.scope = k.scope AND w.mac = k.mac AND w.start_time < k.lo ORDER BY w.start_time DESC LIMIT 1) WHERE v.end_time > k.lo");
+            out.push(q);
+        }
+        out
     }
 
     /// The network-wide visits that `statements` writes given the same
