@@ -403,16 +403,20 @@ async fn measure(label: &str, database: &str, url_or_path: &Database, dir: &std:
             }
             base.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        let (b50, b95) = p50_p95(base);
+        // BENCH_BASELINE_REPEATS=0 leaves the baseline out: say so rather
+        // than print NaN for its figures.
+        let baseline = if base.is_empty() {
+            format!("{:>30}", "(baseline not run)")
+        } else {
+            let (b50, b95) = p50_p95(base);
+            format!("{b50:>9.1} / {b95:>9.1} ms   x{:.0}", b95 / p95)
+        };
         println!(
-            "    {:<24} first {:>8.1} ms   {:>8.1} / {:>8.1} ms   {:>9.1} / {:>9.1} ms   x{:.0}{}{}",
+            "    {:<24} first {:>8.1} ms   {:>8.1} / {:>8.1} ms   {baseline}{}{}",
             view.name(),
             first_ms,
             p50,
             p95,
-            b50,
-            b95,
-            b95 / p95,
             bad.map(|s| format!("  (HTTP {s} answered)")).unwrap_or_default(),
             refused.map(|e| format!("  (today's path refused after that time: {e})")).unwrap_or_default()
         );

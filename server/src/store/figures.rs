@@ -390,27 +390,19 @@ impl Store {
     }
 
     async fn read_hours(&self, network_id: i64, scope: &str, lo: i64, hi: i64) -> Result<BTreeMap<i64, Split<HourFigures>>, StoreError> {
-        let sql = format!(
-            "SELECT hour, class, {FIGURE_NAMES} FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4"
-        );
-        let rows: Vec<(i64, i64, HourFigures)> = on_pool!(self, pool => {
-            sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
-                .iter().map(figures_of_row).collect::<Result<_, StoreError>>()?
-        });
-        let mut out: BTreeMap<i64, Split<HourFigures>> = BTreeMap::new();
-        for (hour, code, f) in rows {
-            if let Some(class) = class_of_code(code) {
-                *out.entry(hour).or_default().get(class) = f;
-            }
-        }
-        Ok(out)
+        self.read_hours_where(network_id, scope, lo, hi, "").await
     }
 
     /// The stored hours in [lo, hi) that begin a local day.
     async fn read_first_hours(&self, network_id: i64, scope: &str, offset: i64, lo: i64, hi: i64) -> Result<BTreeMap<i64, Split<HourFigures>>, StoreError> {
+        self.read_hours_where(network_id, scope, lo, hi, &format!("AND ((hour + {offset}) % {DAY} + {DAY}) % {DAY} = 0")).await
+    }
+
+    /// The stored hours in [lo, hi), narrowed by `also` (SQL of our own,
+    /// never a parameter's text).
+    async fn read_hours_where(&self, network_id: i64, scope: &str, lo: i64, hi: i64, also: &str) -> Result<BTreeMap<i64, Split<HourFigures>>, StoreError> {
         let sql = format!(
-            "SELECT hour, class, {FIGURE_NAMES} FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 \
-             AND ((hour + {offset}) % {DAY} + {DAY}) % {DAY} = 0"
+            "SELECT hour, class, {FIGURE_NAMES} FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 {also}"
         );
         let rows: Vec<(i64, i64, HourFigures)> = on_pool!(self, pool => {
             sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
