@@ -149,16 +149,23 @@ pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(
     out
 }
 
-fn figures_of_row(r: &impl RowLike) -> Result<(i64, i64, HourFigures), StoreError> {
+/// The started counts of a row of `hourly_figures`, or of a day's sums
+/// of them (the same column names).
+fn started_of_row(r: &impl RowLike) -> Result<Started, StoreError> {
     let n = |name: &str| r.int(name).map(|v| v.max(0) as u64);
-    let started = Started {
+    Ok(Started {
         visitors: n("s_visitors")?,
         passersby: n("s_passersby")?,
         connected: n("s_connected")?,
         dwell: [n("s_dwell0")?, n("s_dwell1")?, n("s_dwell2")?, n("s_dwell3")?],
         new_visitors: n("s_new_visitors")?,
         repeat_visitors: n("s_repeat")?,
-    };
+    })
+}
+
+fn figures_of_row(r: &impl RowLike) -> Result<(i64, i64, HourFigures), StoreError> {
+    let n = |name: &str| r.int(name).map(|v| v.max(0) as u64);
+    let started = started_of_row(r)?;
     let own = Started {
         visitors: n("visitors")?,
         passersby: n("passersby")?,
@@ -432,16 +439,8 @@ impl Store {
         let rows: Vec<(i64, i64, Started, u64)> = on_pool!(self, pool => {
             sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
                 .iter().map(|r| {
-                    let n = |name: &str| r.int(name).map(|v| v.max(0) as u64);
-                    let started = Started {
-                        visitors: n("s_visitors")?,
-                        passersby: n("s_passersby")?,
-                        connected: n("s_connected")?,
-                        dwell: [n("s_dwell0")?, n("s_dwell1")?, n("s_dwell2")?, n("s_dwell3")?],
-                        new_visitors: n("s_new_visitors")?,
-                        repeat_visitors: n("s_repeat")?,
-                    };
-                    Ok((r.int("day")?, r.int("class")?, started, n("peak")?))
+                    let started = started_of_row(r)?;
+                    Ok((r.int("day")?, r.int("class")?, started, r.int("peak")?.max(0) as u64))
                 }).collect::<Result<_, StoreError>>()?
         });
         let mut out: BTreeMap<i64, DaySum> = BTreeMap::new();
