@@ -15,10 +15,15 @@
 //!   client's visits (an index probe; in-order ingest finds none).
 //! - A view first recomputes the dirty hours of its window from the visits
 //!   that meet them (the pure code, O(visits in those hours): live, the
-//!   current hour or two) and stores them; a mark carries a generation,
-//!   bumped by every ingest that marks it again, and is removed (and the
-//!   figures written) only if it is still the one read before the visits
-//!   were read, so a report stored meanwhile leaves its hour dirty.
+//!   current hour or two) and stores them, and so does the background
+//!   refresher (`refresh_step`), so that a view rarely has any left. Both
+//!   re-read the marks and read the visits under the network's lock (the
+//!   one ingest takes), in the transaction that writes the figures and
+//!   removes the marks: no report changes those visits meanwhile, and a
+//!   mark another view or process removed first is not done twice. (Marks
+//!   still carry a `generation` that ingest bumps; nothing reads it since
+//!   the lock covers the read, and dropping it would take a migration on
+//!   both databases.)
 //! - Unique clients are not additive. `class_days` lists the clients of
 //!   each local day by class (a client may be in two, as `counts_in`
 //!   counts by the visit's class; `client_days` has no class), each row
@@ -743,10 +748,10 @@ impl Store {
     /// of its hours is recomputed, so doing it after its hours does it
     /// once). Answers how many it recomputed: 0 when nothing is dirty.
     ///
-    /// The same marks and generations as a view's: a report stored
-    /// meanwhile leaves its hour dirty, and a view or another process doing
-    /// the same hour at once only wastes work (the later one finds the mark
-    /// gone and stores nothing).
+    /// The same marks as a view's, done under the same lock: a report
+    /// stored meanwhile leaves its hour dirty, and a view or another
+    /// process doing the same hour at once only wastes work (the later one
+    /// finds the mark gone and stores nothing).
     pub async fn refresh_step(&self, max_hours: usize) -> Result<usize, StoreError> {
         let scopes: Vec<(i64, String)> = on_pool!(self, pool => {
             sqlx::query("SELECT DISTINCT network_id, scope FROM figure_dirty ORDER BY network_id, scope").fetch_all(pool).await?
