@@ -842,26 +842,26 @@ impl Sums<'_> {
     fn sum(&self, lo: i64, hi: i64) -> (Split<Started>, Split<u64>) {
         let mut started: Split<Started> = Split::default();
         let mut peak: Split<u64> = Split::default();
-        let mut covered: Vec<(i64, i64)> = Vec::new();
-        for (&day, d) in self.days.range(lo..hi) {
-            if day + DAY > hi {
-                continue;
-            }
-            covered.push((day, day + DAY));
+        let mut add = |class, s: &Started, p: u64| {
+            started.get(class).add(s);
+            let max = peak.get(class);
+            *max = (*max).max(p);
+        };
+        // A day counts when it lies wholly in [lo, hi); its first hour
+        // (read for the visits reaching into it) is then in the day's sum.
+        let whole_day = |day: i64| day + DAY <= hi;
+        for (_, d) in self.days.range(lo..hi).filter(|(&day, _)| whole_day(day)) {
             for class in AddressClass::ALL {
-                started.get(class).add(d.started.of(class));
-                let p = peak.get(class);
-                *p = (*p).max(*d.peak.of(class));
+                add(class, d.started.of(class), *d.peak.of(class));
             }
         }
         for (&hour, f) in self.hours.range(lo..hi) {
-            if covered.iter().any(|(a, b)| *a <= hour && hour < *b) {
+            let in_a_day = self.days.range(lo..=hour).next_back().is_some_and(|(&day, _)| whole_day(day) && hour < day + DAY);
+            if in_a_day {
                 continue;
             }
             for class in AddressClass::ALL {
-                started.get(class).add(&f.of(class).started);
-                let p = peak.get(class);
-                *p = (*p).max(f.of(class).overlap.peak_occupancy);
+                add(class, &f.of(class).started, f.of(class).overlap.peak_occupancy);
             }
         }
         (started, peak)
