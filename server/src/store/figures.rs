@@ -16,14 +16,17 @@
 //! - A view first recomputes the dirty hours of its window from the visits
 //!   that meet them (the pure code, O(visits in those hours): live, the
 //!   current hour or two) and stores them, and so does the background
-//!   refresher (`refresh_step`), so that a view rarely has any left. Both
-//!   re-read the marks and read the visits under the network's lock (the
+//!   refresher (`refresh_step`), so that a view rarely has any left. A view
+//!   re-reads the marks and reads the visits under the network's lock (the
 //!   one ingest takes), in the transaction that writes the figures and
 //!   removes the marks: no report changes those visits meanwhile, and a
-//!   mark another view or process removed first is not done twice. (Marks
-//!   still carry a `generation` that ingest bumps; nothing reads it since
-//!   the lock covers the read, and dropping it would take a migration on
-//!   both databases.)
+//!   mark another view or process removed first is not done twice. The
+//!   refresher reads them from a snapshot instead, beside the writer, and
+//!   takes the lock only to write: it stores an hour only if its mark still
+//!   carries the generation it read. Every transaction that marks gives its
+//!   marks a generation never given before (migration 0070), so a mark
+//!   written since the snapshot, even one removed and written again, has
+//!   another, and its hour stays dirty.
 //! - Unique clients are not additive. `class_days` lists the clients of
 //!   each local day by class (a client may be in two, as `counts_in`
 //!   counts by the visit's class; `client_days` has no class), each row
@@ -104,6 +107,31 @@ fn touched_cte(source: &str, utc_offset: i64) -> String {
     )
 }
 
+/// The statement that takes a new generation for the marks a transaction
+/// writes next (migration 0070 says why it is never given twice): SQLite's
+/// counter row, PostgreSQL's sequence. The marks then write
+/// `generation_sql`.
+fn next_generation(numbered: bool) -> Sql {
+    Sql::new(numbered, next_generation_text(numbered))
+}
+
+fn next_generation_text(numbered: bool) -> &'static str {
+    if numbered {
+        "SELECT nextval('figure_generation')"
+    } else {
+        "UPDATE figure_generation SET n = n + 1"
+    }
+}
+
+/// The generation `next_generation` took, in SQL.
+fn generation_sql(numbered: bool) -> &'static str {
+    if numbered {
+        "currval('figure_generation')"
+    } else {
+        "(SELECT n FROM figure_generation)"
+    }
+}
+
 /// The statements ingest appends to a report's: marks every local hour of
 /// the written and replaced visits `touched` (scope, start, end), and the
 /// hours of the visits whose repeat flag the new per-client `days` (scope,
@@ -115,15 +143,21 @@ pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(
     }
     let hours: Vec<(&str, i64)> = hours.into_iter().collect();
     let mut out = Vec::new();
+    if hours.is_empty() && days.is_empty() {
+        return out;
+    }
+    let generation = generation_sql(numbered);
+    out.push(next_generation(numbered));
     for chunk in hours.chunks(MARK_CHUNK) {
         let mut q = Sql::new(numbered, "INSERT INTO figure_dirty (network_id, scope, hour, generation) VALUES ");
         for (i, (scope, hour)) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(",");
             }
-            q.tuple([Param::Int(network_id), Param::Text(scope.to_string()), Param::Int(*hour), Param::Int(1)]);
+            q.push("(").bind(Param::Int(network_id)).push(",").bind(Param::Text(scope.to_string())).push(",").bind(Param::Int(*hour));
+            q.push(&format!(",{generation})"));
         }
-        q.push(" ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1");
+        q.push(&format!(" ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = {generation}"));
         out.push(q);
     }
     for chunk in days.chunks(MARK_CHUNK) {
@@ -145,10 +179,10 @@ pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(
         q.push(&format!(
             " AND v.scope = late.scope AND v.mac = late.mac AND v.start_time >= late.lo AND v.start_time < late.hi \
              UNION ALL SELECT scope, hour + {HOUR}, last FROM touched WHERE hour + {HOUR} <= last) \
-             INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT DISTINCT "
+             INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT "
         ));
         q.bind(Param::Int(network_id));
-        q.push(", scope, hour, 1 FROM touched WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1");
+        q.push(&format!(", scope, hour, {generation} FROM (SELECT DISTINCT scope, hour FROM touched) t WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = {generation}"));
         out.push(q);
     }
     out
@@ -228,6 +262,230 @@ macro_rules! locked_tx {
             out
         })
     };
+}
+
+/// Runs `$body` in a read-only transaction `$tx` on a reader: one
+/// snapshot of the database for all its reads (SQLite's WAL readers see the
+/// last commit before their first read, beside the writer; PostgreSQL's
+/// repeatable read), holding no lock that ingest waits for.
+macro_rules! snapshot_tx {
+    ($store:expr, $tx:ident => $body:expr) => {
+        on_pool!($store, reader, pool => {
+            let mut $tx = pool.begin().await?;
+            if matches!($store.db, Db::Postgres(_)) {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *$tx).await?;
+            }
+            let out = $body;
+            $tx.rollback().await?;
+            out
+        })
+    };
+}
+
+/// Reads the marks of [lo, hi) and, if any hour of `run` is among them,
+/// the visits `queries` give: each of those hours' figures, with the
+/// generation its mark had (hour, generation, figures).
+macro_rules! read_run {
+    ($tx:ident, $network_id:expr, $scope:expr, $rules:expr, $lo:expr, $hi:expr, $run:expr, $queries:expr) => {{
+        let marked: HashMap<i64, i64> = sqlx::query("SELECT hour, generation FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4")
+            .bind($network_id).bind($scope).bind($lo).bind($hi)
+            .fetch_all(&mut *$tx).await?
+            .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
+        let run: Vec<(i64, i64)> = $run.iter().filter_map(|h| marked.get(h).map(|g| (*h, *g))).collect();
+        let mut computed: Vec<(i64, i64, Split<HourFigures>)> = Vec::with_capacity(run.len());
+        if !run.is_empty() {
+            let mut found = Vec::new();
+            for q in $queries {
+                let rows = bound!(q).fetch_all(&mut *$tx).await?;
+                found.extend(visits_of_rows!(&rows, $rules, Columns::Figures)?);
+            }
+            let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
+            computed = run.iter().map(|(h, g)| (*h, *g, hour_figures(&v, &r, *h))).collect();
+        }
+        computed
+    }};
+}
+
+/// Stores the hours `read_run!` computed whose marks still carry the
+/// generation read, removing those marks, and marks their days (with a
+/// new generation: `recompute_class_day`); answers the hours stored.
+macro_rules! store_run {
+    ($tx:ident, $numbered:expr, $network_id:expr, $scope:expr, $rules:expr, $computed:expr) => {{
+        let computed: Vec<(i64, i64, Split<HourFigures>)> = $computed;
+        let mut stored = Vec::with_capacity(computed.len());
+        for (hour, generation, figures) in computed {
+            let unchanged = sqlx::query("DELETE FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour = $3 AND generation = $4")
+                .bind($network_id).bind($scope).bind(hour).bind(generation).execute(&mut *$tx).await?
+                .rows_affected() == 1;
+            if !unchanged {
+                continue;
+            }
+            sqlx::query("DELETE FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour = $3")
+                .bind($network_id).bind($scope).bind(hour).execute(&mut *$tx).await?;
+            for class in AddressClass::ALL {
+                let f = figures.of(class);
+                if f.overlap == Counts::default() {
+                    continue;
+                }
+                let placeholders: Vec<String> = (5..25).map(|k| format!("${k}")).collect();
+                let sql = format!(
+                    "INSERT INTO hourly_figures (network_id, scope, hour, class, {FIGURE_NAMES}) VALUES ($1, $2, $3, $4, {})",
+                    placeholders.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind($network_id).bind($scope).bind(hour).bind(class_code(class));
+                for value in figure_values(f) {
+                    q = q.bind(value);
+                }
+                q.execute(&mut *$tx).await?;
+            }
+            stored.push((hour, figures));
+        }
+        let days: BTreeSet<i64> = stored.iter().map(|(h, _)| local_day(*h, $rules.utc_offset)).collect();
+        if !days.is_empty() {
+            sqlx::query(next_generation_text($numbered)).execute(&mut *$tx).await?;
+            let sql = format!(
+                "INSERT INTO figure_dirty_days (network_id, scope, day, generation) VALUES ($1, $2, $3, {g}) ON CONFLICT (network_id, scope, day) DO UPDATE SET generation = {g}",
+                g = generation_sql($numbered)
+            );
+            for day in days {
+                sqlx::query(&sql).bind($network_id).bind($scope).bind(day).execute(&mut *$tx).await?;
+            }
+        }
+        stored
+    }};
+}
+
+/// A day's mark's generation (none: not marked), its `class_days` rows and
+/// its clients as its visits give them, (class, mac) each.
+macro_rules! read_class_day {
+    ($tx:ident, $network_id:expr, $scope:expr, $day:expr, $lo:expr, $hi:expr, $present:expr) => {{
+        let generation: Option<i64> = sqlx::query("SELECT generation FROM figure_dirty_days WHERE network_id = $1 AND scope = $2 AND day = $3")
+            .bind($network_id).bind($scope).bind($day).fetch_optional(&mut *$tx).await?
+            .map(|r| r.try_get(0)).transpose()?;
+        let old: HashSet<(i64, i64)> = sqlx::query("SELECT class, mac FROM class_days WHERE network_id = $1 AND scope = $2 AND day = $3")
+            .bind($network_id).bind($scope).bind($day).fetch_all(&mut *$tx).await?
+            .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
+        let new: HashSet<(i64, i64)> = sqlx::query($present)
+            .bind($network_id).bind($scope).bind($lo).bind($hi).fetch_all(&mut *$tx).await?
+            .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
+        (generation, old, new)
+    }};
+}
+
+/// Writes a day's `class_days` from `old` to `new` (`recompute_class_day`).
+macro_rules! apply_class_day {
+    ($tx:ident, $network_id:expr, $scope:expr, $day:expr, $old:expr, $new:expr) => {{
+        let (old, new): (HashSet<(i64, i64)>, HashSet<(i64, i64)>) = ($old, $new);
+        let prev_of = |day_sql: &str| {
+            format!(
+                "COALESCE((SELECT MAX(c.day) FROM class_days c WHERE c.network_id = $1 AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac AND c.day < {day_sql}), {NO_PREV})"
+            )
+        };
+        let gone: Vec<(i64, i64)> = old.difference(&new).copied().collect();
+        let came: Vec<(i64, i64)> = new.difference(&old).copied().collect();
+        for chunk in gone.chunks(VALUES_CHUNK) {
+            sqlx::query(&format!(
+                "DELETE FROM class_days WHERE network_id = $1 AND scope = $2 AND day = $3 AND (class, mac) IN (VALUES {})",
+                values_list(chunk)
+            ))
+            .bind($network_id).bind($scope).bind($day).execute(&mut *$tx).await?;
+        }
+        for chunk in came.chunks(VALUES_CHUNK) {
+            sqlx::query(&format!(
+                "WITH t(class, mac) AS (VALUES {}) INSERT INTO class_days (network_id, scope, class, mac, day, prev) \
+                 SELECT $1, $2, t.class, t.mac, $3, {} FROM t WHERE TRUE ON CONFLICT (network_id, scope, class, mac, day) DO NOTHING",
+                values_list(chunk),
+                prev_of("$3")
+            ))
+            .bind($network_id).bind($scope).bind($day).execute(&mut *$tx).await?;
+        }
+        let mut recount: BTreeSet<i64> = BTreeSet::from([$day]);
+        let changed: Vec<(i64, i64)> = gone.into_iter().chain(came).collect();
+        for chunk in changed.chunks(VALUES_CHUNK) {
+            let next: Vec<(i64, i64, i64)> = sqlx::query(&format!(
+                "WITH t(class, mac) AS (VALUES {}) SELECT CAST(t.class AS BIGINT), CAST(t.mac AS BIGINT), (SELECT MIN(c.day) FROM class_days c WHERE c.network_id = $1 \
+                 AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac AND c.day > $3) AS next FROM t",
+                values_list(chunk)
+            ))
+            .bind($network_id).bind($scope).bind($day).fetch_all(&mut *$tx).await?
+            .iter().filter_map(|r| match r.try_get::<Option<i64>, _>(2) {
+                Ok(Some(n)) => Some(Ok((r.try_get(0).ok()?, r.try_get(1).ok()?, n))),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            }).collect::<Result<_, StoreError>>()?;
+            for (class, mac, next_day) in next {
+                sqlx::query(&format!(
+                    "UPDATE class_days SET prev = (SELECT {} FROM (SELECT $3 AS class, $4 AS mac) t) \
+                     WHERE network_id = $1 AND scope = $2 AND class = $3 AND mac = $4 AND day = $5",
+                    prev_of("$5")
+                ))
+                .bind($network_id).bind($scope).bind(class).bind(mac).bind(next_day).execute(&mut *$tx).await?;
+                recount.insert(next_day);
+            }
+        }
+        for d in recount {
+            sqlx::query("DELETE FROM class_day_gaps WHERE network_id = $1 AND scope = $2 AND day = $3")
+                .bind($network_id).bind($scope).bind(d).execute(&mut *$tx).await?;
+            sqlx::query(
+                "INSERT INTO class_day_gaps (network_id, scope, day, class, prev, n) SELECT $1, $2, $3, class, prev, COUNT(*) FROM class_days \
+                 WHERE network_id = $1 AND scope = $2 AND day = $3 GROUP BY class, prev",
+            )
+            .bind($network_id).bind($scope).bind(d).execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+/// Hours of one scope computed from a snapshot, each with the generation
+/// its mark had (hour, generation, figures): `Store::snapshot_hours`.
+#[doc(hidden)]
+pub struct SnapshotHours {
+    network_id: i64,
+    scope: String,
+    rules: NetworkRules,
+    computed: Vec<(i64, i64, Split<HourFigures>)>,
+}
+
+impl SnapshotHours {
+    pub fn hours(&self) -> Vec<i64> {
+        self.computed.iter().map(|(h, _, _)| *h).collect()
+    }
+}
+
+/// A day's `class_days` rows and clients read from a snapshot:
+/// `Store::snapshot_class_day`.
+#[doc(hidden)]
+pub struct SnapshotDay {
+    network_id: i64,
+    scope: String,
+    day: i64,
+    generation: i64,
+    old: HashSet<(i64, i64)>,
+    new: HashSet<(i64, i64)>,
+}
+
+/// Runs of consecutive hours of `marks` (in hour order), up to
+/// `HOURS_PER_READ` each: one read of visits each.
+fn runs(marks: &[i64]) -> Vec<&[i64]> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < marks.len() {
+        let mut j = i + 1;
+        while j < marks.len() && j - i < HOURS_PER_READ && marks[j] == marks[j - 1] + HOUR {
+            j += 1;
+        }
+        out.push(&marks[i..j]);
+        i = j;
+    }
+    out
+}
+
+/// A day's clients (class, mac) from the visits that meet [$3, $4).
+fn present_sql() -> String {
+    format!(
+        "SELECT DISTINCT class, mac FROM (\
+         SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND start_time >= $3 AND start_time < $4 \
+         UNION ALL SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $3 AND start_time < $3) t"
+    )
 }
 
 impl Store {
@@ -473,76 +731,61 @@ impl Store {
     }
 
     /// Recomputes the hours of `marks` (in hour order) still dirty from
-    /// their visits and stores them (see `refresh_hours`).
+    /// their visits and stores them (see `refresh_hours`), reading the
+    /// marks and visits under the network's lock, as a view must (it
+    /// answers with these figures): no report changes these visits
+    /// meanwhile, and no other view or refresher (in this process or
+    /// another) stores these hours at once.
     async fn refresh_marks(&self, network_id: i64, scope: &str, rules: &NetworkRules, marks: &[i64]) -> Result<(Vec<(i64, Split<HourFigures>)>, BTreeSet<i64>), StoreError> {
         let node_mac = (!scope.is_empty()).then_some(scope);
+        let numbered = self.numbered();
         let mut fresh = Vec::with_capacity(marks.len());
         let mut days = BTreeSet::new();
-        // Runs of consecutive hours, a few at a time: one read of visits each.
-        let mut i = 0;
-        while i < marks.len() {
-            let mut j = i + 1;
-            while j < marks.len() && j - i < HOURS_PER_READ && marks[j] == marks[j - 1] + HOUR {
-                j += 1;
-            }
-            let run = &marks[i..j];
-            i = j;
+        for run in runs(marks) {
             let (lo, hi) = (run[0], run[run.len() - 1] + HOUR);
             let queries = super::views::stored_visits_queries(network_id, node_mac, lo, hi, Columns::Figures);
-            // Under the lock from the marks to the figures: no report
-            // changes these visits meanwhile, and no other view or
-            // refresher (in this process or another) stores these hours at
-            // once, so a mark still there is recomputed from the visits as
-            // they are, and removed with its figures written.
-            let computed: Vec<(i64, Split<HourFigures>)> = locked_tx!(self, network_id, tx => {
-                let still: BTreeSet<i64> = sqlx::query("SELECT hour FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4")
-                    .bind(network_id).bind(scope).bind(lo).bind(hi)
-                    .fetch_all(&mut *tx).await?
-                    .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-                let run: Vec<i64> = run.iter().copied().filter(|h| still.contains(h)).collect();
-                let mut computed = Vec::with_capacity(run.len());
-                if !run.is_empty() {
-                    let mut found = Vec::new();
-                    for q in &queries {
-                        let rows = bound!(q).fetch_all(&mut *tx).await?;
-                        found.extend(visits_of_rows!(&rows, rules, Columns::Figures)?);
-                    }
-                    let (v, r): (Vec<Visit>, Vec<bool>) = found.into_iter().unzip();
-                    computed = run.iter().map(|h| (*h, hour_figures(&v, &r, *h))).collect();
-                }
-                for (hour, figures) in &computed {
-                    sqlx::query("DELETE FROM figure_dirty WHERE network_id = $1 AND scope = $2 AND hour = $3")
-                        .bind(network_id).bind(scope).bind(*hour).execute(&mut *tx).await?;
-                    sqlx::query("DELETE FROM hourly_figures WHERE network_id = $1 AND scope = $2 AND hour = $3")
-                        .bind(network_id).bind(scope).bind(*hour).execute(&mut *tx).await?;
-                    for class in AddressClass::ALL {
-                        let f = figures.of(class);
-                        if f.overlap == Counts::default() {
-                            continue;
-                        }
-                        let placeholders: Vec<String> = (5..25).map(|k| format!("${k}")).collect();
-                        let sql = format!(
-                            "INSERT INTO hourly_figures (network_id, scope, hour, class, {FIGURE_NAMES}) VALUES ($1, $2, $3, $4, {})",
-                            placeholders.join(", ")
-                        );
-                        let mut q = sqlx::query(&sql).bind(network_id).bind(scope).bind(*hour).bind(class_code(class));
-                        for value in figure_values(f) {
-                            q = q.bind(value);
-                        }
-                        q.execute(&mut *tx).await?;
-                    }
-                }
-                let run_days: BTreeSet<i64> = computed.iter().map(|(h, _)| local_day(*h, rules.utc_offset)).collect();
-                for day in &run_days {
-                    sqlx::query("INSERT INTO figure_dirty_days (network_id, scope, day) VALUES ($1, $2, $3) ON CONFLICT (network_id, scope, day) DO NOTHING")
-                        .bind(network_id).bind(scope).bind(*day).execute(&mut *tx).await?;
-                }
-                days.extend(run_days);
-                computed
+            let stored: Vec<(i64, Split<HourFigures>)> = locked_tx!(self, network_id, tx => {
+                let computed = read_run!(tx, network_id, scope, rules, lo, hi, run, &queries);
+                store_run!(tx, numbered, network_id, scope, rules, computed)
             });
-            fresh.extend(computed);
+            days.extend(stored.iter().map(|(h, _)| local_day(*h, rules.utc_offset)));
+            fresh.extend(stored);
         }
         Ok((fresh, days))
+    }
+
+    /// The refresher's first half: the figures of `marks` (hours of one
+    /// scope, in hour order) that are dirty, computed from a snapshot
+    /// outside the network's lock (SQLite's reader connections, beside the
+    /// writer), each with its mark's generation then, a run of consecutive
+    /// hours at a time. `store_snapshot_hours` stores them.
+    #[doc(hidden)]
+    pub async fn snapshot_hours(&self, network_id: i64, scope: &str, marks: &[i64]) -> Result<Vec<SnapshotHours>, StoreError> {
+        let rules = self.rules_for(network_id);
+        let node_mac = (!scope.is_empty()).then_some(scope);
+        let mut out = Vec::new();
+        for run in runs(marks) {
+            let (lo, hi) = (run[0], run[run.len() - 1] + HOUR);
+            let queries = super::views::stored_visits_queries(network_id, node_mac, lo, hi, Columns::Figures);
+            let computed = snapshot_tx!(self, tx => read_run!(tx, network_id, scope, &rules, lo, hi, run, &queries));
+            if !computed.is_empty() {
+                out.push(SnapshotHours { network_id, scope: scope.to_string(), rules: rules.clone(), computed });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The refresher's second half: stores the hours `snapshot_hours`
+    /// computed whose marks still carry the generation read, under the
+    /// network's lock, and answers them. An hour a report (or a rebuild)
+    /// marked since the snapshot stays dirty for the next step; ingest
+    /// waits for these writes alone, not for the reads and the sums.
+    #[doc(hidden)]
+    pub async fn store_snapshot_hours(&self, read: SnapshotHours) -> Result<Vec<i64>, StoreError> {
+        let numbered = self.numbered();
+        let SnapshotHours { network_id, scope, rules, computed } = read;
+        let stored = locked_tx!(self, network_id, tx => store_run!(tx, numbered, network_id, scope.as_str(), &rules, computed));
+        Ok(stored.into_iter().map(|(h, _)| h).collect())
     }
 
     /// Each of `needed` days' unique clients per class; a dirty one (marked,
@@ -575,85 +818,60 @@ impl Store {
         Ok(out)
     }
 
-    /// Brings one day's `class_days` to its visits, under the network's
-    /// lock (no report changes them meanwhile): the clients gone and come
-    /// are deleted and inserted with their prev; each one's next day (if
-    /// any) gets its prev again; the gap counts of the days whose rows
-    /// changed are counted again.
+    /// Brings one day's `class_days` to its visits, reading the day's rows
+    /// and visits under the network's lock (no report changes them
+    /// meanwhile): the clients gone and come are deleted and inserted with
+    /// their prev; each one's next day (if any) gets its prev again; the gap
+    /// counts of the days whose rows changed are counted again.
     async fn recompute_class_day(&self, network_id: i64, scope: &str, offset: i64, day: i64) -> Result<(), StoreError> {
         let (lo, hi) = (day * DAY - offset, (day + 1) * DAY - offset);
-        let present = format!(
-            "SELECT DISTINCT class, mac FROM (\
-             SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND start_time >= $3 AND start_time < $4 \
-             UNION ALL SELECT {CLASS_SQL} AS class, mac FROM visits WHERE network_id = $1 AND scope = $2 AND end_time >= $3 AND start_time < $3) t"
-        );
-        let prev_of = |day_sql: &str| {
-            format!(
-                "COALESCE((SELECT MAX(c.day) FROM class_days c WHERE c.network_id = $1 AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac AND c.day < {day_sql}), {NO_PREV})"
-            )
-        };
+        let present = present_sql();
         locked_tx!(self, network_id, tx => {
             sqlx::query("DELETE FROM figure_dirty_days WHERE network_id = $1 AND scope = $2 AND day = $3")
                 .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
-            let old: HashSet<(i64, i64)> = sqlx::query("SELECT class, mac FROM class_days WHERE network_id = $1 AND scope = $2 AND day = $3")
-                .bind(network_id).bind(scope).bind(day).fetch_all(&mut *tx).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
-            let new: HashSet<(i64, i64)> = sqlx::query(&present)
-                .bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(&mut *tx).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?;
-            let gone: Vec<(i64, i64)> = old.difference(&new).copied().collect();
-            let came: Vec<(i64, i64)> = new.difference(&old).copied().collect();
-            for chunk in gone.chunks(VALUES_CHUNK) {
-                sqlx::query(&format!(
-                    "DELETE FROM class_days WHERE network_id = $1 AND scope = $2 AND day = $3 AND (class, mac) IN (VALUES {})",
-                    values_list(chunk)
-                ))
-                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
-            }
-            for chunk in came.chunks(VALUES_CHUNK) {
-                sqlx::query(&format!(
-                    "WITH t(class, mac) AS (VALUES {}) INSERT INTO class_days (network_id, scope, class, mac, day, prev) \
-                     SELECT $1, $2, t.class, t.mac, $3, {} FROM t WHERE TRUE ON CONFLICT (network_id, scope, class, mac, day) DO NOTHING",
-                    values_list(chunk),
-                    prev_of("$3")
-                ))
-                .bind(network_id).bind(scope).bind(day).execute(&mut *tx).await?;
-            }
-            let mut recount: BTreeSet<i64> = BTreeSet::from([day]);
-            let changed: Vec<(i64, i64)> = gone.into_iter().chain(came).collect();
-            for chunk in changed.chunks(VALUES_CHUNK) {
-                let next: Vec<(i64, i64, i64)> = sqlx::query(&format!(
-                    "WITH t(class, mac) AS (VALUES {}) SELECT CAST(t.class AS BIGINT), CAST(t.mac AS BIGINT), (SELECT MIN(c.day) FROM class_days c WHERE c.network_id = $1 \
-                     AND c.scope = $2 AND c.class = t.class AND c.mac = t.mac AND c.day > $3) AS next FROM t",
-                    values_list(chunk)
-                ))
-                .bind(network_id).bind(scope).bind(day).fetch_all(&mut *tx).await?
-                .iter().filter_map(|r| match r.try_get::<Option<i64>, _>(2) {
-                    Ok(Some(n)) => Some(Ok((r.try_get(0).ok()?, r.try_get(1).ok()?, n))),
-                    Ok(None) => None,
-                    Err(e) => Some(Err(e)),
-                }).collect::<Result<_, StoreError>>()?;
-                for (class, mac, next_day) in next {
-                    sqlx::query(&format!(
-                        "UPDATE class_days SET prev = (SELECT {} FROM (SELECT $3 AS class, $4 AS mac) t) \
-                         WHERE network_id = $1 AND scope = $2 AND class = $3 AND mac = $4 AND day = $5",
-                        prev_of("$5")
-                    ))
-                    .bind(network_id).bind(scope).bind(class).bind(mac).bind(next_day).execute(&mut *tx).await?;
-                    recount.insert(next_day);
-                }
-            }
-            for d in recount {
-                sqlx::query("DELETE FROM class_day_gaps WHERE network_id = $1 AND scope = $2 AND day = $3")
-                    .bind(network_id).bind(scope).bind(d).execute(&mut *tx).await?;
-                sqlx::query(
-                    "INSERT INTO class_day_gaps (network_id, scope, day, class, prev, n) SELECT $1, $2, $3, class, prev, COUNT(*) FROM class_days \
-                     WHERE network_id = $1 AND scope = $2 AND day = $3 GROUP BY class, prev",
-                )
-                .bind(network_id).bind(scope).bind(d).execute(&mut *tx).await?;
-            }
+            let (_, old, new) = read_class_day!(tx, network_id, scope, day, lo, hi, &present);
+            apply_class_day!(tx, network_id, scope, day, old, new);
         });
         Ok(())
+    }
+
+    /// The refresher's first half for a dirty day (none if it is not
+    /// marked): its `class_days` rows and its clients as its visits give
+    /// them, read from a snapshot outside the network's lock, with the
+    /// generation of its mark then.
+    #[doc(hidden)]
+    pub async fn snapshot_class_day(&self, network_id: i64, scope: &str, day: i64) -> Result<Option<SnapshotDay>, StoreError> {
+        let offset = self.rules_for(network_id).utc_offset;
+        let (lo, hi) = (day * DAY - offset, (day + 1) * DAY - offset);
+        let present = present_sql();
+        let (generation, old, new) = snapshot_tx!(self, tx => read_class_day!(tx, network_id, scope, day, lo, hi, &present));
+        Ok(generation.map(|generation| SnapshotDay { network_id, scope: scope.to_string(), day, generation, old, new }))
+    }
+
+    /// The refresher's second half for a day: writes the difference
+    /// `snapshot_class_day` read, as `recompute_class_day` does, only if
+    /// the day's mark still carries the generation read; answers whether
+    /// it did. A day is marked again, with a new generation, whenever one
+    /// of its hours is recomputed, and its rows change only here, in
+    /// `recompute_class_day` and in a prune or rebuild (which mark again
+    /// too): so the rows the difference is applied to are the rows it was
+    /// taken from. Visits changed since the snapshot left an hour of the
+    /// day dirty, and the day is marked again when that hour is done. The
+    /// prevs and counts are taken in the writing transaction, from the rows
+    /// as they are.
+    #[doc(hidden)]
+    pub async fn store_class_day(&self, read: SnapshotDay) -> Result<bool, StoreError> {
+        let SnapshotDay { network_id, scope, day, generation, old, new } = read;
+        let stored = locked_tx!(self, network_id, tx => {
+            let unchanged = sqlx::query("DELETE FROM figure_dirty_days WHERE network_id = $1 AND scope = $2 AND day = $3 AND generation = $4")
+                .bind(network_id).bind(scope.as_str()).bind(day).bind(generation).execute(&mut *tx).await?
+                .rows_affected() == 1;
+            if unchanged {
+                apply_class_day!(tx, network_id, scope.as_str(), day, old, new);
+            }
+            unchanged
+        });
+        Ok(stored)
     }
 
     /// Resets a network's figures when they are not built in `offset`:
@@ -666,15 +884,18 @@ impl Store {
         if built == Some(offset) {
             return Ok(());
         }
+        let numbered = self.numbered();
         let mark_all = format!(
-            "WITH RECURSIVE {} INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT DISTINCT $1, scope, hour, 1 FROM touched \
-             WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1",
-            touched_cte("visits v WHERE v.network_id = $1", offset)
+            "WITH RECURSIVE {} INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT $1, scope, hour, {g} FROM (SELECT DISTINCT scope, hour FROM touched) t \
+             WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = {g}",
+            touched_cte("visits v WHERE v.network_id = $1", offset),
+            g = generation_sql(numbered)
         );
         locked_tx!(self, network_id, tx => {
             for table in TABLES {
                 sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1")).bind(network_id).execute(&mut *tx).await?;
             }
+            sqlx::query(next_generation_text(numbered)).execute(&mut *tx).await?;
             sqlx::query(&mark_all).bind(network_id).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO figures_built (network_id, utc_offset) VALUES ($1, $2)").bind(network_id).bind(offset).execute(&mut *tx).await?;
         });
@@ -692,24 +913,29 @@ impl Store {
         });
         for (network_id, offset) in built {
             let (hour, day) = (hour_floor(cutoff, offset), local_day(cutoff, offset));
+            let numbered = self.numbered();
+            let g = generation_sql(numbered);
             let mark_kept = format!(
-                "WITH RECURSIVE {} INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT DISTINCT $1, scope, hour, 1 FROM touched \
-                 WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1",
+                "WITH RECURSIVE {} INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT $1, scope, hour, {g} FROM (SELECT DISTINCT scope, hour FROM touched) t \
+                 WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = {g}",
                 touched_cte("visits v WHERE v.network_id = $1 AND v.end_time >= $2 AND v.start_time < $2", offset)
             );
             locked_tx!(self, network_id, tx => {
-                sqlx::query(
-                    "INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT DISTINCT network_id, scope, hour, 1 FROM hourly_figures \
-                     WHERE network_id = $1 AND hour = $2 ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = figure_dirty.generation + 1",
-                )
+                sqlx::query(next_generation_text(numbered)).execute(&mut *tx).await?;
+                sqlx::query(&format!(
+                    "INSERT INTO figure_dirty (network_id, scope, hour, generation) SELECT network_id, scope, hour, {g} FROM \
+                     (SELECT DISTINCT network_id, scope, hour FROM hourly_figures WHERE network_id = $1 AND hour = $2) t \
+                     WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = {g}",
+                ))
                 .bind(network_id).bind(hour).execute(&mut *tx).await?;
                 for (table, column, bound) in [("hourly_figures", "hour", hour), ("figure_dirty", "hour", hour), ("figure_dirty_days", "day", day), ("class_days", "day", day), ("class_day_gaps", "day", day)] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1 AND {column} < $2")).bind(network_id).bind(bound).execute(&mut *tx).await?;
                 }
                 sqlx::query(&mark_kept).bind(network_id).bind(cutoff).execute(&mut *tx).await?;
                 // The cutoff's day lost clients: recompute it when asked.
-                sqlx::query("INSERT INTO figure_dirty_days (network_id, scope, day) SELECT DISTINCT network_id, scope, $2 FROM class_day_gaps \
-                             WHERE network_id = $1 AND day = $2 ON CONFLICT (network_id, scope, day) DO NOTHING")
+                sqlx::query(&format!("INSERT INTO figure_dirty_days (network_id, scope, day, generation) SELECT network_id, scope, day, {g} FROM \
+                             (SELECT DISTINCT network_id, scope, CAST($2 AS BIGINT) AS day FROM class_day_gaps WHERE network_id = $1 AND day = $2) t \
+                             WHERE TRUE ON CONFLICT (network_id, scope, day) DO UPDATE SET generation = {g}"))
                     .bind(network_id).bind(day).execute(&mut *tx).await?;
             });
         }
@@ -769,7 +995,9 @@ impl Store {
                         .fetch_all(pool).await?
                         .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
                 });
-                self.refresh_marks(*network_id, scope, &rules, &marks).await?;
+                for read in self.snapshot_hours(*network_id, scope, &marks).await? {
+                    self.store_snapshot_hours(read).await?;
+                }
                 done += marks.len();
             }
         }
@@ -791,7 +1019,9 @@ impl Store {
         for (network_id, scope, day) in &days {
             let rules = self.rules_for(*network_id);
             self.ensure_figures_built(*network_id, rules.utc_offset).await?;
-            self.recompute_class_day(*network_id, scope, rules.utc_offset, *day).await?;
+            if let Some(read) = self.snapshot_class_day(*network_id, scope, *day).await? {
+                self.store_class_day(read).await?;
+            }
         }
         Ok(done + days.len())
     }

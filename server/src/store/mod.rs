@@ -103,7 +103,7 @@ mod views;
 mod figures;
 
 pub use views::SIGHTINGS_MAX;
-pub use figures::{Backlog, REFRESH_STEP_HOURS};
+pub use figures::{Backlog, SnapshotDay, SnapshotHours, REFRESH_STEP_HOURS};
 
 /// The latest INTERVAL_SAMPLE report times of each access point (SQLite has
 /// no LATERAL; its correlated IN list walks the same index).
@@ -247,6 +247,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (40, "stored_figures", include_str!("../../migrations/sqlite/0040_stored_figures.sql")),
     (50, "compact_probe_rows", include_str!("../../migrations/sqlite/0050_compact_probe_rows.sql")),
     (60, "webhook_state", include_str!("../../migrations/sqlite/0060_webhook_state.sql")),
+    (70, "figure_generations", include_str!("../../migrations/sqlite/0070_figure_generations.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
@@ -258,6 +259,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (40, "stored_figures", include_str!("../../migrations/postgres/0040_stored_figures.sql")),
     (50, "compact_probe_rows", include_str!("../../migrations/postgres/0050_compact_probe_rows.sql")),
     (60, "webhook_state", include_str!("../../migrations/postgres/0060_webhook_state.sql")),
+    (70, "figure_generations", include_str!("../../migrations/postgres/0070_figure_generations.sql")),
 ]);
 
 #[cfg(test)]
@@ -535,6 +537,11 @@ impl Store {
         };
         drop(migrator);
         result.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+    }
+
+    /// Whether SQL here takes `$N` placeholders (PostgreSQL) rather than `?`.
+    fn numbered(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
     }
 
     pub fn kind(&self) -> &'static str {
