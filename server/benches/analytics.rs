@@ -18,12 +18,22 @@
 //! `Store::metrics_from_rows`, `visits()` over `Store::sightings`) in this
 //! process, BENCH_BASELINE_REPEATS times, as a ratio. Then the case:
 //! one access point, 25 clients a window, BENCH_SINGLE_DAYS days.
+//! The ingest phases above are a closed loop (16 reports at once), so their
+//! p99 is 16 / throughput; last on each database and in the case,
+//! after the views are measured, an open loop: the venue's next reports offered at
+//! BENCH_OFFERED reports/s for BENCH_SUSTAINED_SECONDS, each due at its
+//! time whatever became of the earlier ones (at most 4096 in flight; more
+//! are counted as not offered), with the refresher as above: reports
+//! answered per second and Store::ingest's latency from when each report
+//! was due, so waiting in the writer's queue counts.
 //! Figures are printed, never asserted.
 //!
 //! Environment: BENCH_APS (10), BENCH_CLIENTS (50), BENCH_DAYS (30),
 //! BENCH_RATE (30), BENCH_RANDOMIZED_PERCENT (30), BENCH_REPEATS (20),
 //! BENCH_BASELINE_REPEATS (3), BENCH_SINGLE_DAYS (33; 0 leaves it out),
-//! BENCH_DATABASES (sqlite,postgresql), BENCH_REFRESHER (1). A quick run:
+//! BENCH_DATABASES (sqlite,postgresql), BENCH_REFRESHER (1),
+//! BENCH_OFFERED (333), BENCH_SUSTAINED_SECONDS (60; 0 leaves it out). A
+//! quick run:
 //! `BENCH_APS=2 BENCH_CLIENTS=20 BENCH_DAYS=3 BENCH_SINGLE_DAYS=0 make bench-analytics`.
 
 #[allow(dead_code)]
