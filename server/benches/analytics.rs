@@ -332,7 +332,7 @@ async fn sustained(store: &Store, mut venue: Venue, start: i64, from_window: i64
             ((at - due).as_secs_f64() * 1000.0, at, ok)
         }));
     }
-    let _ = generator.await;
+    generator.await.expect("generator");
     let (mut answered, mut timed_out) = (0usize, 0usize);
     let mut last = t0;
     let mut latencies_ms = Vec::with_capacity(offers.len());
