@@ -18,12 +18,22 @@
 //! `Store::metrics_from_rows`, `visits()` over `Store::sightings`) in this
 //! process, BENCH_BASELINE_REPEATS times, as a ratio. Then the case:
 //! one access point, 25 clients a window, BENCH_SINGLE_DAYS days.
+//! The ingest phases above are a closed loop (16 reports at once), so their
+//! p99 is 16 / throughput; last on each database and in the case,
+//! after the views are measured, an open loop: the venue's next reports offered at
+//! BENCH_OFFERED reports/s for BENCH_SUSTAINED_SECONDS, each due at its
+//! time whatever became of the earlier ones (at most 4096 in flight; more
+//! are counted as not offered), with the refresher as above: reports
+//! answered per second and Store::ingest's latency from when each report
+//! was due, so waiting in the writer's queue counts.
 //! Figures are printed, never asserted.
 //!
 //! Environment: BENCH_APS (10), BENCH_CLIENTS (50), BENCH_DAYS (30),
 //! BENCH_RATE (30), BENCH_RANDOMIZED_PERCENT (30), BENCH_REPEATS (20),
 //! BENCH_BASELINE_REPEATS (3), BENCH_SINGLE_DAYS (33; 0 leaves it out),
-//! BENCH_DATABASES (sqlite,postgresql), BENCH_REFRESHER (1). A quick run:
+//! BENCH_DATABASES (sqlite,postgresql), BENCH_REFRESHER (1),
+//! BENCH_OFFERED (333), BENCH_SUSTAINED_SECONDS (60; 0 leaves it out). A
+//! quick run:
 //! `BENCH_APS=2 BENCH_CLIENTS=20 BENCH_DAYS=3 BENCH_SINGLE_DAYS=0 make bench-analytics`.
 
 #[allow(dead_code)]
@@ -245,6 +255,109 @@ fn print_ingest(what: &str, i: &Ingested) {
         i.rows as f64 / i.seconds,
         percentile(&l, 0.5),
         percentile(&l, 0.99)
+    );
+}
+
+/// At most this many offers of the open-loop phase unanswered at once: an
+/// overload then shows as latency and offers left out, not as a queue that
+/// grows until the bench runs out of memory.
+const MAX_IN_FLIGHT: usize = 4096;
+
+/// The open-loop phase: the venue's next reports, from `from_window` on in
+/// window order, each stamped as received at the end of its window as in
+/// `ingest`, offered at `offered` reports/s for `seconds`. Report i is due
+/// at t0 + i / offered whatever became of the earlier ones, so its latency,
+/// counted from when it was due, includes any wait in the writer's queue;
+/// the closed loop of `ingest` can only show 16 / throughput.
+async fn sustained(store: &Store, mut venue: Venue, start: i64, from_window: i64, offered: f64, seconds: u64) {
+    let total = (offered * seconds as f64).round() as usize;
+    let aps = venue.places.len();
+    let rate = venue.rate;
+    // A few seconds of reports made ahead on a thread of their own, so
+    // making and signing them never holds back an offer.
+    let ahead = ((offered * 4.0).ceil() as usize).max(256);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(ahead);
+    let generator = tokio::task::spawn_blocking(move || {
+        let mut window = from_window;
+        let mut made = 0;
+        while made < total {
+            let t = start + window * rate;
+            for ap in 0..aps.min(total - made) {
+                let r = venue.report(ap, t);
+                let sig = signature(KEY, &r.to_body());
+                if tx.blocking_send((r, sig, t + rate)).is_err() {
+                    return;
+                }
+            }
+            made += aps.min(total - made);
+            window += 1;
+        }
+    });
+    while rx.len() < ahead.min(total) && !rx.is_closed() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (mut most, mut not_offered, mut generator_late) = (0, 0, 0);
+    let mut offers = Vec::with_capacity(total);
+    let t0 = tokio::time::Instant::now();
+    for i in 0..total {
+        let due = t0 + std::time::Duration::from_secs_f64(i as f64 / offered);
+        tokio::time::sleep_until(due).await;
+        let (report, sig, received_at) = match rx.try_recv() {
+            Ok(next) => next,
+            Err(_) => {
+                generator_late += 1;
+                let Some(next) = rx.recv().await else { break };
+                next
+            }
+        };
+        if in_flight.load(Ordering::Relaxed) >= MAX_IN_FLIGHT {
+            not_offered += 1;
+            continue;
+        }
+        most = most.max(in_flight.fetch_add(1, Ordering::Relaxed) + 1);
+        let (store, in_flight) = (store.clone(), in_flight.clone());
+        offers.push(tokio::spawn(async move {
+            let answer = store.ingest(&report, &sig, received_at).await;
+            let at = tokio::time::Instant::now();
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+            let ok = match answer {
+                Ok(_) => true,
+                // The writer's own bound (WRITE_WAIT): under overload it
+                // answers this, which is a figure of the phase, not a failure
+                // of the bench.
+                Err(sqlx::Error::PoolTimedOut) => false,
+                Err(e) => panic!("ingest: {e}"),
+            };
+            ((at - due).as_secs_f64() * 1000.0, at, ok)
+        }));
+    }
+    generator.await.expect("generator");
+    let (mut answered, mut timed_out) = (0usize, 0usize);
+    let mut last = t0;
+    let mut latencies_ms = Vec::with_capacity(offers.len());
+    for offer in offers {
+        let (ms, at, ok) = offer.await.expect("ingest");
+        latencies_ms.push(ms);
+        last = last.max(at);
+        if ok {
+            answered += 1;
+        } else {
+            timed_out += 1;
+        }
+    }
+    latencies_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let span = (last - t0).as_secs_f64();
+    let offered_count = answered + timed_out;
+    println!(
+        "  ingest open loop at {offered:.0} reports/s for {seconds} s: {offered_count} offered, {answered} answered, {timed_out} timed out, {not_offered} not offered ({MAX_IN_FLIGHT} already in flight); {:.0} reports/s answered; Store::ingest from when due p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; at most {most} in flight{}; load average {}",
+        if span > 0.0 { answered as f64 / span } else { 0.0 },
+        percentile(&latencies_ms, 0.5),
+        percentile(&latencies_ms, 0.95),
+        percentile(&latencies_ms, 0.99),
+        latencies_ms.last().copied().unwrap_or(f64::NAN),
+        if generator_late > 0 { format!("; the generator was behind for {generator_late} offers") } else { String::new() },
+        load_average()
     );
 }
 
@@ -494,6 +607,19 @@ async fn run(name: &str, database: &str, dir: &std::path::Path, aps: usize, clie
         }
     } else if only_end {
         measure(&format!("after {days} days"), database, &db, dir, end).await;
+    }
+    // Last, so that the views measured above are of the history alone.
+    let seconds = env_num("BENCH_SUSTAINED_SECONDS", 60);
+    if seconds > 0 {
+        let offered = env_num("BENCH_OFFERED", 333).max(1) as f64;
+        let store = Store::open(&db).await.unwrap();
+        store.use_rules([(NETWORK as i64, NetworkRules::default())]).await.unwrap();
+        let task = refresher.then(|| tokio::spawn(store.clone().refresh_figures_forever()));
+        sustained(&store, venue, start, days * windows_a_day, offered, seconds).await;
+        if let Some(t) = task {
+            t.abort();
+        }
+        store.close().await;
     }
 }
 
