@@ -362,7 +362,7 @@ macro_rules! ingest_in_tx {
                     // visits, in the order reports are stored: a hooked
                     // network's rows are merged report by report, not
                     // deferred to the batch's one merge.
-                    changes = sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules);
+                    changes = sessionize_in_tx!($tx, $numbered, $network_id, &sightings, &$rules, true);
                 } else {
                     $pending.add($network_id, &$rules, &sightings);
                 }
@@ -925,7 +925,7 @@ async fn write_batch(pool: &SqlitePool, jobs: &[IngestJob]) -> Result<Vec<Ingest
         outcomes.push(ingest_in_tx!(tx, false, anonymous_values, pending, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules, j.hooked)?);
     }
     for (network_id, rules, sightings) in pending.into_networks() {
-        let _ = sessionize_in_tx!(tx, false, network_id, &sightings, &rules);
+        sessionize_in_tx!(tx, false, network_id, &sightings, &rules, false);
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -943,7 +943,7 @@ async fn write_batch_postgres(pool: &PgPool, jobs: &[IngestJob]) -> Result<Vec<I
         outcomes.push(ingest_in_tx!(tx, true, numbered_values, pending, j.report, j.network_id, j.node_upper, j.signature, j.received_at, j.rules, j.hooked)?);
     }
     for (network_id, rules, sightings) in pending.into_networks() {
-        let _ = sessionize_in_tx!(tx, true, network_id, &sightings, &rules);
+        sessionize_in_tx!(tx, true, network_id, &sightings, &rules, false);
     }
     tx.commit().await?;
     Ok(outcomes)
