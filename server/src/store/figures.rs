@@ -974,10 +974,12 @@ impl Store {
     /// of its hours is recomputed, so doing it after its hours does it
     /// once). Answers how many it recomputed: 0 when nothing is dirty.
     ///
-    /// The same marks as a view's, done under the same lock: a report
-    /// stored meanwhile leaves its hour dirty, and a view or another
-    /// process doing the same hour at once only wastes work (the later one
-    /// finds the mark gone and stores nothing).
+    /// The same marks as a view's, read from a snapshot and stored under
+    /// the network's lock only if unchanged (`snapshot_hours`,
+    /// `snapshot_class_day`): a report stored meanwhile leaves its hour
+    /// dirty, and a view or another process doing the same hour at once
+    /// only wastes work (the later one finds the mark gone or changed and
+    /// stores nothing).
     pub async fn refresh_step(&self, max_hours: usize) -> Result<usize, StoreError> {
         let scopes: Vec<(i64, String)> = on_pool!(self, pool => {
             sqlx::query("SELECT DISTINCT network_id, scope FROM figure_dirty ORDER BY network_id, scope").fetch_all(pool).await?
