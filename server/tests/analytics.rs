@@ -590,10 +590,10 @@ async fn refresher_suite(open: impl Fn() -> std::pin::Pin<Box<dyn std::future::F
     }
 }
 
-/// Stores the hours `snapshot_hours` reads now, of every scope's `span`;
+/// Stores the hours `snapshot_hours` reads now of the network scope's `span`;
 /// answers (hours read, hours stored) of the network's scope.
 async fn snapshot_and_store(store: &Store, span: &[i64], between: impl std::future::Future<Output = ()>) -> (Vec<i64>, Vec<i64>) {
-    let reads = store.snapshot_hours(NET as i64, "", span).await.unwrap();
+    let reads = store.snapshot_hours(&[(NET as i64, String::new(), span.to_vec())]).await.unwrap();
     let read: Vec<i64> = reads.iter().flat_map(|r| r.hours()).collect();
     between.await;
     let mut stored = Vec::new();

@@ -754,24 +754,32 @@ impl Store {
         Ok((fresh, days))
     }
 
-    /// The refresher's first half: the figures of `marks` (hours of one
-    /// scope, in hour order) that are dirty, computed from a snapshot
-    /// outside the network's lock (SQLite's reader connections, beside the
-    /// writer), each with its mark's generation then, a run of consecutive
-    /// hours at a time. `store_snapshot_hours` stores them.
+    /// The refresher's first half: the figures of the dirty hours among
+    /// `marks` (per network and scope, hours in hour order), computed from
+    /// one snapshot outside the networks' locks (SQLite's reader
+    /// connections, beside the writer), each with its mark's generation
+    /// then, a run of consecutive hours at a time. One snapshot for all:
+    /// a reader's page cache is dropped whenever a transaction begins after
+    /// the writer committed, so a transaction per run read every page
+    /// afresh. `store_snapshot_hours` stores them.
     #[doc(hidden)]
-    pub async fn snapshot_hours(&self, network_id: i64, scope: &str, marks: &[i64]) -> Result<Vec<SnapshotHours>, StoreError> {
-        let rules = self.rules_for(network_id);
-        let node_mac = (!scope.is_empty()).then_some(scope);
-        let mut out = Vec::new();
-        for run in runs(marks) {
-            let (lo, hi) = (run[0], run[run.len() - 1] + HOUR);
-            let queries = super::views::stored_visits_queries(network_id, node_mac, lo, hi, Columns::Figures);
-            let computed = snapshot_tx!(self, tx => read_run!(tx, network_id, scope, &rules, lo, hi, run, &queries));
-            if !computed.is_empty() {
-                out.push(SnapshotHours { network_id, scope: scope.to_string(), rules: rules.clone(), computed });
+    pub async fn snapshot_hours(&self, marks: &[(i64, String, Vec<i64>)]) -> Result<Vec<SnapshotHours>, StoreError> {
+        let out = snapshot_tx!(self, tx => {
+            let mut out = Vec::new();
+            for (network_id, scope, marks) in marks {
+                let rules = self.rules_for(*network_id);
+                let node_mac = (!scope.is_empty()).then_some(scope.as_str());
+                for run in runs(marks) {
+                    let (lo, hi) = (run[0], run[run.len() - 1] + HOUR);
+                    let queries = super::views::stored_visits_queries(*network_id, node_mac, lo, hi, Columns::Figures);
+                    let computed = read_run!(tx, *network_id, scope.as_str(), &rules, lo, hi, run, &queries);
+                    if !computed.is_empty() {
+                        out.push(SnapshotHours { network_id: *network_id, scope: scope.clone(), rules: rules.clone(), computed });
+                    }
+                }
             }
-        }
+            out
+        });
         Ok(out)
     }
 
@@ -988,6 +996,7 @@ impl Store {
         let mut done = 0;
         if !scopes.is_empty() {
             let per_scope = (max_hours / scopes.len()).max(1) as i64;
+            let mut marked = Vec::new();
             for (network_id, scope) in scopes.iter().take(max_hours.max(1)) {
                 let rules = self.rules_for(*network_id);
                 self.ensure_figures_built(*network_id, rules.utc_offset).await?;
@@ -997,10 +1006,11 @@ impl Store {
                         .fetch_all(pool).await?
                         .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
                 });
-                for read in self.snapshot_hours(*network_id, scope, &marks).await? {
-                    self.store_snapshot_hours(read).await?;
-                }
                 done += marks.len();
+                marked.push((*network_id, scope.clone(), marks));
+            }
+            for read in self.snapshot_hours(&marked).await? {
+                self.store_snapshot_hours(read).await?;
             }
         }
         // The days none of whose hours is dirty (with a margin of 14 hours
