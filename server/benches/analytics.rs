@@ -19,20 +19,25 @@
 //! process, BENCH_BASELINE_REPEATS times, as a ratio. Then the case:
 //! one access point, 25 clients a window, BENCH_SINGLE_DAYS days.
 //! The ingest phases above are a closed loop (16 reports at once), so their
-//! p99 is 16 / throughput; last on each database and in the case,
-//! after the views are measured, an open loop: the venue's next reports offered at
-//! BENCH_OFFERED reports/s for BENCH_SUSTAINED_SECONDS, each due at its
-//! time whatever became of the earlier ones (at most 4096 in flight; more
-//! are counted as not offered), with the refresher as above: reports
-//! answered per second and Store::ingest's latency from when each report
-//! was due, so waiting in the writer's queue counts.
+//! p99 is 16 / throughput; last on each database, after the views are
+//! measured, an open loop: a fleet beside the venue's history
+//! (BENCH_FLEET_APS access points, BENCH_FLEET_APS_PER_NETWORK to a
+//! network, BENCH_CLIENTS clients a window, one report every
+//! BENCH_FLEET_RATE seconds each, the stream's time running with the
+//! clock) for BENCH_SUSTAINED_SECONDS, each report due at its time whatever
+//! became of the earlier ones (at most 4096 in flight; more are counted as
+//! not offered), with the refresher as above: reports answered per second
+//! and Store::ingest's latency from when each report was due, so waiting
+//! in the writer's queue counts.
 //! Figures are printed, never asserted.
 //!
 //! Environment: BENCH_APS (10), BENCH_CLIENTS (50), BENCH_DAYS (30),
 //! BENCH_RATE (30), BENCH_RANDOMIZED_PERCENT (30), BENCH_REPEATS (20),
 //! BENCH_BASELINE_REPEATS (3), BENCH_SINGLE_DAYS (33; 0 leaves it out),
 //! BENCH_DATABASES (sqlite,postgresql), BENCH_REFRESHER (1),
-//! BENCH_OFFERED (333), BENCH_SUSTAINED_SECONDS (60; 0 leaves it out). A
+//! BENCH_FLEET_APS (10000), BENCH_FLEET_APS_PER_NETWORK (10),
+//! BENCH_FLEET_RATE (30: 333 reports/s offered), BENCH_SUSTAINED_SECONDS
+//! (60; 0 leaves it out). A
 //! quick run:
 //! `BENCH_APS=2 BENCH_CLIENTS=20 BENCH_DAYS=3 BENCH_SINGLE_DAYS=0 make bench-analytics`.
 
@@ -59,6 +64,8 @@ const API_SECRET: &[u8] = b"bench-analytics-secret";
 /// repeated requests take turns among them.
 const API_KEYS: usize = 64;
 const NETWORK: u64 = 1;
+/// The first network of the open loop's fleet, apart from the venue's.
+const FLEET_NETWORKS: u64 = 1000;
 const DAY: i64 = 86_400;
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -111,11 +118,14 @@ struct Venue {
     places: Vec<Vec<Presence>>,
     next_mac: u64,
     regulars: u64,
+    /// 0: every access point in NETWORK (a venue); else this many to a
+    /// network, from FLEET_NETWORKS on (a fleet of customers).
+    aps_per_network: usize,
 }
 
 impl Venue {
     fn new(aps: usize, clients: usize, rate: i64, randomized_percent: u64, start: i64) -> Venue {
-        let mut v = Venue { rng: Rng(0x5eed), rate, randomized_percent, places: Vec::new(), next_mac: 0, regulars: 4 * clients as u64 };
+        let mut v = Venue { rng: Rng(0x5eed), rate, randomized_percent, places: Vec::new(), next_mac: 0, regulars: 4 * clients as u64, aps_per_network: 0 };
         v.places = (0..aps).map(|ap| (0..clients).map(|_| v.newcomer(ap, start)).collect()).collect();
         v
     }
@@ -124,8 +134,10 @@ impl Venue {
         let r = &mut self.rng;
         let stay = if r.percent(50) { 60 + r.below(180) as i64 } else { 300 + r.below(6900) as i64 };
         let mac = if r.percent(33) {
-            // 00:1c:<ap>:<regular>: universal, the same on every visit.
-            0x001c_0000_0000 | (ap as u64) << 24 | r.below(self.regulars)
+            // 00:1c:<ap>:<regular> (a fleet's 00:1d:<ap, 2 bytes>:<regular>):
+            // universal, the same on every visit.
+            let regular = r.below(self.regulars);
+            if ap < 256 { 0x001c_0000_0000 | (ap as u64) << 24 | regular } else { 0x001d_0000_0000 | (ap as u64) << 16 | regular }
         } else if r.percent(self.randomized_percent) {
             0x0200_0000_0000 | (r.next() & 0xfcff_ffff_ffff)
         } else {
@@ -164,7 +176,8 @@ impl Venue {
         }
         rows.sort_by(|a, b| a.mac.cmp(&b.mac));
         rows.dedup_by(|a, b| a.mac == b.mac);
-        Report { network_id: NETWORK, node_mac: node_mac(ap), version: 1, probe_requests: rows }
+        let network_id = if self.aps_per_network == 0 { NETWORK } else { FLEET_NETWORKS + (ap / self.aps_per_network) as u64 };
+        Report { network_id, node_mac: node_mac(ap), version: 1, probe_requests: rows }
     }
 }
 
@@ -263,13 +276,24 @@ fn print_ingest(what: &str, i: &Ingested) {
 /// grows until the bench runs out of memory.
 const MAX_IN_FLIGHT: usize = 4096;
 
-/// The open-loop phase: the venue's next reports, from `from_window` on in
-/// window order, each stamped as received at the end of its window as in
-/// `ingest`, offered at `offered` reports/s for `seconds`. Report i is due
-/// at t0 + i / offered whatever became of the earlier ones, so its latency,
-/// counted from when it was due, includes any wait in the writer's queue;
-/// the closed loop of `ingest` can only show 16 / throughput.
-async fn sustained(store: &Store, mut venue: Venue, start: i64, from_window: i64, offered: f64, seconds: u64) {
+/// The open-loop phase: a fleet's reports in real time. Each of the
+/// fleet's access points sends one report per window of `venue.rate`
+/// seconds, the windows from `start` on, each stamped as received at the
+/// end of its window as in `ingest`. The first window is stored by the
+/// closed loop; then report i (window 1 + i / APs, access point i % APs)
+/// is due at t0 + i / offered, offered = APs / rate, so the stream's time
+/// runs as fast as the clock, as a fleet's does, and each is due then
+/// whatever became of the earlier ones: its latency, counted from when it
+/// was due, includes any wait in the writer's queue (the closed loop of
+/// `ingest` can only show 16 / throughput).
+async fn sustained(store: &Store, mut venue: Venue, start: i64, seconds: u64) {
+    let offered = venue.places.len() as f64 / venue.rate as f64;
+    // A fleet's first window is all arrivals (every visit opened): stored
+    // first, by the closed loop, so that the open loop sees visits go on
+    // as at any later time of day.
+    let first = ingest(store, &mut venue, start, 0, 1).await;
+    print_ingest("of the fleet's first window (every client new)", &first);
+    let from_window = 1;
     let total = (offered * seconds as f64).round() as usize;
     let aps = venue.places.len();
     let rate = venue.rate;
@@ -610,12 +634,19 @@ async fn run(name: &str, database: &str, dir: &std::path::Path, aps: usize, clie
     }
     // Last, so that the views measured above are of the history alone.
     let seconds = env_num("BENCH_SUSTAINED_SECONDS", 60);
-    if seconds > 0 {
-        let offered = env_num("BENCH_OFFERED", 333).max(1) as f64;
+    if seconds > 0 && !only_end {
+        let fleet_aps = env_num("BENCH_FLEET_APS", 10_000).clamp(1, 65_535) as usize;
+        let fleet_rate = env_num("BENCH_FLEET_RATE", 30).max(1) as i64;
+        let mut fleet = Venue::new(fleet_aps, clients, fleet_rate, randomized, end);
+        fleet.aps_per_network = env_num("BENCH_FLEET_APS_PER_NETWORK", 10).max(1) as usize;
+        let networks = fleet_aps.div_ceil(fleet.aps_per_network);
+        println!(
+            "  then a fleet beside this history: {fleet_aps} access points in {networks} networks, {clients} clients a window, one report every {fleet_rate} s each, in real time"
+        );
         let store = Store::open(&db).await.unwrap();
         store.use_rules([(NETWORK as i64, NetworkRules::default())]).await.unwrap();
         let task = refresher.then(|| tokio::spawn(store.clone().refresh_figures_forever()));
-        sustained(&store, venue, start, days * windows_a_day, offered, seconds).await;
+        sustained(&store, fleet, end, seconds).await;
         if let Some(t) = task {
             t.abort();
         }
