@@ -582,7 +582,13 @@ async fn prime(store: &Store, start: i64, end: i64, refresher: bool) {
         while store.figures_backlog().await.expect("backlog") != Backlog::default() {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        println!("    the refresher drained the {} hours and {} days left after that view in {:.1} s", at.hours, at.days, t.elapsed().as_secs_f64());
+        println!(
+            "    the refresher drained the {} hours and {} days left after that view in {:.1} s (it takes a mark once it is {} s old)",
+            at.hours,
+            at.days,
+            t.elapsed().as_secs_f64(),
+            presenced_server::store::REFRESH_SETTLE.as_secs()
+        );
     }
 }
 

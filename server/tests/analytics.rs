@@ -538,7 +538,7 @@ async fn refresher_suite(open: impl Fn() -> std::pin::Pin<Box<dyn std::future::F
         let order = shuffled(rows.len(), seed);
         ingest_numbered(&store, NET, order.iter().map(|&i| (i, &rows[i]))).await;
         assert!(store.figures_backlog().await.unwrap().hours > 0, "ingest marks hours dirty");
-        // Steps of 3 hours: many steps, each scope's oldest hours first.
+        // Steps of 3 hours: many steps, the oldest marks first.
         assert!(drain(&store, 3).await > 1);
         check_ranges(&store, &rows, &rules, now, true, "drained by the refresher").await;
         assert_eq!(store.figures_backlog().await.unwrap(), Backlog::default(), "the views found nothing to recompute");
@@ -560,6 +560,28 @@ async fn refresher_suite(open: impl Fn() -> std::pin::Pin<Box<dyn std::future::F
         }
         let repeat: u64 = store.metrics(NET as i64, None, &rules, &days, MON + 12 * DAY).await.unwrap().buckets.iter().map(|b| b.counts.universal.repeat_visitors).sum();
         assert!(repeat >= 1, "X's day-10 visit is a repeat one after its day 3");
+
+        // Only the marks settled: those of a generation at most the one
+        // noted between two reports (far apart, so the later marks none of
+        // the earlier's hours) are taken; the later report's wait.
+        let y = "00:11:22:33:44:78";
+        let earlier = (AP1, y, MON + 20 * DAY + 10 * H, MON + 20 * DAY + 10 * H + 5 * M, -60, false);
+        let later = (AP1, y, MON + 25 * DAY + 10 * H, MON + 25 * DAY + 10 * H + 5 * M, -60, false);
+        ingest_numbered(&store, NET, [(30_002, &earlier)].into_iter()).await;
+        let settled = store.generation_now().await.unwrap();
+        ingest_numbered(&store, NET, [(30_003, &later)].into_iter()).await;
+        let before = store.figures_backlog().await.unwrap().hours;
+        let taken = store.refresh_step_settled(REFRESH_STEP_HOURS, settled).await.unwrap();
+        assert!(taken > 0, "the earlier report's hours are settled");
+        assert_eq!(store.refresh_step_settled(REFRESH_STEP_HOURS, settled).await.unwrap(), 0, "no other mark is");
+        let left = store.figures_backlog().await.unwrap().hours;
+        // (`taken` counts the days recomputed too.)
+        assert!(left > 0 && left < before, "the later report's hours wait, the earlier's do not: {before} then {left}");
+        drain(&store, 5).await;
+        all.extend([earlier, later]);
+        let late_days = Range::new(MON + 19 * DAY, MON + 27 * DAY, Bucket::Day, offset).unwrap();
+        let m = store.metrics(NET as i64, None, &rules, &late_days, MON + 27 * DAY).await.unwrap();
+        assert_eq!(m, reference(&all, None, &rules, &late_days, MON + 27 * DAY), "settled, then drained, UTC{offset:+} s");
         store.close().await;
 
         // Beside a running refresher.

@@ -954,6 +954,38 @@ impl Store {
 /// Dirty hours the refresher recomputes in one step, at most (in runs of
 /// up to `HOURS_PER_READ`, one short transaction each).
 pub const REFRESH_STEP_HOURS: usize = 72;
+
+/// How long a dirty hour's mark stays unchanged before the refresher
+/// takes it. The hour a network's access points are reporting in is
+/// marked again by nearly every batch of reports (every few seconds in a
+/// fleet at Rate 30), so recomputing it is undone moments later; a view
+/// recomputes such an hour itself, one hour of its range. The refresher's
+/// work is for the hours a backfill or late reports left behind.
+pub const REFRESH_SETTLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The refresher's notes of the generation counter, one per step: a mark
+/// whose generation is at most the value noted `REFRESH_SETTLE` ago has
+/// not been written since then.
+#[derive(Debug, Default)]
+pub struct Settling {
+    noted: std::collections::VecDeque<(std::time::Instant, i64)>,
+}
+
+impl Settling {
+    /// Notes the counter's value `generation` at `now`; answers the greatest
+    /// generation noted at least `REFRESH_SETTLE` before `now`, if any.
+    pub fn note(&mut self, now: std::time::Instant, generation: i64) -> Option<i64> {
+        self.noted.push_back((now, generation));
+        // Keep one note older than the settle time, the newest such.
+        while self.noted.len() > 1 && now.saturating_duration_since(self.noted[1].0) >= REFRESH_SETTLE {
+            self.noted.pop_front();
+        }
+        match self.noted.front() {
+            Some(&(at, settled)) if now.saturating_duration_since(at) >= REFRESH_SETTLE => Some(settled),
+            _ => None,
+        }
+    }
+}
 /// Dirty days whose clients one step recomputes, at most (a transaction
 /// each, O(the day's visits)).
 const REFRESH_STEP_DAYS: i64 = 2;
@@ -976,8 +1008,8 @@ impl Store {
     }
 
     /// One bounded step of the background refresher: up to `max_hours`
-    /// dirty hours, the oldest of each scope first, shared among the scopes
-    /// that have some; then the clients of up to `REFRESH_STEP_DAYS` dirty
+    /// dirty hours, those marked longest ago first (the least generation),
+    /// of every scope; then the clients of up to `REFRESH_STEP_DAYS` dirty
     /// days that have no dirty hour, oldest first (a day is marked when one
     /// of its hours is recomputed, so doing it after its hours does it
     /// once). Answers how many it recomputed: 0 when nothing is dirty.
@@ -989,26 +1021,34 @@ impl Store {
     /// only wastes work (the later one finds the mark gone or changed and
     /// stores nothing).
     pub async fn refresh_step(&self, max_hours: usize) -> Result<usize, StoreError> {
-        let scopes: Vec<(i64, String)> = on_pool!(self, pool => {
-            sqlx::query("SELECT DISTINCT network_id, scope FROM figure_dirty ORDER BY network_id, scope").fetch_all(pool).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, StoreError>>()?
+        self.refresh_step_settled(max_hours, i64::MAX).await
+    }
+
+    /// `refresh_step`, of the hours whose marks have a generation of at
+    /// most `settled` (the others are left for a later step).
+    pub async fn refresh_step_settled(&self, max_hours: usize, settled: i64) -> Result<usize, StoreError> {
+        let marks: Vec<(i64, String, i64)> = on_pool!(self, pool => {
+            sqlx::query("SELECT network_id, scope, hour FROM figure_dirty WHERE generation <= $1 ORDER BY generation LIMIT $2")
+                .bind(settled).bind(max_hours.max(1) as i64).fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<Result<_, StoreError>>()?
         });
-        let mut done = 0;
-        if !scopes.is_empty() {
-            let per_scope = (max_hours / scopes.len()).max(1) as i64;
-            let mut marked = Vec::new();
-            for (network_id, scope) in scopes.iter().take(max_hours.max(1)) {
-                let rules = self.rules_for(*network_id);
-                self.ensure_figures_built(*network_id, rules.utc_offset).await?;
-                let marks: Vec<i64> = on_pool!(self, pool => {
-                    sqlx::query("SELECT hour FROM figure_dirty WHERE network_id = $1 AND scope = $2 ORDER BY hour LIMIT $3")
-                        .bind(network_id).bind(scope).bind(per_scope)
-                        .fetch_all(pool).await?
-                        .iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
-                });
-                done += marks.len();
-                marked.push((*network_id, scope.clone(), marks));
-            }
+        let done = marks.len();
+        let mut by_scope: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
+        for (network_id, scope, hour) in marks {
+            by_scope.entry((network_id, scope)).or_default().push(hour);
+        }
+        let networks: BTreeSet<i64> = by_scope.keys().map(|(network_id, _)| *network_id).collect();
+        for network_id in networks {
+            self.ensure_figures_built(network_id, self.rules_for(network_id).utc_offset).await?;
+        }
+        if !by_scope.is_empty() {
+            let marked: Vec<(i64, String, Vec<i64>)> = by_scope
+                .into_iter()
+                .map(|((network_id, scope), mut hours)| {
+                    hours.sort_unstable();
+                    (network_id, scope, hours)
+                })
+                .collect();
             for read in self.snapshot_hours(&marked).await? {
                 self.store_snapshot_hours(read).await?;
             }
@@ -1042,11 +1082,21 @@ impl Store {
     /// that no request pays for a backfill: a step at a time, pausing after
     /// each as long as it took (at most half of one core, and the writer
     /// free between steps for ingest), and every second when nothing is
-    /// dirty. Ends when the store is closed.
+    /// dirty. It takes only marks left unchanged for `REFRESH_SETTLE`: the
+    /// generation counter's value is noted at every step, and a mark of a
+    /// generation at most the value noted that long ago has not been
+    /// written since. Ends when the store is closed.
     pub async fn refresh_figures_forever(self) {
+        let mut settling = Settling::default();
         loop {
             let began = std::time::Instant::now();
-            let pause = match self.refresh_step(REFRESH_STEP_HOURS).await {
+            let step = async {
+                match settling.note(began, self.generation_now().await?) {
+                    Some(settled) => self.refresh_step_settled(REFRESH_STEP_HOURS, settled).await,
+                    None => Ok(0),
+                }
+            };
+            let pause = match step.await {
                 Ok(0) => std::time::Duration::from_secs(1),
                 Ok(_) => began.elapsed(),
                 Err(sqlx::Error::PoolClosed) => return,
@@ -1057,6 +1107,14 @@ impl Store {
             };
             tokio::time::sleep(pause).await;
         }
+    }
+
+    /// The last generation given to a mark (PostgreSQL: by any session).
+    pub async fn generation_now(&self) -> Result<i64, StoreError> {
+        on_pool!(self, pool => {
+            let sql = if matches!(self.db, Db::Postgres(_)) { "SELECT last_value FROM figure_generation" } else { "SELECT n FROM figure_generation" };
+            sqlx::query(sql).fetch_one(pool).await?.try_get::<i64, _>(0)
+        })
     }
 }
 
@@ -1134,4 +1192,26 @@ fn split_compose(started: &Split<Started>, peak: &Split<u64>, unique: &Split<u64
         *out.get(class) = compose(started.of(class), *peak.of(class), *unique.of(class));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Settling, REFRESH_SETTLE};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn settling_answers_the_generation_noted_a_settle_time_ago() {
+        let t0 = Instant::now();
+        let mut settling = Settling::default();
+        let second = Duration::from_secs(1);
+        assert_eq!(settling.note(t0, 5), None, "nothing noted long enough ago");
+        assert_eq!(settling.note(t0 + REFRESH_SETTLE - second, 9), None);
+        assert_eq!(settling.note(t0 + REFRESH_SETTLE, 12), Some(5), "the note of exactly the settle time ago");
+        // Notes at t0 + settle - 1 s (9) and t0 + settle (12) are now both
+        // older than the settle time; the newer of them is the answer.
+        assert_eq!(settling.note(t0 + 2 * REFRESH_SETTLE + second, 20), Some(12));
+        assert_eq!(settling.note(t0 + 2 * REFRESH_SETTLE + 2 * second, 20), Some(12), "unchanged until a newer note settles");
+        assert_eq!(settling.note(t0 + 3 * REFRESH_SETTLE + 2 * second, 21), Some(20));
+        assert!(settling.noted.len() <= 3, "old notes are dropped: {:?}", settling.noted);
+    }
 }

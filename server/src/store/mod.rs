@@ -103,7 +103,7 @@ mod views;
 mod figures;
 
 pub use views::SIGHTINGS_MAX;
-pub use figures::{Backlog, SnapshotDay, SnapshotHours, REFRESH_STEP_HOURS};
+pub use figures::{Backlog, SnapshotDay, SnapshotHours, REFRESH_SETTLE, REFRESH_STEP_HOURS};
 
 /// The latest INTERVAL_SAMPLE report times of each access point (SQLite has
 /// no LATERAL; its correlated IN list walks the same index).
@@ -248,6 +248,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (50, "compact_probe_rows", include_str!("../../migrations/sqlite/0050_compact_probe_rows.sql")),
     (60, "webhook_state", include_str!("../../migrations/sqlite/0060_webhook_state.sql")),
     (70, "figure_generations", include_str!("../../migrations/sqlite/0070_figure_generations.sql")),
+    (80, "dirty_by_generation", include_str!("../../migrations/sqlite/0080_dirty_by_generation.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
@@ -260,6 +261,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (50, "compact_probe_rows", include_str!("../../migrations/postgres/0050_compact_probe_rows.sql")),
     (60, "webhook_state", include_str!("../../migrations/postgres/0060_webhook_state.sql")),
     (70, "figure_generations", include_str!("../../migrations/postgres/0070_figure_generations.sql")),
+    (80, "dirty_by_generation", include_str!("../../migrations/postgres/0080_dirty_by_generation.sql")),
 ]);
 
 #[cfg(test)]
