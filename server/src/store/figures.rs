@@ -135,8 +135,8 @@ fn generation_sql(numbered: bool) -> &'static str {
 /// The statements ingest appends to a report's: marks every local hour of
 /// the written and replaced visits `touched` (scope, start, end), and the
 /// hours of the visits whose repeat flag the new per-client `days` (scope,
-/// mac, day) may change.
-pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(String, i64, i64)], days: &[(String, String, i64)]) -> Vec<Sql> {
+/// mac as its integer, day) may change.
+pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(String, i64, i64)], days: &[(String, i64, i64)]) -> Vec<Sql> {
     let mut hours: BTreeSet<(&str, i64)> = BTreeSet::new();
     for (scope, start, end) in touched {
         hours.extend(hours_of(*start, *end, utc_offset).map(|h| (scope.as_str(), h)));
@@ -169,7 +169,7 @@ pub fn mark_dirty(numbered: bool, network_id: i64, utc_offset: i64, touched: &[(
             // Visits starting on days day+1 to day+30, local.
             q.tuple([
                 Param::Text(scope.clone()),
-                Param::Int(super::stored_visits::mac_to_int(mac).unwrap_or_default()),
+                Param::Int(*mac),
                 Param::Int((day + 1) * DAY - utc_offset),
                 Param::Int((day + 1 + REPEAT_WINDOW_DAYS) * DAY - utc_offset),
             ]);
