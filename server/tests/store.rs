@@ -212,6 +212,20 @@ async fn sqlite() {
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
         assert_eq!(mode, "wal");
     }
+    // The WAL is checkpointed beside the writer, not only in its commits
+    // once 10,000 pages are in the WAL (nor when the last connection
+    // closes): the database file itself, which in WAL mode only a
+    // checkpoint writes, is written within seconds of a report of 2,000
+    // rows (far fewer pages than that).
+    let file = dir.path().join("rows.sqlite");
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let rows: Vec<RowSpec> = (0..2000).map(|i| row(i % 50, &format!("02:00:00:00:{:02x}:{:02x}", i / 256, i % 256), false)).collect();
+    store.ingest(&report(7100, NODE_B, &rows), "cd".repeat(32).as_str(), 5000).await.unwrap();
+    let waited = std::time::Instant::now();
+    while std::fs::metadata(&file).unwrap().modified().unwrap() == before {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(10), "the database file is unwritten 10 s after the report");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     store.close().await;
 }
 
