@@ -20,8 +20,8 @@
 //! one access point, 25 clients a window, BENCH_SINGLE_DAYS days.
 //! The ingest phases above are a closed loop (16 reports at once), so their
 //! p99 is 16 / throughput; last on each database, after the views are
-//! measured, an open loop: a fleet beside the venue's history
-//! (BENCH_FLEET_APS access points, BENCH_FLEET_APS_PER_NETWORK to a
+//! measured, an open loop: a fleet beside the venue's history, at the
+//! present time (BENCH_FLEET_APS access points, BENCH_FLEET_APS_PER_NETWORK to a
 //! network, BENCH_CLIENTS clients a window, one report every
 //! BENCH_FLEET_RATE seconds each, the stream's time running with the
 //! clock) for BENCH_SUSTAINED_SECONDS, each report due at its time whatever
@@ -583,11 +583,13 @@ async fn prime(store: &Store, start: i64, end: i64, refresher: bool) {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         println!(
-            "    the refresher drained the {} hours and {} days left after that view in {:.1} s (it takes a mark once it is {} s old)",
+            "    the refresher drained the {} hours and {} days left after that view in {:.1} s (it takes a mark left unchanged for {} s, of an hour more than {} h ago for {} s)",
             at.hours,
             at.days,
             t.elapsed().as_secs_f64(),
-            presenced_server::store::REFRESH_SETTLE.as_secs()
+            presenced_server::store::REFRESH_SETTLE.as_secs(),
+            presenced_server::store::REFRESH_RECENT / 3600,
+            presenced_server::store::REFRESH_SETTLE_PAST.as_secs()
         );
     }
 }
@@ -643,7 +645,11 @@ async fn run(name: &str, database: &str, dir: &std::path::Path, aps: usize, clie
     if seconds > 0 && !only_end {
         let fleet_aps = env_num("BENCH_FLEET_APS", 10_000).clamp(1, 65_535) as usize;
         let fleet_rate = env_num("BENCH_FLEET_RATE", 30).max(1) as i64;
-        let mut fleet = Venue::new(fleet_aps, clients, fleet_rate, randomized, end);
+        // At the present time, as a live fleet's reports are: the refresher
+        // leaves the recent hours to settle longer than the past's.
+        let now = presenced_server::unix_now();
+        let fleet_start = now - now.rem_euclid(fleet_rate) - fleet_rate;
+        let mut fleet = Venue::new(fleet_aps, clients, fleet_rate, randomized, fleet_start);
         fleet.aps_per_network = env_num("BENCH_FLEET_APS_PER_NETWORK", 10).max(1) as usize;
         let networks = fleet_aps.div_ceil(fleet.aps_per_network);
         println!(
@@ -652,7 +658,7 @@ async fn run(name: &str, database: &str, dir: &std::path::Path, aps: usize, clie
         let store = Store::open(&db).await.unwrap();
         store.use_rules([(NETWORK as i64, NetworkRules::default())]).await.unwrap();
         let task = refresher.then(|| tokio::spawn(store.clone().refresh_figures_forever()));
-        sustained(&store, fleet, end, seconds).await;
+        sustained(&store, fleet, fleet_start, seconds).await;
         if let Some(t) = task {
             t.abort();
         }

@@ -15,7 +15,7 @@ use std::process::Command;
 use presenced_report::Report;
 use presenced_server::config::Database;
 use presenced_server::metrics::{metrics, Bucket, Counts, Metrics, Range};
-use presenced_server::store::{Backlog, Db, Store, REFRESH_STEP_HOURS, RECENT_REPORTS_POSTGRES, RECENT_REPORTS_SQLITE};
+use presenced_server::store::{Backlog, Db, Settled, Store, REFRESH_STEP_HOURS, RECENT_REPORTS_POSTGRES, RECENT_REPORTS_SQLITE};
 use presenced_server::visits::{visits, NetworkRules, Sighting, VisitRules};
 use serde_json::{json, Value};
 use support::{agent, report_body, run_with_stdin, shared_capture, synthetic_days as synthetic, Postgres, RowSpec, Server, Sight, TempDir, AP1, AP2, DAY, H, M, MON};
@@ -563,7 +563,8 @@ async fn refresher_suite(open: impl Fn() -> std::pin::Pin<Box<dyn std::future::F
 
         // Only the marks settled: those of a generation at most the one
         // noted between two reports (far apart, so the later marks none of
-        // the earlier's hours) are taken; the later report's wait.
+        // the earlier's hours) are taken; the later report's wait, until
+        // their hour is before the past's bound.
         let y = "00:11:22:33:44:78";
         let earlier = (AP1, y, MON + 20 * DAY + 10 * H, MON + 20 * DAY + 10 * H + 5 * M, -60, false);
         let later = (AP1, y, MON + 25 * DAY + 10 * H, MON + 25 * DAY + 10 * H + 5 * M, -60, false);
@@ -571,12 +572,18 @@ async fn refresher_suite(open: impl Fn() -> std::pin::Pin<Box<dyn std::future::F
         let settled = store.generation_now().await.unwrap();
         ingest_numbered(&store, NET, [(30_003, &later)].into_iter()).await;
         let before = store.figures_backlog().await.unwrap().hours;
-        let taken = store.refresh_step_settled(REFRESH_STEP_HOURS, settled).await.unwrap();
+        let later_hour = MON + 25 * DAY + 10 * H - offset.rem_euclid(H);
+        let recent = Settled { generation: settled, past_generation: i64::MAX, recent_from: later_hour };
+        let taken = store.refresh_step_settled(REFRESH_STEP_HOURS, recent).await.unwrap();
         assert!(taken > 0, "the earlier report's hours are settled");
-        assert_eq!(store.refresh_step_settled(REFRESH_STEP_HOURS, settled).await.unwrap(), 0, "no other mark is");
+        assert_eq!(store.refresh_step_settled(REFRESH_STEP_HOURS, recent).await.unwrap(), 0, "no other mark is");
         let left = store.figures_backlog().await.unwrap().hours;
         // (`taken` counts the days recomputed too.)
         assert!(left > 0 && left < before, "the later report's hours wait, the earlier's do not: {before} then {left}");
+        let past = Settled { recent_from: later_hour + H, ..recent };
+        assert!(store.refresh_step_settled(REFRESH_STEP_HOURS, Settled { past_generation: settled, ..past }).await.unwrap() == 0, "nor in the past unless settled as such");
+        assert!(store.refresh_step_settled(REFRESH_STEP_HOURS, past).await.unwrap() > 0, "an hour before recent_from settles by past_generation");
+        assert_eq!(store.figures_backlog().await.unwrap().hours, 0);
         drain(&store, 5).await;
         all.extend([earlier, later]);
         let late_days = Range::new(MON + 19 * DAY, MON + 27 * DAY, Bucket::Day, offset).unwrap();

@@ -103,7 +103,7 @@ mod views;
 mod figures;
 
 pub use views::SIGHTINGS_MAX;
-pub use figures::{Backlog, SnapshotDay, SnapshotHours, REFRESH_SETTLE, REFRESH_STEP_HOURS};
+pub use figures::{Backlog, SnapshotDay, SnapshotHours, Settled, REFRESH_RECENT, REFRESH_SETTLE, REFRESH_SETTLE_PAST, REFRESH_STEP_HOURS};
 
 /// The latest INTERVAL_SAMPLE report times of each access point (SQLite has
 /// no LATERAL; its correlated IN list walks the same index).
