@@ -1264,6 +1264,5 @@ mod tests {
         let settled = settling.settled(t3 + REFRESH_SETTLE_PAST, 1_000_000);
         assert_eq!(settled, Settled { generation: 12, past_generation: 20, recent_from: 1_000_000 - 2 * 3600 });
         assert_eq!(Settling::default().settled(t0, 0).generation, i64::MIN, "no note: no mark is settled");
-
     }
 }
