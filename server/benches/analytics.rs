@@ -176,7 +176,7 @@ impl Venue {
         }
         rows.sort_by(|a, b| a.mac.cmp(&b.mac));
         rows.dedup_by(|a, b| a.mac == b.mac);
-        let network_id = if self.aps_per_network == 0 { NETWORK } else { FLEET_NETWORKS + (ap / self.aps_per_network) as u64 };
+        let network_id = ap.checked_div(self.aps_per_network).map_or(NETWORK, |n| FLEET_NETWORKS + n as u64);
         Report { network_id, node_mac: node_mac(ap), version: 1, probe_requests: rows }
     }
 }
