@@ -311,8 +311,31 @@ fn ranges(offset: i64) -> Vec<Range> {
     ]
 }
 
+/// `daily_sums` is its hours' sums: every row of it is the sum of the
+/// network's `hourly_figures` of its local day (and max of their peaks),
+/// and every day with hours has its rows. The sums written here in SQL of
+/// the test's own (hours are after 1970: the integer division is the
+/// floor), compared in the database both ways.
+async fn day_sums_agree(store: &Store, what: &str) {
+    let cols = ["s_visitors", "s_passersby", "s_connected", "s_dwell0", "s_dwell1", "s_dwell2", "s_dwell3", "s_new_visitors", "s_repeat"];
+    let sums: Vec<String> = cols.iter().map(|c| format!("CAST(SUM(h.{c}) AS BIGINT)")).collect();
+    let from_hours = format!(
+        "SELECT h.network_id, h.scope, CAST((h.hour + b.utc_offset) / 86400 AS BIGINT), h.class, {}, CAST(MAX(h.peak) AS BIGINT) \
+         FROM hourly_figures h JOIN figures_built b ON b.network_id = h.network_id GROUP BY h.network_id, h.scope, (h.hour + b.utc_offset) / 86400, h.class",
+        sums.join(", ")
+    );
+    let stored = format!("SELECT network_id, scope, day, class, {}, peak FROM daily_sums", cols.join(", "));
+    let sql = format!("SELECT COUNT(*) FROM (SELECT * FROM ({stored} EXCEPT {from_hours}) a UNION ALL SELECT * FROM ({from_hours} EXCEPT {stored}) b) d");
+    let differ: i64 = match &store.db {
+        Db::Sqlite { reader, .. } => sqlx::query_scalar(&sql).fetch_one(reader).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
+    };
+    assert_eq!(differ, 0, "{what}: daily_sums rows that are not their hours' sums");
+}
+
 /// Stored figures against the batch reference over every range and scope;
-/// against the Python implementation too when `python`.
+/// against the Python implementation too when `python`; and
+/// `daily_sums` against its hours.
 async fn check_ranges(store: &Store, rows: &[Sight], rules: &NetworkRules, now: i64, python: bool, what: &str) {
     for range in ranges(rules.utc_offset) {
         for node in [None, Some(AP1), Some(AP2)] {
@@ -324,6 +347,7 @@ async fn check_ranges(store: &Store, rows: &[Sight], rules: &NetworkRules, now: 
             }
         }
     }
+    day_sums_agree(store, what).await;
 }
 
 /// At UTC, +05:30 and -04:30: reports in a shuffled order, half of them,

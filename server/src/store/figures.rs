@@ -60,7 +60,7 @@ use crate::analytics::metrics::{counts_in, local_day, BucketMetrics, Bucket, Cou
 use crate::analytics::visits::{AddressClass, NetworkRules, Visit};
 
 /// The tables a network's figures live in (a rebuild empties them).
-pub const TABLES: &[&str] = &["hourly_figures", "figure_dirty", "figure_dirty_days", "class_days", "class_day_gaps", "figures_built"];
+pub const TABLES: &[&str] = &["hourly_figures", "daily_sums", "figure_dirty", "figure_dirty_days", "class_days", "class_day_gaps", "figures_built"];
 
 const DAY: i64 = 86_400;
 /// Hours recomputed from one read of their visits.
@@ -237,6 +237,25 @@ impl RowLike for sqlx::postgres::PgRow {
 const FIGURE_NAMES: &str = "unique_clients, visitors, passersby, connected, dwell0, dwell1, dwell2, dwell3, new_visitors, repeat_visitors, peak, \
                             s_visitors, s_passersby, s_connected, s_dwell0, s_dwell1, s_dwell2, s_dwell3, s_new_visitors, s_repeat";
 
+/// The columns of `daily_sums` after its key.
+const DAY_SUM_NAMES: &str = "s_visitors, s_passersby, s_connected, s_dwell0, s_dwell1, s_dwell2, s_dwell3, s_new_visitors, s_repeat, peak";
+
+/// The two statements that write a local day's `daily_sums` again from its
+/// stored hours: $1 network, $2 the day, $3 and $4 its first instant and
+/// the next day's; of every scope, or of scope $5 (`one_scope`).
+fn day_sums_again(one_scope: bool) -> [String; 2] {
+    let scope = if one_scope { " AND scope = $5" } else { "" };
+    let sums: Vec<String> = DAY_SUM_NAMES.split(", ").map(|c| if c == "peak" { "MAX(peak)".to_string() } else { format!("SUM({c})") }).collect();
+    [
+        format!("DELETE FROM daily_sums WHERE network_id = $1 AND day = $2 AND $3 < $4{scope}"),
+        format!(
+            "INSERT INTO daily_sums (network_id, scope, day, class, {DAY_SUM_NAMES}) SELECT network_id, scope, CAST($2 AS BIGINT), class, {} \
+             FROM hourly_figures WHERE network_id = $1 AND hour >= $3 AND hour < $4{scope} GROUP BY network_id, scope, class",
+            sums.join(", ")
+        ),
+    ]
+}
+
 fn figure_values(f: &HourFigures) -> [i64; 20] {
     let (o, s) = (&f.overlap, &f.started);
     let i = |v: u64| v as i64;
@@ -341,6 +360,12 @@ macro_rules! store_run {
             stored.push((hour, figures));
         }
         let days: BTreeSet<i64> = stored.iter().map(|(h, _)| local_day(*h, $rules.utc_offset)).collect();
+        for day in &days {
+            let (lo, hi) = (day * DAY - $rules.utc_offset, (day + 1) * DAY - $rules.utc_offset);
+            for sql in day_sums_again(true) {
+                sqlx::query(&sql).bind($network_id).bind(*day).bind(lo).bind(hi).bind($scope).execute(&mut *$tx).await?;
+            }
+        }
         if !days.is_empty() {
             sqlx::query(next_generation_text($numbered)).execute(&mut *$tx).await?;
             let sql = format!(
@@ -691,16 +716,10 @@ impl Store {
     /// started counts and the greatest of their peaks, by class, keyed by
     /// the day's first instant.
     async fn read_day_sums(&self, network_id: i64, scope: &str, offset: i64, lo: i64, hi: i64) -> Result<BTreeMap<i64, DaySum>, StoreError> {
-        let day = format!("(((hour + {offset}) - (((hour + {offset}) % {DAY}) + {DAY}) % {DAY}) / {DAY})");
-        let sum = |c: &str| format!("CAST(SUM({c}) AS BIGINT) AS {c}");
-        let columns = ["s_visitors", "s_passersby", "s_connected", "s_dwell0", "s_dwell1", "s_dwell2", "s_dwell3", "s_new_visitors", "s_repeat"];
-        let sql = format!(
-            "SELECT CAST({day} AS BIGINT) AS day, class, {}, CAST(MAX(peak) AS BIGINT) AS peak FROM hourly_figures \
-             WHERE network_id = $1 AND scope = $2 AND hour >= $3 AND hour < $4 GROUP BY {day}, class",
-            columns.iter().map(|c| sum(c)).collect::<Vec<_>>().join(", ")
-        );
+        let sql = format!("SELECT day, class, {DAY_SUM_NAMES} FROM daily_sums WHERE network_id = $1 AND scope = $2 AND day >= $3 AND day < $4");
+        let (day_lo, day_hi) = (local_day(lo, offset), local_day(hi, offset));
         let rows: Vec<(i64, i64, Started, u64)> = on_pool!(self, pool => {
-            sqlx::query(&sql).bind(network_id).bind(scope).bind(lo).bind(hi).fetch_all(pool).await?
+            sqlx::query(&sql).bind(network_id).bind(scope).bind(day_lo).bind(day_hi).fetch_all(pool).await?
                 .iter().map(|r| {
                     let started = started_of_row(r)?;
                     Ok((r.int("day")?, r.int("class")?, started, r.int("peak")?.max(0) as u64))
@@ -936,8 +955,19 @@ impl Store {
                      WHERE TRUE ON CONFLICT (network_id, scope, hour) DO UPDATE SET generation = {g}",
                 ))
                 .bind(network_id).bind(hour).execute(&mut *tx).await?;
-                for (table, column, bound) in [("hourly_figures", "hour", hour), ("figure_dirty", "hour", hour), ("figure_dirty_days", "day", day), ("class_days", "day", day), ("class_day_gaps", "day", day)] {
+                for (table, column, bound) in [
+                    ("hourly_figures", "hour", hour),
+                    ("daily_sums", "day", day),
+                    ("figure_dirty", "hour", hour),
+                    ("figure_dirty_days", "day", day),
+                    ("class_days", "day", day),
+                    ("class_day_gaps", "day", day),
+                ] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE network_id = $1 AND {column} < $2")).bind(network_id).bind(bound).execute(&mut *tx).await?;
+                }
+                // The cutoff's day lost its hours before the cutoff's.
+                for sql in day_sums_again(false) {
+                    sqlx::query(&sql).bind(network_id).bind(day).bind(day * DAY - offset).bind((day + 1) * DAY - offset).execute(&mut *tx).await?;
                 }
                 sqlx::query(&mark_kept).bind(network_id).bind(cutoff).execute(&mut *tx).await?;
                 // The cutoff's day lost clients: recompute it when asked.

@@ -249,6 +249,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (60, "webhook_state", include_str!("../../migrations/sqlite/0060_webhook_state.sql")),
     (70, "figure_generations", include_str!("../../migrations/sqlite/0070_figure_generations.sql")),
     (80, "dirty_by_generation", include_str!("../../migrations/sqlite/0080_dirty_by_generation.sql")),
+    (90, "daily_sums", include_str!("../../migrations/sqlite/0090_daily_sums.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "reports", include_str!("../../migrations/postgres/0001_reports.sql")),
@@ -262,6 +263,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (60, "webhook_state", include_str!("../../migrations/postgres/0060_webhook_state.sql")),
     (70, "figure_generations", include_str!("../../migrations/postgres/0070_figure_generations.sql")),
     (80, "dirty_by_generation", include_str!("../../migrations/postgres/0080_dirty_by_generation.sql")),
+    (90, "daily_sums", include_str!("../../migrations/postgres/0090_daily_sums.sql")),
 ]);
 
 #[cfg(test)]
