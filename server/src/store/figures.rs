@@ -242,7 +242,9 @@ const DAY_SUM_NAMES: &str = "s_visitors, s_passersby, s_connected, s_dwell0, s_d
 
 /// The two statements that write a local day's `daily_sums` again from its
 /// stored hours: $1 network, $2 the day, $3 and $4 its first instant and
-/// the next day's; of every scope, or of scope $5 (`one_scope`).
+/// the next day's; of every scope, or of scope $5 (`one_scope`). The
+/// DELETE names $3 and $4 only so that both take the same parameters
+/// (PostgreSQL refuses a parameter a statement does not use).
 fn day_sums_again(one_scope: bool) -> [String; 2] {
     let scope = if one_scope { " AND scope = $5" } else { "" };
     let sums: Vec<String> = DAY_SUM_NAMES.split(", ").map(|c| if c == "peak" { "MAX(peak)".to_string() } else { format!("SUM({c})") }).collect();

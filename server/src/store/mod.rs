@@ -898,22 +898,16 @@ async fn postgres_writer(pool: PgPool, mut queue: mpsc::Receiver<IngestJob>) {
 /// reports/s the writer appends about 3,000 pages to the WAL in that time.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// One passive checkpoint (it copies to the database file what the WAL
-/// holds and no reader still needs, and waits for no lock), from `pool`;
-/// answers (frames in the WAL, frames copied).
-async fn checkpoint_wal(pool: &SqlitePool) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
-    Ok((row.try_get(1)?, row.try_get(2)?))
-}
-
 /// Checkpoints the WAL from a reader's connection, beside the writer, so
 /// that its commits do not (SQLite runs a checkpoint in the commit that
 /// passes `wal_autocheckpoint`, and every report queued behind it waits).
-/// Ends when the pool is closed.
+/// A passive one: it copies to the database file what the WAL holds and
+/// no reader still needs, and waits for no lock. Ends when the pool is
+/// closed.
 async fn checkpoint_forever(reader: SqlitePool) {
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
-        match checkpoint_wal(&reader).await {
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&reader).await {
             Ok(_) => {}
             Err(sqlx::Error::PoolClosed) => return,
             Err(e) => {
